@@ -1,0 +1,31 @@
+# Two commands (see README.md):
+#   make course   set up .venv and open the course in JupyterLab
+#   make test     set up .venv and run all tests (unit tests + every notebook under nbval)
+# TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
+# used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: course test setup html clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[lab,test]"
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,197 @@
+"""The full U-Net (notebook 05) and the size arithmetic that goes with it (notebook 04).
+
+With the paper's defaults, ``UNetModel()`` has 23 convolution layers and
+31,030,658 parameters, and maps a 572×572 tile to a 388×388 segmentation.
+
+Size rules (derived in notebook 04). With ``padding="valid"`` every double convolution
+trims 4 pixels and every 2×2 pooling needs an even size. Counting back from a
+bottleneck output of ``b`` pixels, a U-Net of depth ``d`` takes inputs
+
+    n = 2**d · (b + 8) − 4        and returns        n − (12 · 2**d − 8) pixels,
+
+which for the paper's ``d = 4`` reads: inputs ``16·m + 60`` (m ≥ 8), output ``input − 184``.
+``unet_output_size`` below states it for any depth by following a size through the
+network; the tests check it against the formula. With ``padding="same"`` nothing is
+trimmed: inputs must be multiples of ``2**d`` and the output has the input's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .layers import Padding, UpMode, center_crop, double_conv, max_pool, up_conv
+
+
+def unet_output_size(input_size: int, depth: int = 4, padding: Padding = "valid") -> int | None:
+    """Follow one spatial size through the U-Net; ``None`` if it does not fit.
+
+    A size fits when every pooling sees an even size and no map shrinks below 1 pixel.
+    """
+    trim = 4 if padding == "valid" else 0
+    size = input_size
+    for _ in range(depth):  # contracting path: double conv, then 2×2 pool
+        size -= trim
+        if size < 2 or size % 2:
+            return None
+        size //= 2
+    size -= trim  # bottleneck
+    if size < 1:
+        return None
+    for _ in range(depth):  # expansive path: up-conv doubles, double conv trims
+        size = 2 * size - trim
+        if size < 1:
+            return None
+    return size
+
+
+def valid_input_sizes(start: int, stop: int, depth: int = 4, padding: Padding = "valid") -> list[int]:
+    """All input sizes in ``[start, stop]`` that the U-Net accepts."""
+    return [n for n in range(max(start, 1), stop + 1) if unet_output_size(n, depth, padding) is not None]
+
+
+def nearest_valid_sizes(size: int, depth: int = 4, padding: Padding = "valid") -> tuple[int | None, int]:
+    """The closest accepted input sizes below and above ``size`` (each may equal it).
+
+    Valid sizes are evenly spaced, ``2**depth`` apart, so the search is short.
+    """
+    step = 2**depth
+    below = next((n for n in range(size, max(size - step, 0), -1) if unet_output_size(n, depth, padding)), None)
+    above = size
+    while unet_output_size(above, depth, padding) is None:
+        above += 1
+    return below, above
+
+
+def _check_size_arguments(depth: int, padding: str) -> None:
+    if not isinstance(depth, int) or depth < 0:
+        raise ValueError(f"depth must be a whole number ≥ 0, got {depth!r}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+
+
+class UNetModel(nn.Module):
+    """The U-Net of Ronneberger, Fischer & Brox (2015), built from ``unet_lib.layers``.
+
+    The defaults are the paper's network: 1 input channel, 2 classes, 64 channels at
+    the top doubling to 1024 at the bottom (depth 4), unpadded convolutions, no batch
+    norm, learned 2×2 up-convolutions. ``dropout`` is the paper's drop-out at the end
+    of the contracting path; the paper gives no rate, so it is off by default.
+
+    Every layer is created here in ``__init__``: a layer created in ``forward`` would
+    be re-initialised at every call, never trained, and missing from ``state_dict``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        base_channels: int = 64,
+        depth: int = 4,
+        padding: Padding = "valid",
+        batch_norm: bool = False,
+        up_mode: UpMode = "transpose",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        _check_size_arguments(depth, padding)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.config: dict[str, Any] = dict(
+            in_channels=in_channels, num_classes=num_classes, base_channels=base_channels, depth=depth,
+            padding=padding, batch_norm=batch_norm, up_mode=up_mode, dropout=dropout,
+        )
+        self.in_channels, self.num_classes, self.depth, self.padding = in_channels, num_classes, depth, padding
+        widths = [base_channels * 2**level for level in range(depth + 1)]  # 64, 128, 256, 512, 1024
+
+        self.down_convs = nn.ModuleList(
+            double_conv(c_in, c_out, padding, batch_norm) for c_in, c_out in zip([in_channels] + widths, widths)
+        )  # depth + 1 blocks; the last one is the bottleneck
+        self.pool = max_pool()
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.up_convs = nn.ModuleList(up_conv(widths[level + 1], widths[level], up_mode) for level in reversed(range(depth)))
+        self.up_double_convs = nn.ModuleList(
+            double_conv(2 * widths[level], widths[level], padding, batch_norm) for level in reversed(range(depth))
+        )
+        self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He initialisation, as in the paper: weights ~ N(0, 2/N), N = inputs per unit, biases 0."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, in_channels, H, W)`` images to ``(N, num_classes, H', W')`` class scores (logits)."""
+        self.check_input(x)
+        skips = []
+        for down_conv in self.down_convs[:-1]:  # contracting path
+            x = down_conv(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.dropout(self.down_convs[-1](x))  # bottleneck, then the paper's drop-out
+        for up, up_double_conv, skip in zip(self.up_convs, self.up_double_convs, reversed(skips)):  # expansive path
+            x = up(x)
+            x = torch.cat([center_crop(skip, x.shape[-2:]), x], dim=1)  # crop computed from the shapes
+            x = up_double_conv(x)
+        return self.head(x)
+
+    # -- the learner's size questions -------------------------------------------------
+    def output_size(self, input_size: int) -> int:
+        """Output height (or width) for an input height (or width); ``ValueError`` if it does not fit."""
+        out = unet_output_size(input_size, self.depth, self.padding)
+        if out is None:
+            raise ValueError(self._size_message(input_size))
+        return out
+
+    def is_valid_input_size(self, input_size: int) -> bool:
+        return unet_output_size(input_size, self.depth, self.padding) is not None
+
+    def valid_input_sizes(self, start: int, stop: int) -> list[int]:
+        """Accepted input sizes in ``[start, stop]``."""
+        return valid_input_sizes(start, stop, self.depth, self.padding)
+
+    def nearest_valid_sizes(self, size: int) -> tuple[int | None, int]:
+        """The closest accepted input sizes below and above ``size``."""
+        return nearest_valid_sizes(size, self.depth, self.padding)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a clear error for input the network cannot take, before any computation."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"UNetModel expects a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 4:
+            hint = " (add a batch dimension with x.unsqueeze(0))" if x.ndim == 3 else ""
+            raise ValueError(f"UNetModel expects a 4-D tensor (batch, channels, height, width), got shape {tuple(x.shape)}{hint}")
+        if not x.is_floating_point():
+            raise TypeError(f"UNetModel expects a floating-point tensor, got {x.dtype} (convert with x.float(), e.g. x.float() / 255)")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"this UNetModel takes {self.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
+        for name, size in zip(("height", "width"), x.shape[-2:]):
+            if not self.is_valid_input_size(size):
+                raise ValueError(f"input {name} {size}: " + self._size_message(size))
+
+    def _size_message(self, size: int) -> str:
+        below, above = self.nearest_valid_sizes(size)
+        options = f"{below} or {above}" if below is not None else f"{above}"
+        if self.padding == "same":
+            rule = f"multiples of {2**self.depth}"
+        elif self.depth == 4:
+            rule = "sizes 16·m + 60 with m ≥ 8"
+        else:
+            rule = f"sizes {2**self.depth}·k − 4, large enough that no map shrinks below 1 pixel"
+        return f"{size} does not fit a depth-{self.depth} U-Net with {self.padding} padding ({rule}); use {options}"
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (31,030,658 for the paper's U-Net)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_conv_layers(model: nn.Module) -> int:
+    """Number of convolution layers, transposed ones included (23 for the paper's U-Net)."""
+    return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())

@@ -1,0 +1,67 @@
+"""Where the code runs: device, threads, seeds and the test-mode knob (notebook 00).
+
+Every notebook starts with ``runtime.setup_notebook()`` so that results are
+reproducible and a GPU (CUDA or Apple MPS) is used when there is one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+FAST_ENV = "UNET_FAST"
+"""Set ``UNET_FAST=1`` to shorten training and silence progress bars (the test suite does)."""
+
+
+def fast_mode() -> bool:
+    """True under test (``UNET_FAST=1``): notebooks then train for seconds, not minutes."""
+    return os.environ.get(FAST_ENV, "") not in ("", "0")
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """CUDA if present, else Apple MPS, else the CPU; ``prefer`` (e.g. ``"cpu"``) overrides."""
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so that every run gives the same numbers."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def environment_report() -> dict[str, str]:
+    """Versions and hardware, for notebook 00's environment check."""
+    import matplotlib
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "device": str(pick_device()),
+        "cpu threads": str(torch.get_num_threads()),
+    }
+
+
+def setup_notebook(seed: int = 0) -> torch.device:
+    """Seed everything, use colour-blind-safe plot defaults, and return the device to use."""
+    import matplotlib as mpl
+
+    seed_everything(seed)
+    mpl.rcParams.update({"image.cmap": "gray", "figure.dpi": 80, "axes.prop_cycle": mpl.cycler(color=OKABE_ITO)})
+    return pick_device()
+
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+"""The Okabe–Ito palette: eight colours that colour-blind readers can tell apart."""
