@@ -23,7 +23,10 @@ MARKER = re.compile(r"^#\|\s*(unet_lib\.\w+)\s*$")
 # Every piece a notebook builds must be shown there verbatim; add new pieces here.
 MUST_BE_SHOWN = {
     "unet_lib.layers": {"double_conv", "max_pool", "up_conv", "center_crop"},
-    "unet_lib.model": {"UNetModel"},
+    "unet_lib.model": {"UNetModel", "unet_output_size", "count_parameters", "count_conv_layers"},  # 04, 05
+    "unet_lib.data": {"normalize"},  # 06
+    "unet_lib.augment": {"smooth_field"},  # 06
+    "unet_lib.losses": {"class_balance_weights", "nearest_two_distances", "weight_map", "weighted_cross_entropy", "dice_loss"},  # 07
 }
 
 
