@@ -1,6 +1,9 @@
 # Two commands (see README.md):
 #   make course   set up .venv and open the course in JupyterLab
 #   make test     set up .venv and run all tests (unit tests + every notebook under nbval)
+# For maintainers:
+#   make html     static HTML of the executed course into site/ (index.html + one page per notebook)
+#   make student  regenerate notebooks/student/ from the full notebooks (tests/test_student.py checks it)
 # TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
 # used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
 
@@ -10,7 +13,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: course test setup html clean
+.PHONY: course test setup html student clean
 
 setup: $(STAMP)
 
@@ -26,6 +29,12 @@ course: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+html: $(STAMP)
+	$(BIN)/python tools/export_html.py --out site
+
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

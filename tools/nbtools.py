@@ -2,6 +2,7 @@
 
     python tools/nbtools.py execute notebooks/01_double_convolution.ipynb [...]
     python tools/nbtools.py header 01_double_convolution     # print the standard first cells
+    python tools/nbtools.py slides [notebooks/NN_x.ipynb ...]  # set slide metadata (execute does it too)
 
 Notebooks are stored executed top to bottom (nbval compares against the stored outputs),
 so after editing a notebook run ``execute`` on it and commit the result.
@@ -74,8 +75,104 @@ def execute(path: Path, timeout: int = 900) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    apply_slides(nb)
     nbformat.write(nb, path)
     return seconds
+
+
+# -- lecture mode: slide metadata (issue 5) ---------------------------------------------------
+# JupyterLab's RISE extension (jupyterlab_rise) and `jupyter nbconvert --to slides` read
+# cell.metadata.slideshow.slide_type. `execute` applies these rules on every save, so no
+# notebook can lose its slides to an editor or a cleaner that strips metadata.
+
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+PAGE_LINES = 40
+"""Lines of source and output that fit on one slide; longer stretches of prose continue on a subslide."""
+
+
+def _first_line(source: str) -> str:
+    stripped = source.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def _page_lines(cell: nbformat.NotebookNode) -> int:
+    """How much room a cell takes on a slide: its source lines plus its outputs (a figure counts 15).
+
+    A ``<details>`` cell (hint, solution) counts as the one line it shows until it is opened.
+    """
+    if cell.cell_type == "markdown" and cell.source.lstrip().startswith("<details>"):
+        return 1
+    lines = len(cell.source.splitlines())
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data or "image/jpeg" in data:
+            lines += 15
+        else:
+            text = output.get("text") or data.get("text/plain") or ""
+            lines += min(len(str(text).splitlines()), 15)
+    return lines
+
+
+def slide_type(cell: nbformat.NotebookNode, index: int, page_lines: int, group_lines: int) -> str:
+    """The slide type a cell gets; ``page_lines`` is how full the current slide already is.
+
+    Title: a slide. ``##`` section headings start a slide, ``###`` headings (exercises too) and the
+    learning-objectives cell a subslide. The setup cell is skipped. Hints and solutions
+    (``<details>``) appear as fragments on a key press. A prose cell whose ``group_lines`` (itself
+    and the code cells after it) would overfill the slide continues on a subslide, and so does a
+    code cell that still does not fit; everything else stays on the current slide ("-").
+    """
+    first = _first_line(cell.source)
+    if index == 0:
+        return "slide"
+    if cell.cell_type == "code" and cell.source.strip() == setup_cell_source().strip():
+        return "skip"
+    if cell.cell_type == "markdown" and first.startswith("## "):
+        return "slide"
+    if cell.cell_type == "markdown" and (first.startswith("### ") or "**Learning objectives**" in cell.source):
+        return "subslide"
+    if cell.cell_type == "markdown" and first.startswith("<details>"):
+        return "fragment"
+    if page_lines and page_lines + group_lines > PAGE_LINES:
+        return "subslide"
+    return "-"
+
+
+def _group_lines(cells: list[nbformat.NotebookNode], index: int) -> int:
+    """Room taken by cell ``index`` and, for prose, the code cells that follow it (they belong together)."""
+    lines = _page_lines(cells[index])
+    if cells[index].cell_type == "markdown":
+        for cell in cells[index + 1 :]:
+            if cell.cell_type != "code":
+                break
+            lines += _page_lines(cell)
+    return lines
+
+
+def apply_slides(nb: nbformat.NotebookNode) -> bool:
+    """Set every cell's slide type by the rules of ``slide_type``; returns True if anything changed."""
+    before = [cell.metadata.get("slideshow") for cell in nb.cells], nb.metadata.get("rise")
+    page = 0
+    for index, cell in enumerate(nb.cells):
+        kind = slide_type(cell, index, page, _group_lines(nb.cells, index))
+        cell.metadata["slideshow"] = {"slide_type": kind}
+        if kind in ("slide", "subslide"):
+            page = 0
+        if kind != "skip":
+            page += _page_lines(cell)
+    nb.metadata["rise"] = {"scroll": True}  # long code cells scroll instead of overflowing the slide
+    return before != ([cell.metadata.get("slideshow") for cell in nb.cells], nb.metadata.get("rise"))
+
+
+def write_slides(path: Path) -> bool:
+    """Apply the slide rules to a stored notebook without touching its outputs; True if it changed."""
+    nb = nbformat.read(path, as_version=4)
+    changed = apply_slides(nb)
+    if changed:
+        tmp = path.with_suffix(".ipynb.tmp")
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,10 +182,15 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("paths", nargs="+", type=Path)
     head = sub.add_parser("header", help="print the standard badge markdown and setup cell")
     head.add_argument("stem")
+    deck = sub.add_parser("slides", help="set the slide metadata of notebooks in place (outputs untouched)")
+    deck.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
     args = parser.parse_args(argv)
     if args.command == "execute":
         for path in args.paths:
             print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr)
+    elif args.command == "slides":
+        for path in args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+            print(f"{path.name}: {'updated' if write_slides(path) else 'unchanged'}", file=sys.stderr)
     else:
         print(badges_markdown(args.stem))
         print()

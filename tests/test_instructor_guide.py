@@ -1,0 +1,61 @@
+"""docs/instructor_guide.md: a section per notebook, facts in step with the notebooks, lesson plans that add up."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import instructor_guide  # noqa: E402
+import make_student  # noqa: E402
+
+GUIDE = instructor_guide.GUIDE.read_text()
+NOTEBOOKS = make_student.course_notebooks()
+
+
+def section(number: str) -> str:
+    match = re.search(rf"^### {number} · .*?(?=^### \d\d · |^## )", GUIDE + "\n## end", re.MULTILINE | re.DOTALL)
+    return match.group(0) if match else ""
+
+
+def test_generated_blocks_are_up_to_date():
+    refreshed, missing = instructor_guide.refresh(GUIDE, NOTEBOOKS)
+    assert not missing, f"no section in the guide for {missing}"
+    assert refreshed == GUIDE, "docs/instructor_guide.md is out of date: run `python tools/instructor_guide.py`"
+
+
+def test_stale_block_is_detected():
+    path = NOTEBOOKS[0]
+    stale = GUIDE.replace(instructor_guide.generated_block(path), f"<!-- generated {path.name[:2]} -->\nold\n<!-- /generated {path.name[:2]} -->")
+    assert instructor_guide.refresh(stale, NOTEBOOKS)[0] == GUIDE
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_has_figure_misconceptions_and_answers(path):
+    text = section(path.name[:2])
+    assert "**Key figure to show:**" in text and "**Common misconceptions**" in text, f"complete the section for {path.name}"
+    assert len(re.findall(r"^- ", text.split("**Common misconceptions**")[-1], re.MULTILINE)) >= 2
+    exercises = sum(make_student.BEGIN in c for c in _code_cells(path))
+    assert text.count("```python") == exercises, "every exercise answer is in the guide"
+
+
+def _code_cells(path: Path) -> list[str]:
+    import nbformat
+
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("title, total", [("90-minute lesson", 90), ("Full-day workshop", None)])
+def test_lesson_plans_add_up(title, total):
+    match = re.search(rf"^### {title}.*?(?=^### |\Z)", GUIDE, re.MULTILINE | re.DOTALL)
+    assert match, f"missing the lesson plan `### {title}`"
+    minutes = [int(m) for m in re.findall(r"^\| [^|]+ \| (\d+) \|", match.group(0), re.MULTILINE)]
+    assert minutes, "the plan is a table with a minutes column"
+    stated = re.search(r"(\d+) minutes in all", match.group(0))
+    assert stated and int(stated.group(1)) == sum(minutes), "the stated total is the sum of the rows"
+    if total is not None:
+        assert sum(minutes) == total

@@ -1,0 +1,31 @@
+"""tools/measure_notebooks.py: a notebook's time and the kernel's peak memory (Binder allows about 2 GB)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+from course_fixture import course_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import measure_notebooks  # noqa: E402
+
+
+def test_measures_time_and_peak_memory_without_writing(tmp_path):
+    path = tmp_path / "98_fixture.ipynb"
+    nbformat.write(course_notebook("98_fixture", widget=False), path)
+    before = path.read_text()
+    result = measure_notebooks.measure(path, fast=True)
+    assert result.name == "98_fixture.ipynb" and result.seconds > 0
+    assert 50 < result.peak_mb < measure_notebooks.BINDER_LIMIT_MB, "a kernel that imported torch and drew a figure"
+    assert path.read_text() == before, "the notebook on disk is not changed"
+
+
+def test_fast_mode_only_when_asked(monkeypatch):
+    monkeypatch.setenv("UNET_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert "UNET_FAST" not in measure_notebooks.kernel_env(fast=False)
+    assert measure_notebooks.kernel_env(fast=True)["UNET_FAST"] == "1"
+    assert "MPLBACKEND" not in measure_notebooks.kernel_env(fast=True), "figures are drawn inline, as for a learner"

@@ -1,0 +1,91 @@
+"""Time and peak memory of every course notebook, run as a learner runs it (Binder allows about 2 GB).
+
+    python tools/measure_notebooks.py                 # every notebooks/NN_*.ipynb, full learner version
+    python tools/measure_notebooks.py --fast notebooks/0[0-5]_*.ipynb    # as under test (UNET_FAST=1)
+
+Each notebook runs top to bottom in a fresh kernel (its own folder, inline figures, the real data);
+a last cell, added only in memory, reads the kernel's peak resident memory with
+``resource.getrusage``. Nothing is written back. Prints one line per notebook and the largest peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbtools import NOTEBOOKS, ROOT  # noqa: E402
+
+BINDER_LIMIT_MB = 2048
+PROBE = (
+    "import resource as _r\n"
+    "print('UNET_PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss, _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss)"
+)
+_PEAK = re.compile(r"UNET_PEAK_KB (\d+) (\d+)")
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    peak_mb: float
+    children_mb: float
+
+
+def kernel_env(fast: bool) -> dict[str, str]:
+    """The learner's environment: inline figures, the real data, fast mode only when asked."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "UNET_FAST")}
+    shared = ROOT.parent / "shared" / "data"
+    if "UNET_DATA_DIR" not in env and shared.is_dir():
+        env["UNET_DATA_DIR"] = str(shared)
+    if fast:
+        env["UNET_FAST"] = "1"
+    return env
+
+
+def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
+    """Run one notebook in a fresh kernel; its wall time and the kernel's peak RSS (Linux: ru_maxrss in KiB)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute(env=kernel_env(fast))
+    seconds = time.perf_counter() - start
+    text = "".join(str(o.get("text", "")) for o in nb.cells[-1].outputs)
+    match = _PEAK.search(text)
+    if not match:
+        raise RuntimeError(f"{path.name}: the memory probe printed nothing ({text!r})")
+    return Measurement(path.name, seconds, int(match.group(1)) / 1024, int(match.group(2)) / 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
+    parser.add_argument("--fast", action="store_true", help="run with UNET_FAST=1, as the tests do")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
+    args = parser.parse_args(argv)
+    paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    print(f"{'notebook':45} {'seconds':>8} {'peak MB':>8} {'children MB':>12}   ({'fast' if args.fast else 'full'} mode)")
+    results = []
+    for path in paths:
+        result = measure(path, fast=args.fast, timeout=args.timeout)
+        results.append(result)
+        print(f"{result.name:45} {result.seconds:8.1f} {result.peak_mb:8.0f} {result.children_mb:12.0f}", flush=True)
+    if results:
+        worst = max(results, key=lambda r: r.peak_mb)
+        print(f"largest kernel peak: {worst.peak_mb:.0f} MB in {worst.name} (Binder allows about {BINDER_LIMIT_MB} MB)")
+        return 1 if worst.peak_mb > BINDER_LIMIT_MB else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
