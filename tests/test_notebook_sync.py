@@ -27,6 +27,9 @@ MUST_BE_SHOWN = {
     "unet_lib.data": {"normalize"},  # 06
     "unet_lib.augment": {"smooth_field"},  # 06
     "unet_lib.losses": {"class_balance_weights", "nearest_two_distances", "weight_map", "weighted_cross_entropy", "dice_loss"},  # 07
+    "unet_lib.train": {"train_step", "fit"},  # 08
+    "unet_lib.tiling": {"mirror_indices", "tile_positions", "input_tile", "predict_logits"},  # 09
+    "unet_lib.metrics": {"adapted_rand_error"},  # 09
 }
 
 

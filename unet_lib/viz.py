@@ -367,8 +367,8 @@ def plot_history(history: object, axes: "np.ndarray | None" = None, window: int 
 class LiveCurves:
     """One figure of training curves that ``fit`` redraws in place in a notebook (IPython display handle).
 
-    The figure is built without ``pyplot`` so the notebook does not show a second copy
-    at the end of the cell.
+    The figure is built without ``pyplot`` and sent as a PNG, so the notebook shows it
+    once, whatever the plotting backend, and each update replaces the picture.
     """
 
     def __init__(self) -> None:
@@ -377,12 +377,21 @@ class LiveCurves:
 
         self.figure = Figure(figsize=(9, 3.2))
         self.axes = np.array(self.figure.subplots(1, 2))
-        self.handle = display(self.figure, display_id=True)
+        self.handle = display(self._png(), display_id=True)
+
+    def _png(self) -> object:
+        import io
+
+        from IPython.display import Image
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=80)
+        return Image(data=buffer.getvalue(), format="png")
 
     def update(self, history: object) -> None:
         plot_history(history, self.axes)
         if self.handle is not None:
-            self.handle.update(self.figure)
+            self.handle.update(self._png())
 
 
 # -- notebook 09: evaluation -------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""``python -m unet_lib``: train, predict and evaluate end to end on small data, and the error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from unet_lib import train
+from unet_lib.__main__ import main
+from unet_lib.model import UNetModel
+
+TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-size", "2", "--val-tiles", "2"]
+ISBI = Path(os.environ.get("UNET_DATA_DIR", "")) / "isbi2012"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run fastest on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def blobs(size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fluorescence-like image: bright round nuclei on a dark background, and their mask."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[: size[0], : size[1]]
+    mask = np.zeros(size, bool)
+    for _ in range(6):
+        r, c = rng.integers(0, size[0]), rng.integers(0, size[1])
+        mask |= (rows - r) ** 2 + (cols - c) ** 2 < rng.integers(8, 20) ** 2
+    image = (mask * 150 + rng.normal(40, 15, size)).clip(0, 255).astype(np.uint8)
+    return image, mask.astype(np.uint8) * 255
+
+
+@pytest.fixture(scope="module")
+def own_data(tmp_path_factory) -> Path:
+    """An own-data folder with images of other sizes than ISBI's: 256×256 and 520×696."""
+    root = tmp_path_factory.mktemp("own")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for k, size in enumerate([(256, 256), (520, 696), (256, 256)]):
+        image, mask = blobs(size, k)
+        Image.fromarray(image).save(root / "images" / f"cells{k}.png")
+        Image.fromarray(mask).save(root / "masks" / f"cells{k}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(own_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    torch.set_num_threads(1)
+    assert main(["train", "--data", str(own_data), "--steps", "3", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_writes_checkpoints_metrics_and_figure(trained, capsys):
+    for name in ("model.ckpt", "last.ckpt", "metrics.json", "validation.png"):
+        assert (trained / name).is_file(), name
+    record = json.loads((trained / "metrics.json").read_text())
+    assert record["steps"] == 3 and record["stopped_by"] == "steps" and record["seed"] == 0
+    assert record["command"].startswith("python -m unet_lib train --data")
+    assert set(record["validation"]["mean"]) >= {"pixel_accuracy", "iou", "dice", "isbi_pixel_error", "rand_error"}
+    assert 0.0 <= record["validation"]["threshold"] <= 1.0
+    state = train.load_checkpoint(trained / "model.ckpt")
+    assert state["optimizer_state"] is None and state["recipe"]["base_channels"] == 2  # small: no optimiser state
+    assert Image.open(trained / "validation.png").size[0] > 100
+
+
+def test_resume_continues_the_run(trained, own_data, tmp_path):
+    out = tmp_path / "resumed"
+    assert main(["train", "--data", str(own_data), "--steps", "4", "--resume", str(trained / "last.ckpt"), "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 4
+
+
+def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_data, tmp_path, capsys):
+    out = tmp_path / "predicted"
+    assert main(["predict", "--checkpoint", str(trained / "model.ckpt"), str(own_data / "images"), "--out", str(out)]) == 0
+    for k, size in enumerate([(256, 256), (520, 696), (256, 256)]):
+        for kind in ("probability", "mask", "overlay"):
+            picture = Image.open(out / f"cells{k}_{kind}.png")
+            assert picture.size == (size[1], size[0]), (k, kind)
+    assert set(np.unique(np.asarray(Image.open(out / "cells0_mask.png")))) <= {0, 255}
+    assert "520×696" in capsys.readouterr().out
+
+
+def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, capsys):
+    assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "cells1.png" in printed and "mean" in printed and "Rand err" in printed
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(result["per_image"]) == {"cells0.png", "cells1.png", "cells2.png"}
+    assert result["mean"]["pixel_accuracy"] == pytest.approx(np.mean([r["pixel_accuracy"] for r in result["per_image"].values()]))
+
+
+@pytest.mark.skipif(not ISBI.is_dir(), reason="needs the shared ISBI 2012 slices (UNET_DATA_DIR)")
+def test_train_on_isbi_by_default(tmp_path, capsys):
+    assert main(["train", "--steps", "1", "--out", str(tmp_path), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "real ISBI 2012" in printed
+    assert json.loads((tmp_path / "metrics.json").read_text())["validation_images"][0].endswith("25.png")
+
+
+@pytest.mark.skipif(not ISBI.is_dir(), reason="needs the shared ISBI 2012 slices (UNET_DATA_DIR)")
+def test_the_shipped_checkpoint_meets_the_quality_bar_on_isbi_validation(tmp_path, capsys):
+    """The issue's bar: pixel accuracy ≥ 0.92 and adapted Rand error ≤ 0.10 on slices 25–29."""
+    assert main(["evaluate", "--out", str(tmp_path)]) == 0  # default: the shipped checkpoint, ISBI validation slices
+    mean = json.loads((tmp_path / "metrics.json").read_text())["mean"]
+    assert mean["pixel_accuracy"] >= 0.92 and mean["rand_error"] <= 0.10, mean
+
+
+def test_clear_errors(tmp_path, own_data, capsys):
+    def error_of(*argv: str) -> str:
+        assert main(list(argv)) == 2
+        return capsys.readouterr().err
+
+    assert "no checkpoint at" in error_of("predict", "--checkpoint", str(tmp_path / "none.ckpt"), str(own_data / "images"))
+    foreign = tmp_path / "foreign.ckpt"
+    state = torch.load(train.save_checkpoint(tmp_path / "ok.ckpt", UNetModel(base_channels=2, depth=2)), weights_only=True)
+    state["model_config"]["base_channels"] = 4  # weights of another architecture
+    torch.save(state, foreign)
+    assert "do not fit" in error_of("evaluate", "--checkpoint", str(foreign), "--data", str(own_data))
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "bare.pt")
+    assert "state_dict" in error_of("predict", "--checkpoint", str(tmp_path / "bare.pt"), str(own_data / "images"))
+    (tmp_path / "broken.png").write_bytes(b"not an image at all")
+    assert "cannot read" in error_of("predict", "--checkpoint", str(tmp_path / "ok.ckpt"), str(tmp_path / "broken.png"))
+    empty = tmp_path / "empty"
+    (empty / "images").mkdir(parents=True)
+    (empty / "masks").mkdir()
+    assert "no PNG or TIFF" in error_of("train", "--data", str(empty), "--steps", "1")
+    lonely = tmp_path / "lonely"
+    (lonely / "images").mkdir(parents=True)
+    (lonely / "masks").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(lonely / "images" / "a.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(lonely / "masks" / "b.png")
+    assert "same file names" in error_of("evaluate", "--checkpoint", str(tmp_path / "ok.ckpt"), "--data", str(lonely))
+    assert "tile-size" in error_of("train", "--data", str(own_data), "--steps", "1", "--tile-size", "93", *TINY[:4])
+
+
+def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "deep.tif", (np.random.default_rng(0).random((100, 130)) * 60000).astype(np.uint16))
+    Image.fromarray(np.zeros((64, 80, 3), np.uint8)).save(tmp_path / "colour.png")
+    out = tmp_path / "out"
+    assert main(["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / "deep.tif"), str(tmp_path / "colour.png"), "--out", str(out)]) == 0
+    assert Image.open(out / "deep_mask.png").size == (130, 100) and Image.open(out / "colour_overlay.png").size == (80, 64)
+
+
+def test_the_shipped_checkpoint_path_is_the_same_everywhere():
+    from unet_lib import __main__ as cli
+
+    assert cli.SHIPPED_CHECKPOINT == train.SHIPPED_CHECKPOINT
+
+
+def test_the_module_runs_as_a_command():
+    result = subprocess.run([sys.executable, "-m", "unet_lib", "--help"], capture_output=True, text=True, check=True)
+    assert "train" in result.stdout and "predict" in result.stdout and "evaluate" in result.stdout

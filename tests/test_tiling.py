@@ -1,0 +1,98 @@
+"""Overlap-tile prediction must equal one whole-image pass of a valid-padding U-Net."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unet_lib import tiling
+from unet_lib.model import UNetModel
+
+
+@pytest.fixture(scope="module")
+def small_unet() -> UNetModel:
+    torch.manual_seed(0)
+    return UNetModel(base_channels=4, depth=2).eval()
+
+
+def whole_image_pass(model: UNetModel, image: np.ndarray) -> np.ndarray:
+    """The reference: mirror-pad the whole image once, run the network once, crop."""
+    height, width = image.shape
+    margin = tiling.model_margin(model, model.valid_input_sizes(1, 200)[0])[1]  # the same for every tile size
+    _, size = model.nearest_valid_sizes(max(height, width) + 2 * margin)
+    rows = tiling.mirror_indices(-margin, size - margin, height)
+    cols = tiling.mirror_indices(-margin, size - margin, width)
+    with torch.no_grad():
+        out = model(torch.from_numpy(image[rows[:, None], cols[None, :]])[None, None])
+    return out[0, :, :height, :width].numpy()
+
+
+def test_mirror_indices_equal_numpy_reflect_padding_even_far_out():
+    row = np.arange(7)
+    assert np.array_equal(row[tiling.mirror_indices(-30, 7 + 25, 7)], np.pad(row, (30, 25), mode="reflect"))
+    assert np.array_equal(tiling.mirror_indices(-3, 4, 1), np.zeros(7, int))
+
+
+@settings(max_examples=25, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_index=st.integers(0, 4), batch=st.integers(1, 5),
+       seed=st.integers(0, 2**16))
+def test_tiled_prediction_equals_one_whole_image_pass(small_unet, height, width, tile_index, batch, seed):
+    image = np.random.default_rng(seed).standard_normal((height, width)).astype(np.float32)
+    tile = small_unet.valid_input_sizes(56, 132)[::4][tile_index]  # outputs 16 … 92 px
+    tiled = tiling.predict_logits(small_unet, image, tile_size=tile, batch_size=batch)
+    assert tiled.shape == (2, height, width)
+    assert np.abs(tiled - whole_image_pass(small_unet, image)).max() <= 1e-4
+
+
+def test_depth_four_model_with_several_tiles():
+    torch.manual_seed(1)
+    model = UNetModel(base_channels=2, depth=4).eval()
+    image = np.random.default_rng(0).standard_normal((70, 45)).astype(np.float32)
+    tiled = tiling.predict_logits(model, image, tile_size=204)  # output 20 px, stride 16: 5 × 3 tiles
+    assert len(tiling.tile_positions(70, 45, tiling.tile_stride(model, 20))) == 15
+    margin = 92
+    _, size = model.nearest_valid_sizes(70 + 2 * margin)
+    rows, cols = tiling.mirror_indices(-margin, size - margin, 70), tiling.mirror_indices(-margin, size - margin, 45)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(image[rows[:, None], cols[None, :]])[None, None])[0, :, :70, :45].numpy()
+    assert np.abs(tiled - whole).max() <= 1e-4
+
+
+def test_tile_positions_are_a_multiple_of_the_pooling_grid(small_unet):
+    out, margin = tiling.model_margin(small_unet, 68)
+    assert (out, margin) == (28, 20)
+    stride = tiling.tile_stride(small_unet, out)
+    assert stride % 4 == 0 and stride <= out
+    assert all(top % 4 == 0 and left % 4 == 0 for top, left in tiling.tile_positions(100, 61, stride))
+
+
+def test_choose_tile_size_covers_small_images_with_one_tile_and_caps_large_ones(small_unet):
+    tile = tiling.choose_tile_size(small_unet, 30, 20)
+    assert tiling.model_margin(small_unet, tile)[0] >= 30
+    assert tiling.choose_tile_size(small_unet, 5000, 5000, max_tile=100) <= 100
+    paper = UNetModel(base_channels=1)
+    assert tiling.choose_tile_size(paper, 512, 512) == 572  # the paper's tile
+
+
+def test_wrong_tile_size_and_bad_image_shape_give_clear_errors(small_unet):
+    with pytest.raises(ValueError, match="does not fit"):
+        tiling.predict_logits(small_unet, np.zeros((10, 10), np.float32), tile_size=45)
+    with pytest.raises(ValueError, match="shape"):
+        tiling.predict_logits(small_unet, np.zeros((1, 1, 10, 10), np.float32))
+
+
+def test_same_padding_model_predicts_every_pixel():
+    torch.manual_seed(0)
+    model = UNetModel(base_channels=4, depth=2, padding="same").eval()
+    image = np.random.default_rng(0).standard_normal((50, 37)).astype(np.float32)
+    assert tiling.predict_logits(model, image, tile_size=64).shape == (2, 50, 37)
+
+
+def test_tile_boxes_describe_the_drawn_tiles(small_unet):
+    boxes = tiling.tile_boxes(small_unet, 60, 60, tile_size=68)
+    (top, left, h, w), (itop, ileft, ih, iw) = boxes[0]
+    assert (top, left, itop, ileft, ih, iw) == (0, 0, -20, -20, 68, 68)
+    assert sum(h * w for (_, _, h, w), _ in boxes) >= 60 * 60

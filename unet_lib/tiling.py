@@ -1,0 +1,178 @@
+"""Overlap-tile prediction: segment an image of any size with a fixed-size network (notebook 09).
+
+The paper's Fig. 2: an unpadded U-Net sees a larger input tile than the output it
+returns, so the image is cut into output tiles and each one is predicted from an input
+tile that adds the missing context around it. Beyond the image border that context is
+*mirrored*. The tiles are stitched into a seamless whole, and only one batch of tiles is
+in memory at a time, so the image may be as large as you like.
+
+Two details make the stitching exact (the tests compare with one whole-image pass):
+
+* tile positions are multiples of ``2**depth`` apart, so every tile's pooling grid lines
+  up with the whole image's grid (a U-Net is shift-equivariant only for such shifts);
+* the mirror padding is computed by index arithmetic (``mirror_indices``), so a pixel
+  far outside the image gets the same mirrored value whichever tile asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import unet_output_size
+
+DEFAULT_MAX_TILE = 572
+"""The paper's input tile size; prediction tiles are never larger than this by default."""
+
+SAME_PADDING_CONTEXT = 16
+"""For ``padding="same"`` models: pixels of each output tile thrown away at every side, where zero padding distorts it."""
+
+
+def mirror_indices(start: int, stop: int, size: int) -> np.ndarray:
+    """Indices into an axis of length ``size`` for positions ``start..stop-1``, mirrored at both ends.
+
+    Mirroring excludes the edge pixel (``numpy.pad(mode="reflect")``): position −1 reads
+    pixel 1, position ``size`` reads pixel ``size − 2``. It repeats for positions far away.
+    """
+    positions = np.arange(start, stop)
+    if size == 1:
+        return np.zeros_like(positions)
+    period = 2 * (size - 1)
+    folded = np.mod(positions, period)
+    return np.where(folded < size, folded, period - folded)
+
+
+def model_margin(model: nn.Module, tile_size: int) -> tuple[int, int]:
+    """``(output tile size, margin)``: what one input tile of ``tile_size`` predicts, and the context on each side."""
+    depth, padding = getattr(model, "depth", 4), getattr(model, "padding", "valid")
+    out = unet_output_size(tile_size, depth, padding)
+    if out is None:
+        raise ValueError(f"tile size {tile_size} does not fit this U-Net; pick one of model.valid_input_sizes(…)")
+    if padding == "valid":
+        return out, (tile_size - out) // 2
+    kept = tile_size - 2 * SAME_PADDING_CONTEXT
+    if kept < 2**depth:
+        raise ValueError(f"tile size {tile_size} is too small for a same-padding U-Net; use at least {2**depth + 2 * SAME_PADDING_CONTEXT}")
+    return kept, SAME_PADDING_CONTEXT
+
+
+def tile_stride(model: nn.Module, output_size: int) -> int:
+    """The largest multiple of ``2**depth`` that fits in one output tile: the distance between tiles."""
+    step = 2 ** getattr(model, "depth", 4)
+    return max(step, output_size // step * step)
+
+
+def choose_tile_size(model: nn.Module, height: int, width: int, max_tile: int = DEFAULT_MAX_TILE) -> int:
+    """The smallest valid input tile whose output covers the image, but at most ``max_tile``.
+
+    Small images then take one tile; large ones take as many ``max_tile`` tiles as needed.
+    """
+    depth, padding = getattr(model, "depth", 4), getattr(model, "padding", "valid")
+    candidates = [n for n in range(2**depth, max_tile + 1) if unet_output_size(n, depth, padding) is not None]
+    candidates = [n for n in candidates if padding == "valid" or n > 2 * SAME_PADDING_CONTEXT + 2**depth]
+    if not candidates:
+        raise ValueError(f"no valid tile size up to {max_tile} for this U-Net; raise max_tile")
+    for n in candidates:
+        if tile_stride(model, model_margin(model, n)[0]) >= max(height, width):
+            return n
+    return candidates[-1]
+
+
+def tile_positions(height: int, width: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of the output tiles, ``stride`` apart, that cover an image of ``height × width``."""
+    rows = range(0, max(height, 1), stride)
+    cols = range(0, max(width, 1), stride)
+    return [(top, left) for top in rows for left in cols]
+
+
+def padding_is_same(model: nn.Module) -> bool:
+    """True for a ``padding="same"`` U-Net, whose output tiles are cut back by ``SAME_PADDING_CONTEXT``."""
+    return getattr(model, "padding", "valid") == "same"
+
+
+def batched(items: list, size: int) -> Iterator[list]:
+    """``items`` in consecutive groups of ``size`` (the last may be shorter): one group of tiles per forward pass."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def as_channels(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A float32 ``(C, H, W)`` array from an ``(H, W)`` or ``(C, H, W)`` array or tensor."""
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3:
+        raise ValueError(f"expected an image of shape (H, W) or (C, H, W), got {array.shape}")
+    return array.astype(np.float32, copy=False)
+
+
+def input_tile(channels: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    """The ``size × size`` window at ``(top, left)`` of a ``(C, H, W)`` image, mirrored where it leaves the image."""
+    _, height, width = channels.shape
+    rows = mirror_indices(top, top + size, height)
+    cols = mirror_indices(left, left + size, width)
+    return channels[:, rows[:, None], cols[None, :]]
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    image: np.ndarray | torch.Tensor,
+    tile_size: int | None = None,
+    batch_size: int = 4,
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Class scores ``(num_classes, H, W)`` for a prepared ``(H, W)`` or ``(C, H, W)`` image, tile by tile.
+
+    The image goes in as it is (normalise it first, see ``predict_probability``). Each
+    input tile is its output tile plus ``margin`` pixels of context on every side,
+    mirrored beyond the border; ``batch_size`` tiles go through the network at a time.
+    """
+    channels = as_channels(image)
+    _, height, width = channels.shape
+    tile_size = tile_size or choose_tile_size(model, height, width)
+    out_size, margin = model_margin(model, tile_size)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    result = np.empty((model.num_classes, height, width), dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    for batch in batched(tile_positions(height, width, tile_stride(model, out_size)), batch_size):
+        tiles = np.stack([input_tile(channels, top - margin, left - margin, tile_size) for top, left in batch])
+        logits = model(torch.from_numpy(tiles).to(device)).float().cpu().numpy()
+        if padding_is_same(model):  # keep only the centre, away from the zero padding
+            logits = logits[..., margin : margin + out_size, margin : margin + out_size]
+        for (top, left), tile in zip(batch, logits):  # tiles of the last row/column may stick out
+            h, w = min(out_size, height - top), min(out_size, width - left)
+            result[:, top : top + h, left : left + w] = tile[:, :h, :w]
+    model.train(was_training)
+    return result
+
+
+def predict_probability(
+    model: nn.Module,
+    image: np.ndarray,
+    tile_size: int | None = None,
+    batch_size: int = 4,
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Cell probability ``(H, W)`` of a raw image in [0, 1]: normalise, overlap-tile, softmax, channel 1."""
+    from .data import normalize
+
+    logits = predict_logits(model, normalize(np.asarray(image, dtype=np.float32)), tile_size, batch_size, device)
+    return torch.softmax(torch.from_numpy(logits), dim=0)[1].numpy()
+
+
+def tile_boxes(
+    model: nn.Module, height: int, width: int, tile_size: int | None = None
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """For drawing (notebook 09): per tile, the output box and the input box ``(top, left, height, width)``."""
+    tile_size = tile_size or choose_tile_size(model, height, width)
+    out_size, margin = model_margin(model, tile_size)
+    boxes = []
+    for top, left in tile_positions(height, width, tile_stride(model, out_size)):
+        output = (top, left, min(out_size, height - top), min(out_size, width - left))
+        boxes.append((output, (top - margin, left - margin, tile_size, tile_size)))
+    return boxes
