@@ -1,9 +1,10 @@
-"""Test-wide settings: fast mode for notebooks, the shared real data when it is beside the checkout."""
+"""Test-wide settings for tests/ and notebooks/ alike (also when one notebook runs alone under nbval):
+fast mode (UNET_FAST=1), and the shared real data when it lies beside the checkout."""
 
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 
 # Notebooks executed by nbval inherit this environment from the pytest process.
 os.environ.setdefault("UNET_FAST", "1")

@@ -33,7 +33,7 @@ def isbi():
     try:
         return load_isbi2012("train", download=False)
     except DataUnavailable:
-        pytest.skip("the ISBI 2012 slices are not in $UNET_DATA_DIR (tests/conftest.py points it at ../shared/data)")
+        pytest.skip("the ISBI 2012 slices are not in $UNET_DATA_DIR (conftest.py points it at ../shared/data)")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt  # the Agg backend: tests/conftest.py sets MPLBACKEND
+import matplotlib.pyplot as plt  # the Agg backend: conftest.py sets MPLBACKEND
 import pytest
 import torch
 from matplotlib.patches import FancyArrowPatch, Rectangle
