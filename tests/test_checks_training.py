@@ -12,13 +12,7 @@ import torch
 from unet_lib import checks, metrics, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The checkers train tiny networks: one thread is fastest, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def stub(*args, **kwargs):

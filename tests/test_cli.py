@@ -21,13 +21,7 @@ TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-si
 ISBI = Path(os.environ.get("UNET_DATA_DIR", "")) / "isbi2012"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def blobs(size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:

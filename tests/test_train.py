@@ -37,13 +37,7 @@ class ToyTiles(Dataset):
         return item + (torch.ones(OUT, OUT),) if self.weights else item
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_model(seed: int = 0, **kwargs) -> UNetModel:
