@@ -31,7 +31,7 @@ def double_conv(
     """Two 3×3 convolutions, each followed by a ReLU (notebook 01).
 
     The paper uses *unpadded* ("valid") convolutions, so each one trims one pixel
-    from every border: a double convolution shrinks the map by 4 pixels per side pair.
+    from every border: a double convolution makes the map 4 pixels smaller in height and width.
     ``padding="same"`` keeps the size, ``batch_norm=True`` adds the batch norm that
     later U-Nets use (the bias is then redundant and dropped).
     """
