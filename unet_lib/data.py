@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from .augment import IMAGE_ORDER, gray_value_change, random_transform, smooth_field, warp
 from .losses import class_balance_weights, weight_map
+from .tiling import mirror_indices
 
 DATA_DIR_ENV = "UNET_DATA_DIR"
 """Environment variable naming the data folder; the ISBI slices live in ``$UNET_DATA_DIR/isbi2012``."""
@@ -535,15 +536,6 @@ def normalize(image: np.ndarray) -> np.ndarray:
     return (image - float(image.mean())) / (spread if spread > 0 else 1.0)
 
 
-def mirror_index(positions: np.ndarray, size: int) -> np.ndarray:
-    """Fold positions outside ``0..size-1`` back into the image by mirroring (``numpy.pad(mode="reflect")``)."""
-    if size == 1:
-        return np.zeros_like(positions)
-    period = 2 * (size - 1)
-    folded = np.mod(positions, period)
-    return np.where(folded < size, folded, period - folded)
-
-
 class TileDataset(torch.utils.data.Dataset):
     """Random training tiles the way the paper feeds its U-Net (notebook 06).
 
@@ -612,7 +604,7 @@ class TileDataset(torch.utils.data.Dataset):
 
     def _plain(self, k: int, top: int, left: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m, out = self.margin, self.output_size
-        rows, cols = (mirror_index(np.arange(s - m, s - m + self.input_size), n) for s, n in zip((top, left), self.images[k].shape))
+        rows, cols = (mirror_indices(s - m, s - m + self.input_size, n) for s, n in zip((top, left), self.images[k].shape))
         inner = np.ix_(rows[m : m + out], cols[m : m + out])
         return self.images[k][np.ix_(rows, cols)], self.labels[k][inner], self.weights[k][inner]
 
