@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from .runtime import write_atomic
 
 DEFAULT_MINUTES = 8.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 10 minutes on 2 CPU cores."""
@@ -41,33 +41,19 @@ class UsageError(Exception):
 
 
 # -- small helpers ------------------------------------------------------------------------
-def _write_atomic(path: Path, write: Any) -> None:
-    """Write a file through a temporary file in the same folder, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    _write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def save_png(path: Path, array: np.ndarray) -> None:
     """Save a uint8 gray (H, W) or RGB (H, W, 3) array as PNG."""
     from PIL import Image
 
-    _write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def save_figure(path: Path, figure: Any) -> None:
-    _write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=80))
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=80))
 
 
 def read_image(path: str | Path) -> np.ndarray:

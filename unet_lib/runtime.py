@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+import tempfile
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -65,3 +68,23 @@ def setup_notebook(seed: int = 0) -> torch.device:
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 """The Okabe–Ito palette: eight colours that colour-blind readers can tell apart."""
+
+
+def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Write ``path`` through a temporary file in the same folder, then rename: never half a file.
+
+    ``write`` receives the temporary file's name. Checkpoints (notebook 08) and the main
+    command's outputs all go through here, so an interrupted run leaves the old file or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(handle)
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; these are ordinary files
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path

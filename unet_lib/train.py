@@ -21,8 +21,6 @@ step the optimiser — until a step count or a time budget is reached. Around th
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -196,16 +194,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         **extra,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    return runtime.write_atomic(path, lambda temporary: torch.save(state, temporary))
 
 
 _CONFIG_TYPES = {"in_channels": int, "num_classes": int, "base_channels": int, "depth": int,
