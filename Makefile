@@ -28,6 +28,8 @@ course: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
 
 test: $(STAMP)
+	$(BIN)/ruff check unet_lib tools tests conftest.py
+	$(BIN)/ruff format --check unet_lib tools tests conftest.py
 	$(BIN)/python -m pytest
 
 html: $(STAMP)

@@ -33,7 +33,9 @@ def course_notebook(stem: str = "98_fixture", widget: bool = True) -> nbformat.N
     """An unexecuted notebook named ``stem`` in the standard shape (two exercises, a figure, optionally a slider)."""
     number = stem[:2]
     cells = [
-        md(f"# {number} · Fixture notebook\n\n{badges_markdown(stem)}\n\nA tiny notebook for testing the course tools."),
+        md(
+            f"# {number} · Fixture notebook\n\n{badges_markdown(stem)}\n\nA tiny notebook for testing the course tools."
+        ),
         md(
             "**Learning objectives**\n\n- Compute a valid convolution's output size\n- Plot a curve\n"
             "- Double a number\n\n**Estimated time:** 5 minutes\n\n**Builds on:** notebook 00"
@@ -53,8 +55,8 @@ def course_notebook(stem: str = "98_fixture", widget: bool = True) -> nbformat.N
             "def double(x: int) -> int:\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
         ),
         code(
-            "# NBVAL_CHECK_OUTPUT\nresult, feedback = checks.attempt(\"double\", double, 3)\n"
-            "feedback if feedback is not None else checks.Feedback(result == 6, \"double(3) gives 6\")"
+            '# NBVAL_CHECK_OUTPUT\nresult, feedback = checks.attempt("double", double, 3)\n'
+            'feedback if feedback is not None else checks.Feedback(result == 6, "double(3) gives 6")'
         ),
         md("<details><summary>Hint</summary>Multiply by two.</details>"),
         md("### Exercise 2 — a valid convolution"),
@@ -64,8 +66,9 @@ def course_notebook(stem: str = "98_fixture", widget: bool = True) -> nbformat.N
             "        ### BEGIN SOLUTION\n        return n - 2\n        ### END SOLUTION"
         ),
         code(
-            "# NBVAL_CHECK_OUTPUT\nresult, feedback = checks.attempt(\"Shrinker.size\", Shrinker().size, 10)\n"
-            "feedback if feedback is not None else checks.Feedback(result == 8, \"a valid 3×3 convolution of 10 pixels gives 8\")"
+            '# NBVAL_CHECK_OUTPUT\nresult, feedback = checks.attempt("Shrinker.size", Shrinker().size, 10)\n'
+            "feedback if feedback is not None else "
+            'checks.Feedback(result == 8, "a valid 3×3 convolution of 10 pixels gives 8")'
         ),
         md("## Summary\n\n- Valid convolutions shrink images.\n\n## What's next\n\n[00 · Welcome](00_welcome.ipynb)"),
     ]

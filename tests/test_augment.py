@@ -37,7 +37,9 @@ def test_displacements_have_the_papers_ten_pixel_spread():
 def test_zero_displacement_is_the_identity(size, seed):
     image, label = blobs(size, seed)
     weights = image + 2
-    out_image, out_label, out_weights = elastic_deform(image, label, np.random.default_rng(seed), sigma=0.0, weights=weights)
+    out_image, out_label, out_weights = elastic_deform(
+        image, label, np.random.default_rng(seed), sigma=0.0, weights=weights
+    )
     assert np.allclose(out_image, image, atol=1e-6)
     assert np.array_equal(out_label, label)
     assert np.allclose(out_weights, weights, atol=1e-6)

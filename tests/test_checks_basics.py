@@ -78,22 +78,40 @@ def conv_output_size(size: int, kernel_size: int = 3, padding: int = 0) -> int:
 
 def test_conv_output_size():
     assert checks.check_conv_output_size(conv_output_size).passed
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - kernel_size), "off by one")
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - kernel_size + 2), "one too many")
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s - kernel_size + 1), "padding is ignored")
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + padding - kernel_size + 1), "both sides")
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - 2), "kernel_size")
-    assert_rejected(checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: (s + 2 * padding - kernel_size + 1) / 1), "float")
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - kernel_size), "off by one"
+    )
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - kernel_size + 2),
+        "one too many",
+    )
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s - kernel_size + 1), "padding is ignored"
+    )
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + padding - kernel_size + 1), "both sides"
+    )
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: s + 2 * padding - 2), "kernel_size"
+    )
+    assert_rejected(
+        checks.check_conv_output_size(lambda s, kernel_size=3, padding=0: (s + 2 * padding - kernel_size + 1) / 1),
+        "float",
+    )
 
 
 def conv_parameter_count(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True) -> int:
     return out_channels * in_channels * kernel_size**2 + (out_channels if bias else 0)
 
 
-@pytest.mark.parametrize("in_channels, out_channels, kernel_size, bias", [(1, 64, 3, True), (64, 64, 3, True), (7, 5, 5, False)])
+@pytest.mark.parametrize(
+    "in_channels, out_channels, kernel_size, bias", [(1, 64, 3, True), (64, 64, 3, True), (7, 5, 5, False)]
+)
 def test_reference_parameter_count_agrees_with_torch(in_channels, out_channels, kernel_size, bias):
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
-    assert conv_parameter_count(in_channels, out_channels, kernel_size, bias) == sum(p.numel() for p in conv.parameters())
+    assert conv_parameter_count(in_channels, out_channels, kernel_size, bias) == sum(
+        p.numel() for p in conv.parameters()
+    )
 
 
 def test_conv_parameter_count():
@@ -145,15 +163,40 @@ def test_double_conv_block_accepts_reference_library_and_module():
         (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(o, o, 3)), ["ReLU after the second"]),
         (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.Conv2d(o, o, 3), nn.ReLU()), ["ReLU between"]),
         (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.Conv2d(o, o, 3)), ["no ReLU at all"]),
-        (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.Conv2d(o, o, 3, padding=1), nn.ReLU()), ["padding", "unpadded"]),
-        (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(i, o, 3), nn.ReLU()), ["wrong channel count", "convolution 2", "8 → 8"]),
-        (lambda i, o: nn.Sequential(nn.Conv2d(i, 64, 3), nn.ReLU(), nn.Conv2d(64, o, 3), nn.ReLU()), ["wrong channel count", "convolution 1"]),
-        (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 5), nn.ReLU(), nn.Conv2d(o, o, 5), nn.ReLU()), ["kernel_size", "3×3"]),
+        (
+            lambda i, o: nn.Sequential(
+                nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.Conv2d(o, o, 3, padding=1), nn.ReLU()
+            ),
+            ["padding", "unpadded"],
+        ),
+        (
+            lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(i, o, 3), nn.ReLU()),
+            ["wrong channel count", "convolution 2", "8 → 8"],
+        ),
+        (
+            lambda i, o: nn.Sequential(nn.Conv2d(i, 64, 3), nn.ReLU(), nn.Conv2d(64, o, 3), nn.ReLU()),
+            ["wrong channel count", "convolution 1"],
+        ),
+        (
+            lambda i, o: nn.Sequential(nn.Conv2d(i, o, 5), nn.ReLU(), nn.Conv2d(o, o, 5), nn.ReLU()),
+            ["kernel_size", "3×3"],
+        ),
         (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU()), ["found 1 convolution"]),
         (lambda i, o: nn.Sequential(nn.ReLU(), nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(o, o, 3)), ["order"]),
         (lambda i, o: [nn.Conv2d(i, o, 3), nn.ReLU()], ["nn.Module"]),
     ],
-    ids=["no final ReLU", "no middle ReLU", "no ReLU", "padded", "conv2 channels", "conv1 channels", "kernel 5", "one conv", "ReLU first", "a list"],
+    ids=[
+        "no final ReLU",
+        "no middle ReLU",
+        "no ReLU",
+        "padded",
+        "conv2 channels",
+        "conv1 channels",
+        "kernel 5",
+        "one conv",
+        "ReLU first",
+        "a list",
+    ],
 )
 def test_double_conv_block_names_the_mistake(answer, words):
     assert_rejected(checks.check_double_conv_block(answer), *words)
@@ -203,7 +246,10 @@ def test_contracting_path_sizes():
     "answer, words",
     [
         (lambda n, depth=4: contracting_path_sizes(n, depth, trim=2), ["forget the second convolution"]),
-        (lambda n, depth=4: contracting_path_sizes(n, depth, trim=2, check_odd=False), ["off by 2", "second convolution"]),
+        (
+            lambda n, depth=4: contracting_path_sizes(n, depth, trim=2, check_odd=False),
+            ["off by 2", "second convolution"],
+        ),
         (lambda n, depth=4: contracting_path_sizes(n, depth, trim=8, check_odd=False), ["off by 4", "not 8"]),
         (lambda n, depth=4: contracting_path_sizes(n, depth, trim=8), ["valid size", "not 8"]),
         (lambda n, depth=4: contracting_path_sizes(n, depth, check_odd=False), ["odd size 279", "ValueError"]),
@@ -211,7 +257,16 @@ def test_contracting_path_sizes():
         (lambda n, depth=4: [s // 2 for s in contracting_path_sizes(n, depth)[:-1]], ["after pooling"]),
         (lambda n, depth=4: [n - 4 * (k + 1) for k in range(depth + 1)], ["expected"]),
     ],
-    ids=["trim 2 raises", "trim 2", "trim 8", "trim 8 raises", "odd pooled", "no bottleneck", "pooled sizes", "no pooling"],
+    ids=[
+        "trim 2 raises",
+        "trim 2",
+        "trim 8",
+        "trim 8 raises",
+        "odd pooled",
+        "no bottleneck",
+        "pooled sizes",
+        "no pooling",
+    ],
 )
 def test_contracting_path_sizes_names_the_mistake(answer, words):
     assert_rejected(checks.check_contracting_path_sizes(answer), *words)

@@ -37,16 +37,23 @@ def test_mirror_pad_names_the_typical_mistakes():
 
 
 def test_cell_fraction_accepts_the_pooled_share():
-    feedback = checks.check_cell_fraction(lambda labels: sum(int((lab == 1).sum()) for lab in labels) / sum(lab.size for lab in labels))
+    feedback = checks.check_cell_fraction(
+        lambda labels: sum(int((lab == 1).sum()) for lab in labels) / sum(lab.size for lab in labels)
+    )
     assert feedback.passed, feedback.message
 
 
 def test_cell_fraction_names_the_typical_mistakes():
-    assert "mean of per-image" in checks.check_cell_fraction(lambda labels: np.mean([lab.mean() for lab in labels])).message
+    assert (
+        "mean of per-image"
+        in checks.check_cell_fraction(lambda labels: np.mean([lab.mean() for lab in labels])).message
+    )
     pooled = lambda labels: sum(int(lab.sum()) for lab in labels) / sum(lab.size for lab in labels)  # noqa: E731
     assert "percentage" in checks.check_cell_fraction(lambda labels: 100 * pooled(labels)).message
     assert "membrane" in checks.check_cell_fraction(lambda labels: 1 - pooled(labels)).message
-    assert "255" in checks.check_cell_fraction(lambda labels: sum(int((lab == 255).sum()) for lab in labels) / 60).message
+    assert (
+        "255" in checks.check_cell_fraction(lambda labels: sum(int((lab == 255).sum()) for lab in labels) / 60).message
+    )
     assert "one number" in checks.check_cell_fraction(lambda labels: "0.5").message
     assert "your turn" in checks.check_cell_fraction(stub).message
 

@@ -11,7 +11,6 @@ import torch
 
 from unet_lib import checks, metrics, train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
@@ -60,8 +59,16 @@ def test_check_should_stop():
         return (steps is not None and step >= steps) or (minutes is not None and elapsed >= 60 * minutes)
 
     assert checks.check_should_stop(reference)
-    assert "× 60" in checks.check_should_stop(lambda s, n, e, m: (n is not None and s >= n) or (m is not None and e >= m)).message
-    assert "≥" in checks.check_should_stop(lambda s, n, e, m: (n is not None and s > n) or (m is not None and e > 60 * m)).message
+    assert (
+        "× 60"
+        in checks.check_should_stop(lambda s, n, e, m: (n is not None and s >= n) or (m is not None and e >= m)).message
+    )
+    assert (
+        "≥"
+        in checks.check_should_stop(
+            lambda s, n, e, m: (n is not None and s > n) or (m is not None and e > 60 * m)
+        ).message
+    )
     assert "None" in checks.check_should_stop(lambda s, n, e, m: s >= (n or 0) or e >= 60 * (m or 0)).message
     assert not checks.check_should_stop(stub)
 
@@ -82,7 +89,10 @@ def test_check_save_atomically():
         os.replace(str(path) + ".tmp", path)
 
     assert checks.check_save_atomically(reference)
-    assert "destroyed the previous checkpoint" in checks.check_save_atomically(lambda obj, path: torch.save(obj, path)).message
+    assert (
+        "destroyed the previous checkpoint"
+        in checks.check_save_atomically(lambda obj, path: torch.save(obj, path)).message
+    )
     assert "left behind" in checks.check_save_atomically(leaves_temporary).message
     assert "your turn" in checks.check_save_atomically(stub).message
     assert torch.save.__module__.startswith("torch")  # the checker put the real torch.save back
@@ -109,6 +119,9 @@ def test_check_foreground_iou():
 def test_check_isbi_pixel_error():
     assert checks.check_isbi_pixel_error(metrics.isbi_pixel_error)
     assert "1 − accuracy" in checks.check_isbi_pixel_error(lambda p, t, th: metrics.pixel_error(p > 0.5, t)).message
-    assert "best F-score itself" in checks.check_isbi_pixel_error(lambda p, t, th: metrics.max_f_score(p, t, th)[0]).message
+    assert (
+        "best F-score itself"
+        in checks.check_isbi_pixel_error(lambda p, t, th: metrics.max_f_score(p, t, th)[0]).message
+    )
     assert "worst" in checks.check_isbi_pixel_error(lambda p, t, th: 1 - metrics.f_scores(p, t, th).min()).message
     assert not checks.check_isbi_pixel_error(stub)

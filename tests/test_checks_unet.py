@@ -67,16 +67,22 @@ def test_transposed_conv_names_wrong_shape():
 
 def test_transposed_conv_names_flipped_kernel():
     assert_fails(
-        checks.check_transposed_conv_by_hand(lambda x, kernel, stride=2: transposed_conv2d(x, kernel.flip(0, 1), stride)),
+        checks.check_transposed_conv_by_hand(
+            lambda x, kernel, stride=2: transposed_conv2d(x, kernel.flip(0, 1), stride)
+        ),
         "rotated by 180°",
     )
 
 
 def test_transposed_output_size():
     assert checks.check_transposed_output_size(lambda size, kernel_size=2, stride=2: (size - 1) * stride + kernel_size)
-    assert_fails(checks.check_transposed_output_size(lambda size, kernel_size=2, stride=2: size * stride), "size · stride")
     assert_fails(
-        checks.check_transposed_output_size(lambda size, kernel_size=2, stride=2: (size - 1) * stride + kernel_size - 1),
+        checks.check_transposed_output_size(lambda size, kernel_size=2, stride=2: size * stride), "size · stride"
+    )
+    assert_fails(
+        checks.check_transposed_output_size(
+            lambda size, kernel_size=2, stride=2: (size - 1) * stride + kernel_size - 1
+        ),
         "off by one",
     )
     assert_fails(checks.check_transposed_output_size(lambda size, kernel_size=2, stride=2: 2.0 * size), "float")
@@ -104,7 +110,10 @@ def _crop_at(top_of, left_of):
     [
         (lambda x, size: x[..., : size[0], : size[1]], "top-left corner"),
         (lambda x, size: x[..., x.shape[-2] - size[0] :, x.shape[-1] - size[1] :], "bottom-right corner"),
-        (_crop_at(lambda big, small: (big - small) // 2 + 1, lambda big, small: (big - small) // 2), "off-by-one offset"),
+        (
+            _crop_at(lambda big, small: (big - small) // 2 + 1, lambda big, small: (big - small) // 2),
+            "off-by-one offset",
+        ),
         (_crop_at(lambda big, small: (big - small + 1) // 2, lambda big, small: (big - small + 1) // 2), "round down"),
         (lambda x, size: center_crop(x, size)[..., :-1, :-1], "off by one in the size"),
         (lambda x, size: center_crop(x, size)[0], "keep the batch and channel axes"),
@@ -139,11 +148,17 @@ def test_crop_per_side_reference_passes():
 
 
 def test_crop_per_side_mistakes_are_named():
-    assert_fails(checks.check_crop_per_side(lambda n, level, depth=4: 2 * reference_crop_per_side(n, level, depth)), "both sides")
     assert_fails(
-        checks.check_crop_per_side(lambda n, level, depth=4: reference_crop_per_side(n, depth - 1 - level, depth)), "counted from the bottom"
+        checks.check_crop_per_side(lambda n, level, depth=4: 2 * reference_crop_per_side(n, level, depth)), "both sides"
     )
-    assert_fails(checks.check_crop_per_side(lambda n, level, depth=4: reference_crop_per_side(n, level, depth) + 2), "after the up-convolution")
+    assert_fails(
+        checks.check_crop_per_side(lambda n, level, depth=4: reference_crop_per_side(n, depth - 1 - level, depth)),
+        "counted from the bottom",
+    )
+    assert_fails(
+        checks.check_crop_per_side(lambda n, level, depth=4: reference_crop_per_side(n, level, depth) + 2),
+        "after the up-convolution",
+    )
     assert_fails(checks.check_crop_per_side(stub), "your turn")
 
 
@@ -157,10 +172,16 @@ def reference_nearest(size, depth=4):
 
 def test_nearest_valid_size():
     assert checks.check_nearest_valid_size(reference_nearest)
-    assert_fails(checks.check_nearest_valid_size(lambda size, depth=4: nearest_valid_sizes(size, depth)[1]), "rounded up")
+    assert_fails(
+        checks.check_nearest_valid_size(lambda size, depth=4: nearest_valid_sizes(size, depth)[1]), "rounded up"
+    )
     assert_fails(checks.check_nearest_valid_size(lambda size, depth=4: size), "not a valid input")
-    assert_fails(checks.check_nearest_valid_size(lambda size, depth=4: reference_nearest(size, 4)), "use the depth argument")
-    tie_down = lambda size, depth=4: (lambda b, a: a if b is None or a - size < size - b else b)(*nearest_valid_sizes(size, depth))  # noqa: E731
+    assert_fails(
+        checks.check_nearest_valid_size(lambda size, depth=4: reference_nearest(size, 4)), "use the depth argument"
+    )
+    tie_down = lambda size, depth=4: (lambda b, a: a if b is None or a - size < size - b else b)(
+        *nearest_valid_sizes(size, depth)
+    )  # noqa: E731
     assert_fails(checks.check_nearest_valid_size(tie_down), "on a tie take the larger")
     assert_fails(checks.check_nearest_valid_size(stub), "your turn")
 
@@ -261,7 +282,11 @@ def reference_parameter_count(base_channels=64, depth=4, in_channels=1, num_clas
 def test_parameter_formula_matches_unet_model(base, depth):
     with torch.device("meta"):
         model = UNetModel(base_channels=base, depth=depth)
-    assert checks._unet_parameters_by_formula(base, depth, 1, 2) == count_parameters(model) == reference_parameter_count(base, depth)
+    assert (
+        checks._unet_parameters_by_formula(base, depth, 1, 2)
+        == count_parameters(model)
+        == reference_parameter_count(base, depth)
+    )
 
 
 def test_unet_parameter_count():
@@ -273,9 +298,10 @@ def test_unet_parameter_count():
         (dict(up_convs=False), "up-convolutions are missing"),
         (dict(head=False), "final 1×1 convolution"),
     ]:
-        wrong = lambda base_channels=64, depth=4, in_channels=1, num_classes=2, s=switches: checks._unet_parameters_by_formula(  # noqa: E731
-            base_channels, depth, in_channels, num_classes, **s
+        wrong = lambda base_channels=64, depth=4, in_channels=1, num_classes=2, s=switches: (
+            checks._unet_parameters_by_formula(  # noqa: E731
+                base_channels, depth, in_channels, num_classes, **s
+            )
         )
         assert_fails(checks.check_unet_parameter_count(wrong), phrase)
     assert_fails(checks.check_unet_parameter_count(stub), "your turn")
-

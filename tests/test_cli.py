@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from unet_lib import train
-from unet_lib.__main__ import main
+from unet_lib import checkpoints
+from unet_lib.cli import main
 from unet_lib.model import UNetModel
 
 TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-size", "2", "--val-tiles", "2"]
@@ -65,20 +65,37 @@ def test_train_writes_checkpoints_metrics_and_figure(trained, capsys):
     assert record["command"].startswith("python -m unet_lib train --data")
     assert set(record["validation"]["mean"]) >= {"pixel_accuracy", "iou", "dice", "isbi_pixel_error", "rand_error"}
     assert 0.0 <= record["validation"]["threshold"] <= 1.0
-    state = train.load_checkpoint(trained / "model.ckpt")
+    state = checkpoints.load_checkpoint(trained / "model.ckpt")
     assert state["optimizer_state"] is None and state["recipe"]["base_channels"] == 2  # small: no optimiser state
     assert Image.open(trained / "validation.png").size[0] > 100
 
 
 def test_resume_continues_the_run(trained, own_data, tmp_path):
     out = tmp_path / "resumed"
-    assert main(["train", "--data", str(own_data), "--steps", "4", "--resume", str(trained / "last.ckpt"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(own_data),
+                "--steps",
+                "4",
+                "--resume",
+                str(trained / "last.ckpt"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "metrics.json").read_text())["steps"] == 4
 
 
 def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_data, tmp_path, capsys):
     out = tmp_path / "predicted"
-    assert main(["predict", "--checkpoint", str(trained / "model.ckpt"), str(own_data / "images"), "--out", str(out)]) == 0
+    assert (
+        main(["predict", "--checkpoint", str(trained / "model.ckpt"), str(own_data / "images"), "--out", str(out)]) == 0
+    )
     for k, size in enumerate([(256, 256), (520, 696), (256, 256)]):
         for kind in ("probability", "mask", "overlay"):
             picture = Image.open(out / f"cells{k}_{kind}.png")
@@ -88,12 +105,17 @@ def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_d
 
 
 def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, capsys):
-    assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), "--out", str(tmp_path)]) == 0
+    assert (
+        main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), "--out", str(tmp_path)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "cells1.png" in printed and "mean" in printed and "Rand err" in printed
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert set(result["per_image"]) == {"cells0.png", "cells1.png", "cells2.png"}
-    assert result["mean"]["pixel_accuracy"] == pytest.approx(np.mean([r["pixel_accuracy"] for r in result["per_image"].values()]))
+    assert result["mean"]["pixel_accuracy"] == pytest.approx(
+        np.mean([r["pixel_accuracy"] for r in result["per_image"].values()])
+    )
 
 
 @pytest.mark.skipif(not ISBI.is_dir(), reason="needs the shared ISBI 2012 slices (UNET_DATA_DIR)")
@@ -117,9 +139,13 @@ def test_clear_errors(tmp_path, own_data, capsys):
         assert main(list(argv)) == 2
         return capsys.readouterr().err
 
-    assert "no checkpoint at" in error_of("predict", "--checkpoint", str(tmp_path / "none.ckpt"), str(own_data / "images"))
+    assert "no checkpoint at" in error_of(
+        "predict", "--checkpoint", str(tmp_path / "none.ckpt"), str(own_data / "images")
+    )
     foreign = tmp_path / "foreign.ckpt"
-    state = torch.load(train.save_checkpoint(tmp_path / "ok.ckpt", UNetModel(base_channels=2, depth=2)), weights_only=True)
+    state = torch.load(
+        checkpoints.save_checkpoint(tmp_path / "ok.ckpt", UNetModel(base_channels=2, depth=2)), weights_only=True
+    )
     state["model_config"]["base_channels"] = 4  # weights of another architecture
     torch.save(state, foreign)
     assert "do not fit" in error_of("evaluate", "--checkpoint", str(foreign), "--data", str(own_data))
@@ -130,7 +156,7 @@ def test_clear_errors(tmp_path, own_data, capsys):
     empty = tmp_path / "empty"
     (empty / "images").mkdir(parents=True)
     (empty / "masks").mkdir()
-    assert "no PNG or TIFF" in error_of("train", "--data", str(empty), "--steps", "1")
+    assert "holds no images" in error_of("train", "--data", str(empty), "--steps", "1")
     lonely = tmp_path / "lonely"
     (lonely / "images").mkdir(parents=True)
     (lonely / "masks").mkdir()
@@ -146,14 +172,24 @@ def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
     tifffile.imwrite(tmp_path / "deep.tif", (np.random.default_rng(0).random((100, 130)) * 60000).astype(np.uint16))
     Image.fromarray(np.zeros((64, 80, 3), np.uint8)).save(tmp_path / "colour.png")
     out = tmp_path / "out"
-    assert main(["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / "deep.tif"), str(tmp_path / "colour.png"), "--out", str(out)]) == 0
-    assert Image.open(out / "deep_mask.png").size == (130, 100) and Image.open(out / "colour_overlay.png").size == (80, 64)
-
-
-def test_the_shipped_checkpoint_path_is_the_same_everywhere():
-    from unet_lib import __main__ as cli
-
-    assert cli.SHIPPED_CHECKPOINT == train.SHIPPED_CHECKPOINT
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(trained / "model.ckpt"),
+                str(tmp_path / "deep.tif"),
+                str(tmp_path / "colour.png"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert Image.open(out / "deep_mask.png").size == (130, 100) and Image.open(out / "colour_overlay.png").size == (
+        80,
+        64,
+    )
 
 
 def test_the_module_runs_as_a_command():

@@ -8,5 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_course_map_is_up_to_date():
-    result = subprocess.run([sys.executable, "tools/course_map.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "tools/course_map.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

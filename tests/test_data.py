@@ -10,22 +10,12 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from unet_lib import data
-from unet_lib.data import (
-    TRAIN_SLICES,
-    VAL_SLICES,
-    DataUnavailable,
-    SegmentationData,
-    TileDataset,
-    load_dataset,
-    load_folder,
-    load_isbi2012,
-    make_synthetic_em,
-    mask_to_label,
-    normalize,
-    train_val_split,
-)
-from unet_lib.losses import weight_map
+from unet_lib import isbi2012, runtime
+from unet_lib.data import TRAIN_SLICES, VAL_SLICES, TileDataset, load_dataset, normalize, train_val_split
+from unet_lib.images import SegmentationData, load_folder, mask_to_label
+from unet_lib.isbi2012 import DataUnavailable, load_isbi2012
+from unet_lib.losses import class_balance_weights, weight_map, weight_maps
+from unet_lib.synthetic import make_synthetic_em
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +52,14 @@ def test_isbi_pixels_are_the_published_arrays(isbi):
     """The stacked slices hash to the array SHA-256s recorded with the data (independent of PNG encoding)."""
     images = np.stack([np.round(im * 255).astype(np.uint8) for im in isbi.images])
     labels = np.stack(isbi.labels) * np.uint8(255)
-    assert hashlib.sha256(images.tobytes()).hexdigest() == "200da3d452d726e6c9ca1ce04b869d4edb727320d23b516d01cce707dc8c4760"
-    assert hashlib.sha256(labels.tobytes()).hexdigest() == "a7cb64000a1a7e542682927e19c91339f58f9f178e0bcce4e207371116f0ca36"
+    assert (
+        hashlib.sha256(images.tobytes()).hexdigest()
+        == "200da3d452d726e6c9ca1ce04b869d4edb727320d23b516d01cce707dc8c4760"
+    )
+    assert (
+        hashlib.sha256(labels.tobytes()).hexdigest()
+        == "a7cb64000a1a7e542682927e19c91339f58f9f178e0bcce4e207371116f0ca36"
+    )
 
 
 def test_isbi_test_slices_have_no_labels():
@@ -179,9 +175,14 @@ def test_unreadable_file_is_named(own_folder):
         load_folder(own_folder)
 
 
-def test_colour_image_is_rejected_by_name(own_folder):
-    save_png(own_folder / "images" / "c.png", np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8))
-    with pytest.raises(ValueError, match=r"c\.png.*single-channel"):
+def test_colour_image_becomes_gray_but_a_colour_mask_is_refused_by_name(own_folder):
+    """One colour policy for every reader (unet_lib.images): images are averaged to gray, masks must be gray."""
+    colour = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    save_png(own_folder / "images" / "a.png", colour)
+    gray = colour.astype(np.float32).mean(axis=-1)
+    assert np.allclose(load_folder(own_folder).images[0], (gray - gray.min()) / (gray.max() - gray.min()))
+    save_png(own_folder / "masks" / "a.png", colour)
+    with pytest.raises(ValueError, match=r"a\.png.*one 2-D image"):
         load_folder(own_folder)
 
 
@@ -235,7 +236,15 @@ def test_normalize():
 
 
 def test_plain_tiles_are_the_mirror_padded_crops(synthetic):
-    tiles = TileDataset(synthetic, input_size=124, output_size=36, num_tiles=6, augment=False, seed=3)
+    tiles = TileDataset(
+        synthetic,
+        input_size=124,
+        output_size=36,
+        num_tiles=6,
+        augment=False,
+        weight_maps=weight_maps(synthetic.labels),
+        seed=3,
+    )
     margin = 44
     for index in range(6):
         k, top, left = tiles.position(index)
@@ -263,7 +272,7 @@ def test_augmented_tiles_keep_image_and_label_aligned():
     """An image that *is* its label: the augmented input tile, thresholded, must match the label crop."""
     labels = make_synthetic_em(2, 256, seed=5).labels
     own = SegmentationData([lab.astype(np.float32) for lab in labels], labels, ["a", "b"], "folder", "test")
-    tiles = TileDataset(own, input_size=252, output_size=164, num_tiles=8, weight_maps=False, seed=0)
+    tiles = TileDataset(own, input_size=252, output_size=164, num_tiles=8, seed=0)  # no weight maps: all 1
     for index in range(8):
         x, y, w = tiles[index]
         centre = x[0, 44:208, 44:208].numpy()
@@ -273,10 +282,13 @@ def test_augmented_tiles_keep_image_and_label_aligned():
 
 
 def test_tiles_carry_the_weight_map_with_dataset_class_weights(synthetic):
-    tiles = TileDataset(synthetic, input_size=124, output_size=36, num_tiles=2, augment=False)
-    expected = weight_map(synthetic.labels[0], 10.0, 5.0, tiles.class_weights)
-    assert np.array_equal(tiles.weights[0], expected)
-    assert tiles.class_weights[0] > 1 > tiles.class_weights[1]  # membrane is the rare class
+    maps = weight_maps(synthetic.labels)
+    tiles = TileDataset(synthetic, input_size=124, output_size=36, num_tiles=2, augment=False, weight_maps=maps)
+    balance = class_balance_weights(np.concatenate([label.ravel() for label in synthetic.labels]))
+    assert np.array_equal(tiles.weights[0], weight_map(synthetic.labels[0], 10.0, 5.0, balance))
+    assert balance[0] > 1 > balance[1]  # membrane is the rare class
+    with pytest.raises(ValueError, match="one map per image"):
+        TileDataset(synthetic, 124, 36, 2, weight_maps=maps[:-1])
 
 
 def test_tiles_from_images_smaller_than_the_output():
@@ -302,8 +314,8 @@ def test_segmentation_data_checks_lengths():
 
 def test_default_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("UNET_DATA_DIR", str(tmp_path))
-    assert data.data_dir() == tmp_path
+    assert isbi2012.data_dir() == tmp_path
     monkeypatch.delenv("UNET_DATA_DIR")
-    assert data.data_dir() == data._CHECKOUT_ROOT / "data"  # a checkout: data/README.md is there
-    monkeypatch.setattr(data, "_CHECKOUT_ROOT", tmp_path)  # an installed package: no data/README.md
-    assert "unet-from-scratch" in str(data.data_dir())
+    assert isbi2012.data_dir() == runtime.checkout_root() / "data"  # a checkout: data/README.md is there
+    monkeypatch.setattr(isbi2012, "checkout_root", lambda: None)  # an installed package
+    assert "unet-from-scratch" in str(isbi2012.data_dir())

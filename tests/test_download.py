@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unet_lib import data
-from unet_lib.data import DataUnavailable, isbi2012_checksums, isbi2012_url, load_dataset, load_isbi2012
+from unet_lib import isbi2012
+from unet_lib.data import load_dataset
+from unet_lib.isbi2012 import DataUnavailable, isbi2012_checksums, isbi2012_url, load_isbi2012
 
 # -- safety: nothing in this file may leave the machine ------------------------------------------------
 
@@ -46,7 +47,18 @@ def no_internet(monkeypatch):
 _WATCHED: list[str] = []
 _WRITES: list[tuple[str, str]] = []
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_WRITE_EVENTS = {"os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.chmod", "os.truncate", "os.link", "os.symlink", "shutil.move"}
+_WRITE_EVENTS = {
+    "os.mkdir",
+    "os.rename",
+    "os.replace",
+    "os.remove",
+    "os.rmdir",
+    "os.chmod",
+    "os.truncate",
+    "os.link",
+    "os.symlink",
+    "shutil.move",
+}
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -89,11 +101,15 @@ def fake_slices(folder: Path) -> None:
         (folder / sub).mkdir(parents=True)
         for i in range(30):
             pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
-            Image.fromarray(np.where(pixels > 60, 255, 0).astype(np.uint8) if sub == "labels" else pixels).save(folder / sub / f"{i:02d}.png")
+            Image.fromarray(np.where(pixels > 60, 255, 0).astype(np.uint8) if sub == "labels" else pixels).save(
+                folder / sub / f"{i:02d}.png"
+            )
 
 
 def checksums_of(folder: Path) -> dict[str, str]:
-    return {f"{p.parent.name}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*/*.png"))}
+    return {
+        f"{p.parent.name}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*/*.png"))
+    }
 
 
 def mirror_layout(slices: Path, site: Path) -> None:
@@ -134,7 +150,7 @@ def fake_mirror(tmp_path, monkeypatch):
     slices, site = tmp_path / "slices", tmp_path / "site"
     fake_slices(slices)
     mirror_layout(slices, site)
-    monkeypatch.setattr(data, "isbi2012_checksums", lambda: checksums_of(slices))
+    monkeypatch.setattr(isbi2012, "isbi2012_checksums", lambda: checksums_of(slices))
     return site, slices
 
 
@@ -151,7 +167,9 @@ def test_download_verifies_and_loads_then_reuses_the_files(fake_mirror, serve, t
     use(monkeypatch, tmp_path / "cache", serve(site))
     train = load_isbi2012("train")
     assert len(train) == 30 and train.images[0].shape == (8, 8) and len(QuietHandler.requests_seen) == 60
-    assert (tmp_path / "cache" / "isbi2012" / "labels" / "29.png").read_bytes() == (slices / "labels" / "29.png").read_bytes()
+    assert (tmp_path / "cache" / "isbi2012" / "labels" / "29.png").read_bytes() == (
+        slices / "labels" / "29.png"
+    ).read_bytes()
     out = capsys.readouterr().out
     assert "Downloading 60 ISBI 2012 files" in out and str(tmp_path) not in out
     load_isbi2012("train")
@@ -168,7 +186,9 @@ def test_corrupt_file_is_rejected_and_leaves_nothing_behind(fake_mirror, serve, 
         load_isbi2012("train")
     assert caught.value.reason == "checksum mismatch" and "images/03.png" in str(caught.value)
     images = tmp_path / "cache" / "isbi2012" / "images"
-    assert sorted(p.name for p in images.iterdir()) == ["00.png", "01.png", "02.png"], "no partial or temporary file may remain"
+    assert sorted(p.name for p in images.iterdir()) == ["00.png", "01.png", "02.png"], (
+        "no partial or temporary file may remain"
+    )
 
 
 def test_damaged_local_file_is_replaced_by_a_verified_download(fake_mirror, serve, tmp_path, monkeypatch):
@@ -190,7 +210,7 @@ def closed_port() -> int:
 
 def test_no_network_gives_a_clear_error_and_the_built_in_data(fake_mirror, tmp_path, monkeypatch, capsys):
     use(monkeypatch, tmp_path / "cache", f"http://127.0.0.1:{closed_port()}/")
-    monkeypatch.setattr(data, "DOWNLOAD_RETRIES", 0)
+    monkeypatch.setattr(isbi2012, "DOWNLOAD_RETRIES", 0)
     with pytest.raises(DataUnavailable, match="internet connection") as caught:
         load_isbi2012("train")
     assert caught.value.reason == "no network"
@@ -241,7 +261,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.mark.skipif(not (SHARED / "isbi2012" / "SHA256SUMS").is_file(), reason="needs ../shared/data")
 def test_real_slices_through_the_real_checksums(serve, tmp_path, monkeypatch, watch_writes):
     """Serve the real slices in the mirror's layout: the shipped checksums accept every one."""
-    assert (SHARED / "isbi2012" / "SHA256SUMS").read_text() == data.resources.files("unet_lib").joinpath("isbi2012_sha256.txt").read_text()
+    assert (SHARED / "isbi2012" / "SHA256SUMS").read_text() == isbi2012.resources.files("unet_lib").joinpath(
+        "isbi2012_sha256.txt"
+    ).read_text()
     site = tmp_path / "site"
     mirror_layout(SHARED / "isbi2012", site)
     use(monkeypatch, tmp_path / "cache", serve(site))
@@ -260,7 +282,7 @@ def test_urls_follow_the_pinned_mirror():
     assert isbi2012_url("images/03.png", base_url=base) == base + "train/image/3.png"
     assert isbi2012_url("labels/29.png", base_url=base) == base + "train/label/29.png"
     assert isbi2012_url("test_images/00.png", base_url=base) == base + "test/0.png"
-    assert data.ISBI2012_BASE_URL == base
+    assert isbi2012.ISBI2012_BASE_URL == base
 
 
 def test_shipped_checksums_cover_all_ninety_files():

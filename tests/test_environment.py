@@ -8,10 +8,10 @@ say which line to change.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}
 """PyPI name → conda-forge name where the two differ (after normalising ``-``/``_``)."""
 
-NOT_ON_BINDER = {"playwright": "the real-browser test runs in CI, not in a learner's environment"}
+NOT_ON_BINDER = {
+    "playwright": "the real-browser test runs in CI, not in a learner's environment",
+    "ruff": "the linter and formatter run in CI (make test), not in a learner's environment",
+}
 """pyproject dependencies that environment.yml leaves out on purpose, and why."""
 
 CONDA_ONLY = {
@@ -91,7 +94,10 @@ def disagreements(project: dict, env: dict) -> list[str]:
         if target not in have:
             problems.append(f"pyproject.toml needs {name}{spec} but environment.yml has no `{target}`")
         elif SpecifierSet(have[target]) != spec:
-            problems.append(f"{name}: pyproject.toml says {spec or 'any version'}, environment.yml says {have[target] or 'any version'}")
+            problems.append(
+                f"{name}: pyproject.toml says {spec or 'any version'}, "
+                f"environment.yml says {have[target] or 'any version'}"
+            )
     expected = {conda_name(n) for n in wanted} | {canonicalize_name(n) for n in CONDA_ONLY}
     for extra in sorted(set(have) - expected):
         problems.append(f"environment.yml installs `{extra}`, which pyproject.toml does not list")
@@ -143,4 +149,6 @@ def test_unet_lib_is_installed_from_the_repository():
 @pytest.mark.parametrize("name", ["Dockerfile", "binder", ".binder"])
 def test_nothing_overrides_environment_yml_on_binder(name):
     """A Dockerfile, or a binder/ folder, would make repo2docker ignore the top-level environment.yml."""
-    assert not (ROOT / name).exists(), f"{name} would change how Binder builds the course; keep environment.yml the one recipe"
+    assert not (ROOT / name).exists(), (
+        f"{name} would change how Binder builds the course; keep environment.yml the one recipe"
+    )

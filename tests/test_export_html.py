@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course_fixture import course_notebook, execute
 
 ROOT = Path(__file__).resolve().parents[1]

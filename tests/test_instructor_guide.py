@@ -30,14 +30,19 @@ def test_generated_blocks_are_up_to_date():
 
 def test_stale_block_is_detected():
     path = NOTEBOOKS[0]
-    stale = GUIDE.replace(instructor_guide.generated_block(path), f"<!-- generated {path.name[:2]} -->\nold\n<!-- /generated {path.name[:2]} -->")
+    stale = GUIDE.replace(
+        instructor_guide.generated_block(path),
+        f"<!-- generated {path.name[:2]} -->\nold\n<!-- /generated {path.name[:2]} -->",
+    )
     assert instructor_guide.refresh(stale, NOTEBOOKS)[0] == GUIDE
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_notebook_has_figure_misconceptions_and_answers(path):
     text = section(path.name[:2])
-    assert "**Key figure to show:**" in text and "**Common misconceptions**" in text, f"complete the section for {path.name}"
+    assert "**Key figure to show:**" in text and "**Common misconceptions**" in text, (
+        f"complete the section for {path.name}"
+    )
     assert len(re.findall(r"^- ", text.split("**Common misconceptions**")[-1], re.MULTILINE)) >= 2
     exercises = sum(make_student.BEGIN in c for c in _code_cells(path))
     assert text.count("```python") == exercises, "every exercise answer is in the guide"

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unet_lib.data import make_synthetic_em
 from unet_lib.losses import class_balance_weights, dice_loss, nearest_two_distances, weight_map, weighted_cross_entropy
+from unet_lib.synthetic import make_synthetic_em
 
 
 def two_dot_cells() -> np.ndarray:

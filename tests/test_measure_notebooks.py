@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 from course_fixture import course_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))

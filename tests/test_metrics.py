@@ -68,14 +68,21 @@ def test_adapted_rand_error_matches_skimage(seed):
     error, precision, recall = metrics.adapted_rand_error(truth, prediction)
     sk_error, sk_a, sk_b = skimage_adapted_rand_error(truth, prediction)
     assert error == pytest.approx(sk_error, abs=1e-12)
-    assert {round(precision, 12), round(recall, 12)} == {round(sk_a, 12), round(sk_b, 12)}  # skimage 0.26 names them the other way round
+    assert {round(precision, 12), round(recall, 12)} == {
+        round(sk_a, 12),
+        round(sk_b, 12),
+    }  # skimage 0.26 names them the other way round
 
 
 def test_cell_segments_uses_4_connectivity_drops_specks_and_fills_membrane():
-    mask = np.array([[1, 1, 0, 0, 0],
-                     [1, 1, 0, 1, 0],  # (1, 3) is a one-pixel piece of its own
-                     [0, 0, 1, 0, 0],  # (2, 2) touches the 2×2 cell only at a corner: separate under 4-connectivity
-                     [0, 0, 0, 0, 1]])
+    mask = np.array(
+        [
+            [1, 1, 0, 0, 0],
+            [1, 1, 0, 1, 0],  # (1, 3) is a one-pixel piece of its own
+            [0, 0, 1, 0, 0],  # (2, 2) touches the 2×2 cell only at a corner: separate under 4-connectivity
+            [0, 0, 0, 0, 1],
+        ]
+    )
     labels = metrics.cell_segments(mask)
     assert labels.max() == 4
     assert labels[2, 2] != labels[1, 1]

@@ -82,8 +82,12 @@ def test_same_padding_sizes(depth, n):
 
 
 @settings(max_examples=25, deadline=None)
-@given(depth=st.integers(1, 3), m=st.integers(0, 3), padding=st.sampled_from(["valid", "same"]),
-       up_mode=st.sampled_from(["transpose", "bilinear"]))
+@given(
+    depth=st.integers(1, 3),
+    m=st.integers(0, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    up_mode=st.sampled_from(["transpose", "bilinear"]),
+)
 def test_forward_matches_size_arithmetic(depth, m, padding, up_mode):
     model = UNetModel(in_channels=2, num_classes=3, base_channels=2, depth=depth, padding=padding, up_mode=up_mode)
     size = model.valid_input_sizes(1, 400)[m]
@@ -93,11 +97,11 @@ def test_forward_matches_size_arithmetic(depth, m, padding, up_mode):
 
 
 def test_invalid_size_names_nearest(paper_unet):
-    with pytest.raises(ValueError, match="use 556 or 572"):
+    with pytest.raises(ValueError, match="Use 556 or 572"):
         paper_unet(torch.rand(1, 1, 570, 570))
     with pytest.raises(ValueError, match="width 571"):
         paper_unet(torch.rand(1, 1, 572, 571))
-    with pytest.raises(ValueError, match="use 188"):
+    with pytest.raises(ValueError, match="Use 188"):
         paper_unet.output_size(100)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course_fixture import course_notebook, execute
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,11 +83,14 @@ def body_problems(nb: nbformat.NotebookNode) -> list[str]:
             check = code[i + 1] if i + 1 < len(code) else None
             stored = "".join(output_text(o) for o in check.outputs) if check else ""
             if check is None or not check.source.startswith("# NBVAL_CHECK_OUTPUT") or "✅ Correct!" not in stored:
-                problems.append(f"exercise cell {cell.source.splitlines()[0]!r} needs a check cell with a stored ✅ Correct!")
+                problems.append(
+                    f"exercise cell {cell.source.splitlines()[0]!r} needs a check cell with a stored ✅ Correct!"
+                )
     for source in markdown(nb):
         if source.lstrip().startswith("<details>") and source.rstrip().split("</details>")[-1].strip():
             problems.append(
-                f"the cell {source.strip().splitlines()[0][:40]!r}… holds more than its <details> block: start what follows "
+                f"the cell {source.strip().splitlines()[0][:40]!r}… holds more than its <details> block: "
+                "start what follows "
                 "(the next exercise, the summary) in a cell of its own, so that it gets its slide and the student "
                 "version's solution lands right after the hint"
             )
@@ -272,7 +274,9 @@ def test_slide_checks_reject_missing_or_stale_metadata(executed_fixture):
     heading.metadata["slideshow"] = {"slide_type": "-"}
     assert any("must start a slide" in p for p in slide_problems(nb))
     del nb.cells[3].metadata["slideshow"]
-    assert slide_problems(nb) == ["cells without slide metadata: run `python tools/nbtools.py slides` (execute does it too)"]
+    assert slide_problems(nb) == [
+        "cells without slide metadata: run `python tools/nbtools.py slides` (execute does it too)"
+    ]
 
 
 def test_readme_rows_are_found():

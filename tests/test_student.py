@@ -12,7 +12,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course_fixture import course_notebook, execute
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +35,9 @@ def test_no_solution_survives_in_the_student_version(path):
     student = nbformat.read(STUDENT / path.name, as_version=4)
     full = nbformat.read(path, as_version=4)
     code = [c for c in student.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "student notebooks are stored without outputs"
+    assert all(not c.outputs and c.execution_count is None for c in code), (
+        "student notebooks are stored without outputs"
+    )
     assert not any(make_student.BEGIN in c.source or make_student.END in c.source for c in code)
     exercises = sum(make_student.BEGIN in c.source for c in full.cells if c.cell_type == "code")
     stubs = sum('raise NotImplementedError("Your turn:' in c.source for c in code)
@@ -56,7 +57,10 @@ def test_stub_keeps_indentation_and_names_the_function():
 
 
 def test_stub_in_a_method_names_the_class():
-    source = "class Net:\n    def __init__(self):\n        ### BEGIN SOLUTION\n        self.a = 1\n        ### END SOLUTION\n"
+    source = (
+        "class Net:\n    def __init__(self):\n"
+        "        ### BEGIN SOLUTION\n        self.a = 1\n        ### END SOLUTION\n"
+    )
     assert "complete `Net.__init__`" in make_student.stub_source(source)
 
 
@@ -132,4 +136,6 @@ def test_student_notebook_runs_all_under_fast_mode(path, monkeypatch):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and 'raise NotImplementedError("Your turn:' in cell.source:
             check = next(c for c in nb.cells[index + 1 :] if c.cell_type == "code")
-            assert "your turn" in _text(check).lower(), f"{path.name}: the check after cell {index} says {_text(check)!r}"
+            assert "your turn" in _text(check).lower(), (
+                f"{path.name}: the check after cell {index} says {_text(check)!r}"
+            )

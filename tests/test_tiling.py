@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unet_lib import tiling
+from unet_lib import data, tiling
 from unet_lib.model import UNetModel
 
 
@@ -23,8 +23,8 @@ def whole_image_pass(model: UNetModel, image: np.ndarray) -> np.ndarray:
     height, width = image.shape
     margin = tiling.model_margin(model, model.valid_input_sizes(1, 200)[0])[1]  # the same for every tile size
     _, size = model.nearest_valid_sizes(max(height, width) + 2 * margin)
-    rows = tiling.mirror_indices(-margin, size - margin, height)
-    cols = tiling.mirror_indices(-margin, size - margin, width)
+    rows = data.mirror_indices(-margin, size - margin, height)
+    cols = data.mirror_indices(-margin, size - margin, width)
     with torch.no_grad():
         out = model(torch.from_numpy(image[rows[:, None], cols[None, :]])[None, None])
     return out[0, :, :height, :width].numpy()
@@ -32,13 +32,18 @@ def whole_image_pass(model: UNetModel, image: np.ndarray) -> np.ndarray:
 
 def test_mirror_indices_equal_numpy_reflect_padding_even_far_out():
     row = np.arange(7)
-    assert np.array_equal(row[tiling.mirror_indices(-30, 7 + 25, 7)], np.pad(row, (30, 25), mode="reflect"))
-    assert np.array_equal(tiling.mirror_indices(-3, 4, 1), np.zeros(7, int))
+    assert np.array_equal(row[data.mirror_indices(-30, 7 + 25, 7)], np.pad(row, (30, 25), mode="reflect"))
+    assert np.array_equal(data.mirror_indices(-3, 4, 1), np.zeros(7, int))
 
 
 @settings(max_examples=25, deadline=None)
-@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_index=st.integers(0, 4), batch=st.integers(1, 5),
-       seed=st.integers(0, 2**16))
+@given(
+    height=st.integers(1, 90),
+    width=st.integers(1, 90),
+    tile_index=st.integers(0, 4),
+    batch=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
 def test_tiled_prediction_equals_one_whole_image_pass(small_unet, height, width, tile_index, batch, seed):
     image = np.random.default_rng(seed).standard_normal((height, width)).astype(np.float32)
     tile = small_unet.valid_input_sizes(56, 132)[::4][tile_index]  # outputs 16 … 92 px
@@ -55,7 +60,7 @@ def test_depth_four_model_with_several_tiles():
     assert len(tiling.tile_positions(70, 45, tiling.tile_stride(model, 20))) == 15
     margin = 92
     _, size = model.nearest_valid_sizes(70 + 2 * margin)
-    rows, cols = tiling.mirror_indices(-margin, size - margin, 70), tiling.mirror_indices(-margin, size - margin, 45)
+    rows, cols = data.mirror_indices(-margin, size - margin, 70), data.mirror_indices(-margin, size - margin, 45)
     with torch.no_grad():
         whole = model(torch.from_numpy(image[rows[:, None], cols[None, :]])[None, None])[0, :, :70, :45].numpy()
     assert np.abs(tiled - whole).max() <= 1e-4

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from unet_lib import train
+from unet_lib import checkpoints, train
 from unet_lib.model import UNetModel
 
 IN, OUT = 36, 20  # a depth-1 U-Net maps 36×36 tiles to 20×20
@@ -53,7 +53,9 @@ def test_fit_lowers_the_loss_on_a_tiny_problem():
     model = tiny_model()
     data = ToyTiles()
     before, _ = train.validate(model, data, plain_ce, torch.device("cpu"))
-    history = train.fit(model, data, data, steps=20, batch_size=4, lr=0.01, loss_fn=plain_ce, val_every=10, device="cpu")
+    history = train.fit(
+        model, data, data, steps=20, batch_size=4, lr=0.01, loss_fn=plain_ce, val_every=10, device="cpu"
+    )
     assert history.stopped == "steps" and history.step[-1] == 20
     assert history.val_step == [10, 20]
     assert history.val_loss[-1] < 0.5 * before
@@ -101,10 +103,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, optimiz
 
 def test_checkpoint_round_trip_and_weights_only_loading(tmp_path):
     model = tiny_model(batch_norm=True).eval()
-    path = train.save_checkpoint(tmp_path / "m.ckpt", model, step=5, threshold=0.4)
+    path = checkpoints.save_checkpoint(tmp_path / "m.ckpt", model, step=5, threshold=0.4)
     raw = torch.load(path, weights_only=True)  # no pickled code: plain tensors and values
     assert raw["step"] == 5 and raw["threshold"] == 0.4 and raw["model_config"] == model.config
-    loaded = train.load_model(path, device="cpu")
+    loaded = checkpoints.load_model(path, device="cpu")
     x = torch.randn(1, 1, IN, IN)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
@@ -112,7 +114,7 @@ def test_checkpoint_round_trip_and_weights_only_loading(tmp_path):
 
 
 def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    path = train.save_checkpoint(tmp_path / "m.ckpt", tiny_model(), step=1)
+    path = checkpoints.save_checkpoint(tmp_path / "m.ckpt", tiny_model(), step=1)
 
     def broken_save(obj, f):
         Path(f).write_bytes(b"half a file")
@@ -120,53 +122,67 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        train.save_checkpoint(path, tiny_model(), step=2)
-    assert train.load_checkpoint(path)["step"] == 1
+        checkpoints.save_checkpoint(path, tiny_model(), step=2)
+    assert checkpoints.load_checkpoint(path)["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]
 
 
 def test_keyboard_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path, capsys):
     data = ToyTiles(interrupt_at=int(train.batch_indices(3, 2, 16)[0]))  # the first item of step 4
-    history = train.fit(tiny_model(), data, steps=10, batch_size=2, loss_fn=plain_ce, device="cpu",
-                        checkpoint=tmp_path / "last.ckpt")
+    history = train.fit(
+        tiny_model(), data, steps=10, batch_size=2, loss_fn=plain_ce, device="cpu", checkpoint=tmp_path / "last.ckpt"
+    )
     assert history.stopped == "interrupted" and history.step[-1] == 3
     assert "Interrupted at step 3" in capsys.readouterr().out
-    assert train.load_checkpoint(tmp_path / "last.ckpt")["step"] == 3
-    history = train.fit(tiny_model(), ToyTiles(), steps=5, batch_size=2, loss_fn=plain_ce, device="cpu",
-                        resume=tmp_path / "last.ckpt")
+    assert checkpoints.load_checkpoint(tmp_path / "last.ckpt")["step"] == 3
+    history = train.fit(
+        tiny_model(), ToyTiles(), steps=5, batch_size=2, loss_fn=plain_ce, device="cpu", resume=tmp_path / "last.ckpt"
+    )
     assert history.step == [1, 2, 3, 4, 5] and history.stopped == "steps"
 
 
 def test_checkpoint_every_n_steps(tmp_path, monkeypatch):
     saved = []
-    original = train.save_checkpoint
-    monkeypatch.setattr(train, "save_checkpoint", lambda path, model, opt, step, *a, **k: saved.append(step) or original(path, model, opt, step, *a, **k))
-    train.fit(tiny_model(), ToyTiles(), steps=7, batch_size=2, loss_fn=plain_ce, device="cpu",
-              checkpoint=tmp_path / "last.ckpt", checkpoint_every=3)
+    original = checkpoints.save_checkpoint
+    monkeypatch.setattr(
+        train,
+        "save_checkpoint",
+        lambda path, model, opt, step, *a, **k: saved.append(step) or original(path, model, opt, step, *a, **k),
+    )
+    train.fit(
+        tiny_model(),
+        ToyTiles(),
+        steps=7,
+        batch_size=2,
+        loss_fn=plain_ce,
+        device="cpu",
+        checkpoint=tmp_path / "last.ckpt",
+        checkpoint_every=3,
+    )
     assert saved == [3, 6, 7]
 
 
 def test_clear_errors_for_missing_damaged_foreign_and_mismatched_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train.load_model(tmp_path / "nothing.ckpt")
+        checkpoints.load_model(tmp_path / "nothing.ckpt")
     (tmp_path / "damaged.ckpt").write_bytes(os.urandom(256))
-    with pytest.raises(train.CheckpointError, match="damaged"):
-        train.load_model(tmp_path / "damaged.ckpt")
+    with pytest.raises(checkpoints.CheckpointError, match="damaged"):
+        checkpoints.load_model(tmp_path / "damaged.ckpt")
     torch.save(tiny_model().state_dict(), tmp_path / "bare.pt")
-    with pytest.raises(train.CheckpointError, match="bare state_dict"):
-        train.load_model(tmp_path / "bare.pt")
-    state = torch.load(train.save_checkpoint(tmp_path / "m.ckpt", tiny_model()), weights_only=True)
+    with pytest.raises(checkpoints.CheckpointError, match="bare state_dict"):
+        checkpoints.load_model(tmp_path / "bare.pt")
+    state = torch.load(checkpoints.save_checkpoint(tmp_path / "m.ckpt", tiny_model()), weights_only=True)
     state["model_config"]["depth"] = 2  # the weights are a depth-1 network's
     torch.save(state, tmp_path / "other.ckpt")
-    with pytest.raises(train.CheckpointError, match="do not fit"):
-        train.load_model(tmp_path / "other.ckpt")
+    with pytest.raises(checkpoints.CheckpointError, match="do not fit"):
+        checkpoints.load_model(tmp_path / "other.ckpt")
     del state["model_config"]["up_mode"]
     torch.save(state, tmp_path / "malformed.ckpt")
-    with pytest.raises(train.CheckpointError, match="model config"):
-        train.load_model(tmp_path / "malformed.ckpt")
-    with pytest.raises(train.CheckpointError, match="different U-Net"):
+    with pytest.raises(checkpoints.CheckpointError, match="model config"):
+        checkpoints.load_model(tmp_path / "malformed.ckpt")
+    with pytest.raises(checkpoints.CheckpointError, match="different U-Net"):
         train.fit(UNetModel(base_channels=8, depth=1), ToyTiles(), steps=1, device="cpu", resume=tmp_path / "m.ckpt")
-    with pytest.raises(train.CheckpointError, match="no Adam state"):
+    with pytest.raises(checkpoints.CheckpointError, match="no Adam state"):
         train.fit(tiny_model(), ToyTiles(), steps=1, device="cpu", resume=tmp_path / "m.ckpt")
 
 

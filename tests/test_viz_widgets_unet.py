@@ -29,8 +29,11 @@ def test_record_shapes_of_the_paper_unet(paper_unet):
 
 @pytest.mark.parametrize(
     "config, size",
-    [(dict(depth=2, base_channels=4), 92), (dict(depth=3, padding="same", up_mode="bilinear", base_channels=4), 64),
-     (dict(depth=1, batch_norm=True, base_channels=4, in_channels=3, num_classes=5), 30)],
+    [
+        (dict(depth=2, base_channels=4), 92),
+        (dict(depth=3, padding="same", up_mode="bilinear", base_channels=4), 64),
+        (dict(depth=1, batch_norm=True, base_channels=4, in_channels=3, num_classes=5), 30),
+    ],
 )
 def test_record_shapes_follow_the_model(config, size):
     model = UNetModel(**config)
@@ -43,7 +46,7 @@ def test_record_shapes_follow_the_model(config, size):
 
 
 def test_record_shapes_refuses_invalid_sizes(paper_unet):
-    with pytest.raises(ValueError, match="use 556 or 572"):
+    with pytest.raises(ValueError, match="Use 556 or 572"):
         viz.record_unet_shapes(paper_unet, 570)
 
 

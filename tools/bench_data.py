@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from unet_lib.data import DataUnavailable, TileDataset, load_isbi2012, make_synthetic_em
-from unet_lib.losses import weight_map
+from unet_lib.data import TileDataset
+from unet_lib.isbi2012 import DataUnavailable, load_isbi2012
+from unet_lib.losses import weight_map, weight_maps
+from unet_lib.synthetic import make_synthetic_em
 
 
 def median_seconds(work: Callable[[], object], repeats: int) -> float:
@@ -33,10 +35,10 @@ def main() -> None:
     load = median_seconds(lambda: load_isbi2012("train", download=False), 3) if name == "ISBI 2012" else float("nan")
     synthetic = median_seconds(lambda: make_synthetic_em(30, 512, seed=0), 3)
     maps = median_seconds(lambda: [weight_map(label) for label in data.labels], 3)
-    tiles = TileDataset(data, input_size=572, output_size=388, num_tiles=1000, augment=True, seed=0)
+    tiles = TileDataset(data, 572, 388, num_tiles=1000, augment=True, weight_maps=weight_maps(data.labels), seed=0)
     tiles[0]  # warm-up
     tile = median_seconds(lambda: [tiles[i] for i in range(20)], 3) / 20
-    plain = TileDataset(data, input_size=572, output_size=388, num_tiles=1000, augment=False, seed=0, weight_maps=False)
+    plain = TileDataset(data, input_size=572, output_size=388, num_tiles=1000, augment=False, seed=0)
     plain_tile = median_seconds(lambda: [plain[i] for i in range(20)], 3) / 20
     print(f"data: {name}")
     print(f"load 30 ISBI slices with SHA-256 checks   {load:7.2f} s")

@@ -52,7 +52,8 @@ def course_map() -> str:
         title, minutes = notebook_facts(path)
         total += minutes
         rows.append(
-            f"| {number} | [{title}](notebooks/{path.name}) | {TOPICS.get(number, '')} | {minutes} | {badges_markdown(path.stem)} |"
+            f"| {number} | [{title}](notebooks/{path.name}) | {TOPICS.get(number, '')} | {minutes} "
+            f"| {badges_markdown(path.stem)} |"
         )
     rows.append(f"| | **whole course** | | **{total}** | |")
     return "\n".join(rows)

@@ -47,7 +47,11 @@ def describe(path: Path, nb: nbformat.NotebookNode) -> Page:
     text = "\n".join(c.source for c in nb.cells[:3] if c.cell_type == "markdown")
     title = re.search(r"^# (.+)$", text, re.MULTILINE)
     minutes = re.search(r"\*\*Estimated time:\*\* (\d+) minutes", text)
-    plan = text.split("**Learning objectives**")[-1].split("**Estimated time:**")[0] if "**Learning objectives**" in text else ""
+    plan = (
+        text.split("**Learning objectives**")[-1].split("**Estimated time:**")[0]
+        if "**Learning objectives**" in text
+        else ""
+    )
     objectives = re.findall(r"^[-*] (.+)$", plan, re.MULTILINE)
     return Page(path, title.group(1).strip() if title else path.stem, minutes.group(1) if minutes else "", objectives)
 
@@ -61,7 +65,9 @@ def _nav(pages: list[Page], index: int) -> str:
         links.append(f'<a href="{pages[index + 1].name}">{html.escape(pages[index + 1].title)} →</a>')
     return (
         '<nav class="course-nav" style="font-family: sans-serif; padding: 0.6em 1em; border-bottom: 1px solid #ccc;'
-        ' display: flex; justify-content: space-between; gap: 1em">' + "".join(f"<span>{a}</span>" for a in links) + "</nav>"
+        ' display: flex; justify-content: space-between; gap: 1em">'
+        + "".join(f"<span>{a}</span>" for a in links)
+        + "</nav>"
     )
 
 
@@ -96,9 +102,9 @@ def index_html(pages: list[Page]) -> str:
         items.append(f'<li><a href="{page.name}">{html.escape(page.title)}</a>{minutes}<ul>{objectives}</ul></li>')
     total = sum(int(p.minutes) for p in pages if p.minutes)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{COURSE_TITLE}</title>"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;line-height:1.5}"
         "li{margin:0.4em 0}</style></head><body>"
         f"<h1>{COURSE_TITLE}</h1>"
@@ -106,7 +112,7 @@ def index_html(pages: list[Page]) -> str:
         "electron-microscopy images and evaluate it the way the paper did. These pages are the executed notebooks, "
         "to read; open them in JupyterLab, Binder or Colab to run and change the code.</p>"
         f"<p>{len(pages)} notebooks, about {total} minutes in all.</p>"
-        f"<ol start=\"0\">{''.join(items)}</ol></body></html>\n"
+        f'<ol start="0">{"".join(items)}</ol></body></html>\n'
     )
 
 

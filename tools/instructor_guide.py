@@ -51,11 +51,19 @@ def generated_block(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
     number = path.name[:2]
     objectives, minutes = _plan(nb)
-    headings = [c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    headings = [
+        c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
     sections = [h for h in headings if h[:1].isdigit()]  # the numbered ones: exercises and summary are always there
-    lines = [f"<!-- generated {number} -->", f"*File:* [`notebooks/{path.name}`](../notebooks/{path.name}) · "
-             f"*student version:* [`notebooks/student/{path.name}`](../notebooks/student/{path.name}) · "
-             f"*estimated time:* {minutes} minutes", "", "**Objectives**", ""]
+    lines = [
+        f"<!-- generated {number} -->",
+        f"*File:* [`notebooks/{path.name}`](../notebooks/{path.name}) · "
+        f"*student version:* [`notebooks/student/{path.name}`](../notebooks/student/{path.name}) · "
+        f"*estimated time:* {minutes} minutes",
+        "",
+        "**Objectives**",
+        "",
+    ]
     lines += [f"- {o}" for o in objectives]
     lines += ["", "**Sections:** " + " · ".join(sections), "", "**Exercise answers**", ""]
     for heading, code in _exercises(nb):
@@ -78,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     text = GUIDE.read_text()
     new, missing = refresh(text, course_notebooks())
     for name in missing:
-        print(f"docs/instructor_guide.md has no section for {name}: add one with an empty "
-              f"`<!-- generated {name[:2]} -->`…`<!-- /generated {name[:2]} -->` block and run this tool", file=sys.stderr)
+        print(
+            f"docs/instructor_guide.md has no section for {name}: add one with an empty "
+            f"`<!-- generated {name[:2]} -->`…`<!-- /generated {name[:2]} -->` block and run this tool",
+            file=sys.stderr,
+        )
     if args.check:
         if new != text:
             print("docs/instructor_guide.md is out of date: run `python tools/instructor_guide.py`", file=sys.stderr)

@@ -56,7 +56,7 @@ def _qualified_name(lines: list[str], begin: int) -> str | None:
 
 
 def _exercise_label(source: str, heading: str | None) -> str:
-    """"Exercise N" from the cell's first line or the exercise heading above it ("" when neither says)."""
+    """ "Exercise N" from the cell's first line or the exercise heading above it ("" when neither says)."""
     for text in (source.splitlines()[0] if source else "", heading or ""):
         match = _EXERCISE.search(text)
         if match:

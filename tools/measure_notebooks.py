@@ -56,7 +56,9 @@ def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     client.execute(env=kernel_env(fast))
     seconds = time.perf_counter() - start
@@ -74,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
     args = parser.parse_args(argv)
     paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    print(f"{'notebook':45} {'seconds':>8} {'peak MB':>8} {'children MB':>12}   ({'fast' if args.fast else 'full'} mode)")
+    print(
+        f"{'notebook':45} {'seconds':>8} {'peak MB':>8} {'children MB':>12}   ({'fast' if args.fast else 'full'} mode)"
+    )
     results = []
     for path in paths:
         result = measure(path, fast=args.fast, timeout=args.timeout)

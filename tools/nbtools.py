@@ -1,8 +1,9 @@
-"""Maintainer tools for the course notebooks: the standard header, and execution in place.
+"""Maintainer tools for the course notebooks: the standard header, execution in place, library sync.
 
     python tools/nbtools.py execute notebooks/01_double_convolution.ipynb [...]
     python tools/nbtools.py header 01_double_convolution     # print the standard first cells
     python tools/nbtools.py slides [notebooks/NN_x.ipynb ...]  # set slide metadata (execute does it too)
+    python tools/nbtools.py sync [--check]                   # rewrite `#| unet_lib.X` cells from the library
 
 Notebooks are stored executed top to bottom (nbval compares against the stored outputs),
 so after editing a notebook run ``execute`` on it and commit the result.
@@ -11,17 +12,27 @@ so after editing a notebook run ``execute`` on it and commit the result.
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import importlib
+import inspect
 import os
+import re
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import nbformat
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"
+
+
+def course_notebooks() -> list[Path]:
+    """The full course notebooks ``notebooks/NN_*.ipynb`` in order (the student versions are generated)."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def repository_url() -> str:
@@ -46,14 +57,21 @@ def badges_markdown(stem: str) -> str:
 
 
 def setup_cell_source() -> str:
-    """The first code cell of every notebook: installs unet_lib on Colab only, then seeds and picks the device."""
+    """The first code cell of every notebook: installs unet_lib on Colab only, then seeds and picks the device.
+
+    On Colab, pip adds only what Colab lacks (unet_lib, torchinfo): the course's version floors are ones that
+    Colab's preinstalled packages already meet, so nothing Colab ships is upgraded and no restart is needed.
+    ``UNET_INSTALL_SOURCE`` points the install at another source, e.g. a local checkout (the Colab-like test).
+    """
     return (
-        "# Setup. On Colab this first installs the course library (Colab's own torch is kept);\n"
-        "# elsewhere the course environment already has it.\n"
+        "# Setup. On Colab this first installs the course library and keeps Colab's own packages\n"
+        "# (torch, ipywidgets, …); elsewhere the course environment already has it.\n"
+        "import os\n"
         "import sys\n"
         "\n"
-        "if \"google.colab\" in sys.modules:\n"
-        f"    %pip install -q \"unet-from-scratch @ git+{repository_url()}@{BRANCH}\"\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    source = os.environ.get("UNET_INSTALL_SOURCE", "git+{repository_url()}@{BRANCH}")\n'
+        "    %pip install -q {source}\n"
         "\n"
         "from unet_lib import runtime\n"
         "\n"
@@ -175,6 +193,70 @@ def write_slides(path: Path) -> bool:
     return changed
 
 
+# -- one source of truth: `#| unet_lib.X` cells show the library's code (issue 11) ------------------
+# A code cell whose first line is `#| unet_lib.<module>` shows definitions finalized in that module.
+# `sync` rewrites every top-level def/class of such a cell with the module's source text, so a learner
+# reads exactly the code unet_lib runs; tests/test_notebook_sync.py fails when a cell is out of date.
+
+SYNC_MARKER = re.compile(r"^#\|\s*(unet_lib\.\w+)\s*$")
+
+
+def synced_module(cell: nbformat.NotebookNode) -> str | None:
+    """``"unet_lib.layers"`` for a cell marked ``#| unet_lib.layers``, else None."""
+    if cell.cell_type != "code" or not cell.source:
+        return None
+    match = SYNC_MARKER.match(cell.source.splitlines()[0])
+    return match.group(1) if match else None
+
+
+def _definition_spans(source: str) -> list[tuple[str, int, int]]:
+    """``(name, first line, last line)`` (0-based, inclusive, decorators included) of each top-level def/class."""
+    spans = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            spans.append((node.name, first, node.end_lineno - 1))
+    return spans
+
+
+def library_source(module_name: str, name: str) -> str:
+    """The source text of ``module_name.name`` as the library has it (``KeyError`` if it has none)."""
+    module = importlib.import_module(module_name)
+    if not hasattr(module, name):
+        raise KeyError(f"{name} is shown in a cell marked {module_name} but {module_name} has no {name}")
+    return inspect.getsource(getattr(module, name)).rstrip("\n")
+
+
+def synced_source(module_name: str, source: str) -> str:
+    """``source`` with each top-level def/class replaced by the library's text of the same name."""
+    lines = source.splitlines()
+    for name, first, last in reversed(_definition_spans(source)):
+        lines[first : last + 1] = library_source(module_name, name).splitlines()
+    return "\n".join(lines)
+
+
+def sync_notebook(path: Path, write: bool = True) -> list[str]:
+    """Bring every marked cell of ``path`` in line with the library; returns a unified diff per changed cell."""
+    nb = nbformat.read(path, as_version=4)
+    diffs = []
+    for index, cell in enumerate(nb.cells):
+        module_name = synced_module(cell)
+        if module_name is None:
+            continue
+        fresh = synced_source(module_name, cell.source)
+        if fresh != cell.source:
+            diff = difflib.unified_diff(
+                cell.source.splitlines(), fresh.splitlines(), f"{path.name} cell {index}", module_name, lineterm=""
+            )
+            diffs.append("\n".join(diff))
+            cell.source = fresh
+    if diffs and write:
+        tmp = path.with_suffix(".ipynb.tmp")
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+    return diffs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,12 +266,21 @@ def main(argv: list[str] | None = None) -> None:
     head.add_argument("stem")
     deck = sub.add_parser("slides", help="set the slide metadata of notebooks in place (outputs untouched)")
     deck.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
+    sync = sub.add_parser("sync", help="rewrite `#| unet_lib.X` cells from the library and print the diff")
+    sync.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
+    sync.add_argument("--check", action="store_true", help="change nothing; exit 1 if a cell is out of date")
     args = parser.parse_args(argv)
     if args.command == "execute":
         for path in args.paths:
             print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr)
+    elif args.command == "sync":
+        sys.path.insert(0, str(ROOT))
+        diffs = [d for path in args.paths or course_notebooks() for d in sync_notebook(path, write=not args.check)]
+        print("\n".join(diffs) if diffs else "every `#| unet_lib.X` cell matches the library")
+        if diffs and args.check:
+            sys.exit(1)
     elif args.command == "slides":
-        for path in args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for path in args.paths or course_notebooks():
             print(f"{path.name}: {'updated' if write_slides(path) else 'unchanged'}", file=sys.stderr)
     else:
         print(badges_markdown(args.stem))

@@ -1,12 +1,40 @@
 """unet_lib: the finalized code of the U-Net from Scratch course.
 
-Each notebook builds one piece and then imports it from here in later notebooks.
-The original example keeps working::
+Each notebook builds one piece and later notebooks import it from here. The original example
+keeps working::
 
     >>> import torch
     >>> from unet_lib.model import UNetModel
     >>> UNetModel()(torch.rand(1, 1, 572, 572)).shape
     torch.Size([1, 2, 388, 388])
+
+What you build, module by module, in course order (a module imports only modules above it):
+
+==================  ========  ================================================================
+module              notebook  what it holds
+==================  ========  ================================================================
+``runtime``         00        device, seeds, test mode, the checkout, atomic writes
+``layers``          01–04     ``double_conv``, ``max_pool``, ``up_conv``, ``center_crop``
+``model``           04–05     the size arithmetic (``size_walk``) and ``UNetModel``
+``augment``         06        elastic deformation, flips, rotations, gray values
+``images``          06        one image reader, the label convention, your own folders
+``isbi2012``        06        the paper's EM data: checksummed download or a local copy
+``synthetic``       06        the built-in EM-like data, the offline stand-in
+``data``            06        which dataset, the split, ``normalize``, mirror padding, tiles
+``losses``          07        weighted cross-entropy, the paper's weight map, Dice
+``checkpoints``     08        atomic, validated checkpoints; the shipped model
+``train``           08        recipes and the training loop ``fit``
+``tiling``          09        overlap-tile prediction of whole images
+``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
+``evaluation``      09        predict, calibrate thresholds, measure, tabulate
+``cli``             08–09     ``python -m unet_lib train | predict | evaluate``
+==================  ========  ================================================================
+
+Course tools, which help you learn but are not part of the U-Net:
+
+* ``viz`` — the pictures (``viz.network``, ``viz.data``, ``viz.results``);
+* ``widgets`` — the interactive explorers;
+* ``checks`` — the exercise checkers, which say *what* is wrong.
 """
 
 __version__ = "0.1.0"

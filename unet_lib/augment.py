@@ -86,7 +86,9 @@ class Transform:
         return array[:, ::-1] if self.flip else array
 
 
-def random_transform(rng: np.random.Generator, shape: tuple[int, int], elastic: bool = True, grid: int = 3, sigma: float = 10.0) -> Transform:
+def random_transform(
+    rng: np.random.Generator, shape: tuple[int, int], elastic: bool = True, grid: int = 3, sigma: float = 10.0
+) -> Transform:
     """Draw a flip, a quarter-turn count and (if ``elastic``) the paper's displacement field for a square window."""
     k, flip = int(rng.integers(4)), bool(rng.integers(2))
     if not elastic:
@@ -166,7 +168,11 @@ def random_augment(
 
 
 def _apply(
-    transform: Transform, image: np.ndarray, label: np.ndarray, weights: np.ndarray | None, image_order: int = IMAGE_ORDER
+    transform: Transform,
+    image: np.ndarray,
+    label: np.ndarray,
+    weights: np.ndarray | None,
+    image_order: int = IMAGE_ORDER,
 ) -> tuple[np.ndarray, ...]:
     if transform.dy is None:  # flips and rotations only: exact, no resampling
         return flip_rotate(image, label, transform.k, transform.flip, weights)

@@ -15,6 +15,8 @@ Labels follow the course convention: 1 = cell interior (foreground), 0 = membran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch.nn.functional as F
 from scipy import ndimage
@@ -77,6 +79,16 @@ def weight_map(
     return (w_c + np.where(foreground, 0.0, border)).astype(np.float32)
 
 
+def weight_maps(labels: Sequence[np.ndarray], w0: float = 10.0, sigma: float = 5.0) -> list[np.ndarray]:
+    """The paper's weight map for each label image, with one class balance for the whole dataset.
+
+    Balancing the classes over all images rather than per image keeps a membrane pixel worth the
+    same everywhere. ``unet_lib.data.TileDataset(weight_maps=...)`` crops its training tiles from these.
+    """
+    balance = class_balance_weights(np.concatenate([np.asarray(label).ravel() > 0 for label in labels]))
+    return [weight_map(label, w0, sigma, balance) for label in labels]
+
+
 def weighted_cross_entropy(logits: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
     """Pixel-wise softmax cross-entropy, each pixel weighted by ``weights`` (notebook 07).
 
@@ -85,7 +97,9 @@ def weighted_cross_entropy(logits: Tensor, target: Tensor, weights: Tensor | Non
     the C channels and ℓ(x) the true class. ``log_softmax`` keeps large logits from overflowing.
     """
     if logits.dim() != 4 or target.shape != logits.shape[:1] + logits.shape[2:]:
-        raise ValueError(f"expected logits (N, C, H, W) and target (N, H, W), got {tuple(logits.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"expected logits (N, C, H, W) and target (N, H, W), got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
     log_p = F.log_softmax(logits, dim=1)
     per_pixel = -log_p.gather(1, target.long().unsqueeze(1)).squeeze(1)
     if weights is None:

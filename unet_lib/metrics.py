@@ -34,7 +34,7 @@ How the Rand error is computed here, on ISBI 2012 (notebook 09 explains it):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -175,8 +175,11 @@ def rand_error(pred_mask: np.ndarray, true_mask: np.ndarray, min_size: int = RAN
 
 
 def segmentation_report(
-    probability: np.ndarray, true_mask: np.ndarray, threshold: float = 0.5,
-    segmentation_threshold: float | None = None, min_size: int = RAND_MIN_SIZE,
+    probability: np.ndarray,
+    true_mask: np.ndarray,
+    threshold: float = 0.5,
+    segmentation_threshold: float | None = None,
+    min_size: int = RAND_MIN_SIZE,
 ) -> dict[str, float]:
     """All the measures for one image from its cell-probability map: what ``evaluate`` prints per image.
 
@@ -216,9 +219,11 @@ RAND_TOLERANCE = 0.01
 
 
 def calibrate_thresholds(
-    probabilities: Sequence[np.ndarray], true_masks: Sequence[np.ndarray],
+    probabilities: Sequence[np.ndarray],
+    true_masks: Sequence[np.ndarray],
     pixel_thresholds: Sequence[float] = PIXEL_THRESHOLDS,
-    segmentation_thresholds: Sequence[float] = CALIBRATION_THRESHOLDS, min_size: int = RAND_MIN_SIZE,
+    segmentation_thresholds: Sequence[float] = CALIBRATION_THRESHOLDS,
+    min_size: int = RAND_MIN_SIZE,
 ) -> dict[str, float]:
     """Both thresholds, chosen on labelled images you will *not* evaluate on (e.g. training slices).
 
@@ -234,7 +239,11 @@ def calibrate_thresholds(
     trues = [np.asarray(t).astype(bool) for t in true_masks]
     accuracy = [np.mean([pixel_accuracy(p > t, y) for p, y in zip(probabilities, trues)]) for t in pixel_thresholds]
     labelled = [(p, y) for p, y in zip(probabilities, trues) if y.any()]
-    rand = np.array([np.mean([rand_error(p > t, y, min_size) for p, y in labelled]) if labelled else 0.0
-                     for t in segmentation_thresholds])
+    rand = np.array(
+        [
+            np.mean([rand_error(p > t, y, min_size) for p, y in labelled]) if labelled else 0.0
+            for t in segmentation_thresholds
+        ]
+    )
     good = [t for t, error in zip(segmentation_thresholds, rand) if error <= rand.min() + RAND_TOLERANCE]
     return {"threshold": float(pixel_thresholds[int(np.argmax(accuracy))]), "segmentation_threshold": float(max(good))}

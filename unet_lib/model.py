@@ -10,8 +10,8 @@ bottleneck output of ``b`` pixels, a U-Net of depth ``d`` takes inputs
     n = 2**d · (b + 8) − 4        and returns        n − (12 · 2**d − 8) pixels,
 
 which for the paper's ``d = 4`` reads: inputs ``16·m + 60`` (m ≥ 8), output ``input − 184``.
-``unet_output_size`` below states it for any depth by following a size through the
-network; the tests check it against the formula. With ``padding="same"`` nothing is
+``size_walk`` below states it for any depth by following a size through the network;
+the tests check it against the formula. With ``padding="same"`` nothing is
 trimmed: inputs must be multiples of ``2**d`` and the output has the input's size.
 """
 
@@ -25,26 +25,44 @@ from torch import nn
 from .layers import Padding, UpMode, center_crop, double_conv, max_pool, up_conv
 
 
-def unet_output_size(input_size: int, depth: int = 4, padding: Padding = "valid") -> int | None:
-    """Follow one spatial size through the U-Net; ``None`` if it does not fit.
+def size_walk(input_size: int, depth: int = 4, padding: Padding = "valid") -> tuple[list[int], str | None]:
+    """Follow one spatial size through the U-Net, step by step (notebook 04).
 
-    A size fits when every pooling sees an even size and no map shrinks below 1 pixel.
+    Returns the size after every step — double convolution, pooling, …, bottleneck, then
+    up-convolution and double convolution on the way up — and ``None`` if the size fits, or
+    else the reason it does not: the first pooling that meets an odd size, or a map that
+    shrinks to nothing. Every size question of the course (``unet_output_size``, the model's
+    error messages, the size calculator, the exercise checkers) is answered by this one walk.
     """
     trim = 4 if padding == "valid" else 0
-    size = input_size
-    for _ in range(depth):  # contracting path: double conv, then 2×2 pool
+    size, sizes = input_size, [input_size]
+    for level in range(1, depth + 1):  # contracting path: double conv, then 2×2 pool
         size -= trim
-        if size < 2 or size % 2:
-            return None
+        sizes.append(size)
+        if size < 2:
+            return sizes, f"the maps shrink to nothing before pooling {level}"
+        if size % 2:
+            return sizes, f"pooling {level} would meet an odd size ({size} px)"
         size //= 2
+        sizes.append(size)
     size -= trim  # bottleneck
+    sizes.append(size)
     if size < 1:
-        return None
+        return sizes, "the maps shrink to nothing in the bottleneck"
     for _ in range(depth):  # expansive path: up-conv doubles, double conv trims
-        size = 2 * size - trim
+        size *= 2
+        sizes.append(size)
+        size -= trim
+        sizes.append(size)
         if size < 1:
-            return None
-    return size
+            return sizes, "the maps shrink to nothing on the way up"
+    return sizes, None
+
+
+def unet_output_size(input_size: int, depth: int = 4, padding: Padding = "valid") -> int | None:
+    """The output size for ``input_size``: the last step of ``size_walk``, or ``None`` if it does not fit."""
+    sizes, problem = size_walk(input_size, depth, padding)
+    return None if problem else sizes[-1]
 
 
 def valid_input_sizes(start: int, stop: int, depth: int = 4, padding: Padding = "valid") -> list[int]:
@@ -59,10 +77,44 @@ def nearest_valid_sizes(size: int, depth: int = 4, padding: Padding = "valid") -
     """
     step = 2**depth
     below = next((n for n in range(size, max(size - step, 0), -1) if unet_output_size(n, depth, padding)), None)
-    above = size
+    above = max(size, 1)
     while unet_output_size(above, depth, padding) is None:
         above += 1
     return below, above
+
+
+def size_rule(depth: int = 4, padding: Padding = "valid") -> str:
+    """The accepted sizes in words: ``"sizes 16·m + 60 with m ≥ 8"`` for the paper's network (notebook 04)."""
+    step = 2**depth
+    if padding == "same":
+        return f"multiples of {step}"
+    smallest = valid_input_sizes(1, 16 * step, depth, padding)[0]
+    if depth == 0:
+        return f"sizes ≥ {smallest}"
+    offset = 4 * step - 4  # n = 2^d · (b + 8) − 4 = 2^d · m + (4 · 2^d − 4) with m = b + 4
+    return f"sizes {step}·m + {offset} with m ≥ {(smallest - offset) // step}"
+
+
+def describe_input_size(size: int, depth: int = 4, padding: Padding = "valid") -> str:
+    """One sentence about an input size: what comes out, or why it does not fit and what to use instead.
+
+    The model's error (``UNetModel.check_input``), the size calculator (notebook 04) and the
+    command line all say this sentence, so one failure is always explained the same way.
+
+    >>> describe_input_size(572)
+    '572 × 572 fits: the output is 388 × 388 (92 px lost per side).'
+    """
+    sizes, problem = size_walk(size, depth, padding)
+    if problem is None:
+        out = sizes[-1]
+        lost = f"{(size - out) // 2} px lost per side" if out != size else "same size"
+        return f"{size} × {size} fits: the output is {out} × {out} ({lost})."
+    options = [n for n in nearest_valid_sizes(size, depth, padding) if n is not None]
+    outputs = " and ".join(str(unet_output_size(n, depth, padding)) for n in options)
+    return (
+        f"{size} does not fit a depth-{depth} U-Net with {padding} padding ({size_rule(depth, padding)}): "
+        f"{problem}. Use {' or '.join(map(str, options))} (output{'s' if len(options) > 1 else ''} {outputs})."
+    )
 
 
 def _check_size_arguments(depth: int, padding: str) -> None:
@@ -100,8 +152,14 @@ class UNetModel(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.config: dict[str, Any] = dict(
-            in_channels=in_channels, num_classes=num_classes, base_channels=base_channels, depth=depth,
-            padding=padding, batch_norm=batch_norm, up_mode=up_mode, dropout=dropout,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_channels=base_channels,
+            depth=depth,
+            padding=padding,
+            batch_norm=batch_norm,
+            up_mode=up_mode,
+            dropout=dropout,
         )
         self.in_channels, self.num_classes, self.depth, self.padding = in_channels, num_classes, depth, padding
         widths = [base_channels * 2**level for level in range(depth + 1)]  # 64, 128, 256, 512, 1024
@@ -111,7 +169,9 @@ class UNetModel(nn.Module):
         )  # depth + 1 blocks; the last one is the bottleneck
         self.pool = max_pool()
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
-        self.up_convs = nn.ModuleList(up_conv(widths[level + 1], widths[level], up_mode) for level in reversed(range(depth)))
+        self.up_convs = nn.ModuleList(
+            up_conv(widths[level + 1], widths[level], up_mode) for level in reversed(range(depth))
+        )
         self.up_double_convs = nn.ModuleList(
             double_conv(2 * widths[level], widths[level], padding, batch_norm) for level in reversed(range(depth))
         )
@@ -146,7 +206,7 @@ class UNetModel(nn.Module):
         """Output height (or width) for an input height (or width); ``ValueError`` if it does not fit."""
         out = unet_output_size(input_size, self.depth, self.padding)
         if out is None:
-            raise ValueError(self._size_message(input_size))
+            raise ValueError(describe_input_size(input_size, self.depth, self.padding))
         return out
 
     def is_valid_input_size(self, input_size: int) -> bool:
@@ -166,25 +226,21 @@ class UNetModel(nn.Module):
             raise TypeError(f"UNetModel expects a torch.Tensor, got {type(x).__name__}")
         if x.ndim != 4:
             hint = " (add a batch dimension with x.unsqueeze(0))" if x.ndim == 3 else ""
-            raise ValueError(f"UNetModel expects a 4-D tensor (batch, channels, height, width), got shape {tuple(x.shape)}{hint}")
+            raise ValueError(
+                f"UNetModel expects a 4-D tensor (batch, channels, height, width), got shape {tuple(x.shape)}{hint}"
+            )
         if not x.is_floating_point():
-            raise TypeError(f"UNetModel expects a floating-point tensor, got {x.dtype} (convert with x.float(), e.g. x.float() / 255)")
+            raise TypeError(
+                f"UNetModel expects a floating-point tensor, got {x.dtype} "
+                "(convert with x.float(), e.g. x.float() / 255)"
+            )
         if x.shape[1] != self.in_channels:
-            raise ValueError(f"this UNetModel takes {self.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
+            raise ValueError(
+                f"this UNetModel takes {self.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})"
+            )
         for name, size in zip(("height", "width"), x.shape[-2:]):
             if not self.is_valid_input_size(size):
-                raise ValueError(f"input {name} {size}: " + self._size_message(size))
-
-    def _size_message(self, size: int) -> str:
-        below, above = self.nearest_valid_sizes(size)
-        options = f"{below} or {above}" if below is not None else f"{above}"
-        if self.padding == "same":
-            rule = f"multiples of {2**self.depth}"
-        elif self.depth == 4:
-            rule = "sizes 16·m + 60 with m ≥ 8"
-        else:
-            rule = f"sizes {2**self.depth}·k − 4, large enough that no map shrinks below 1 pixel"
-        return f"{size} does not fit a depth-{self.depth} U-Net with {self.padding} padding ({rule}); use {options}"
+                raise ValueError(f"input {name} {size}: " + describe_input_size(size, self.depth, self.padding))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -10,14 +10,24 @@ import os
 import platform
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 FAST_ENV = "UNET_FAST"
 """Set ``UNET_FAST=1`` to shorten training and silence progress bars (the test suite does)."""
+
+
+def checkout_root() -> Path | None:
+    """The course checkout that unet_lib runs from, or ``None`` when it is pip-installed (Colab, site-packages).
+
+    A checkout has ``pyproject.toml`` and ``data/README.md`` beside the ``unet_lib`` folder; its
+    ``data/`` holds downloads and its ``runs/`` training runs, both git-ignored.
+    """
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "data" / "README.md").is_file() else None
 
 
 def fast_mode() -> bool:

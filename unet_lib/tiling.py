@@ -16,33 +16,20 @@ Two details make the stitching exact (the tests compare with one whole-image pas
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from .data import mirror_indices, normalize
 from .model import unet_output_size
 
 DEFAULT_MAX_TILE = 572
 """The paper's input tile size; prediction tiles are never larger than this by default."""
 
 SAME_PADDING_CONTEXT = 16
-"""For ``padding="same"`` models: pixels of each output tile thrown away at every side, where zero padding distorts it."""
-
-
-def mirror_indices(start: int, stop: int, size: int) -> np.ndarray:
-    """Indices into an axis of length ``size`` for positions ``start..stop-1``, mirrored at both ends.
-
-    Mirroring excludes the edge pixel (``numpy.pad(mode="reflect")``): position −1 reads
-    pixel 1, position ``size`` reads pixel ``size − 2``. It repeats for positions far away.
-    """
-    positions = np.arange(start, stop)
-    if size == 1:
-        return np.zeros_like(positions)
-    period = 2 * (size - 1)
-    folded = np.mod(positions, period)
-    return np.where(folded < size, folded, period - folded)
+"""For ``padding="same"`` models: pixels thrown away at every side of an output tile, where zero padding distorts it."""
 
 
 def model_margin(model: nn.Module, tile_size: int) -> tuple[int, int]:
@@ -55,7 +42,10 @@ def model_margin(model: nn.Module, tile_size: int) -> tuple[int, int]:
         return out, (tile_size - out) // 2
     kept = tile_size - 2 * SAME_PADDING_CONTEXT
     if kept < 2**depth:
-        raise ValueError(f"tile size {tile_size} is too small for a same-padding U-Net; use at least {2**depth + 2 * SAME_PADDING_CONTEXT}")
+        raise ValueError(
+            f"tile size {tile_size} is too small for a same-padding U-Net; "
+            f"use at least {2**depth + 2 * SAME_PADDING_CONTEXT}"
+        )
     return kept, SAME_PADDING_CONTEXT
 
 
@@ -159,8 +149,6 @@ def predict_probability(
     device: torch.device | str | None = None,
 ) -> np.ndarray:
     """Cell probability ``(H, W)`` of a raw image in [0, 1]: normalise, overlap-tile, softmax, channel 1."""
-    from .data import normalize
-
     logits = predict_logits(model, normalize(np.asarray(image, dtype=np.float32)), tile_size, batch_size, device)
     return torch.softmax(torch.from_numpy(logits), dim=0)[1].numpy()
 

@@ -1,4 +1,4 @@
-"""Training the U-Net: one loop you can read in one sitting, and checkpoints you can trust (notebook 08).
+"""Training the U-Net: one loop you can read in one sitting (notebook 08).
 
 ``fit`` repeats the paper's recipe — draw tiles, compute the weighted cross-entropy,
 step the optimiser — until a step count or a time budget is reached. Around that loop:
@@ -12,45 +12,37 @@ step the optimiser — until a step count or a time budget is reached. Around th
 * reproducibility: the batch of step ``s`` depends only on ``(seed, s)``, and the RNG
   state travels in the checkpoint, so a resumed run ends with the same weights as an
   uninterrupted one (the tests check it);
-* checkpoints written atomically (temporary file, then ``os.replace``) every
-  ``checkpoint_every`` steps, at the end, and when you press Ctrl-C / interrupt the kernel;
-* ``load_checkpoint`` reads with ``torch.load(..., weights_only=True)`` (no code runs
-  from the file) and validates what it finds, with errors that say what to do.
+* checkpoints (``unet_lib.checkpoints``: atomic, validated) every ``checkpoint_every`` steps,
+  at the end, and when you press Ctrl-C / interrupt the kernel.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from . import runtime
-from .model import UNetModel
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .losses import weighted_cross_entropy
+from .viz import LiveCurves
 
 LossFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
-
-CHECKPOINT_FORMAT = "unet_lib.checkpoint/1"
-"""Written into every checkpoint; a file without it was not written by ``save_checkpoint``."""
 
 OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
     "adam": {"lr": 1e-3},
     "sgd": {"lr": 0.01, "momentum": 0.99},
 }
 """Learning rates per optimiser. The paper states SGD with momentum 0.99 but no learning rate; 0.01 is ours."""
-
-
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "isbi2012_unet.ckpt"
-"""The checkpoint that ships with the course, made by ``python -m unet_lib train`` (see ``assets/README.md``)."""
-
-NOTEBOOK08_RUN = "notebook08"
-"""The folder under ``runs_dir()`` where notebook 08 keeps the model it trains (git-ignored)."""
 
 
 @dataclass(frozen=True)
@@ -68,18 +60,32 @@ class Recipe:
     anneal: bool
 
 
-PAPER = Recipe(base_channels=64, depth=4, batch_norm=False, tile_size=572, batch_size=1, optimizer="sgd", lr=0.01,
-               augment=True, anneal=False)
+PAPER = Recipe(
+    base_channels=64,
+    depth=4,
+    batch_norm=False,
+    tile_size=572,
+    batch_size=1,
+    optimizer="sgd",
+    lr=0.01,
+    augment=True,
+    anneal=False,
+)
 """The paper's setting: the full U-Net, one 572×572 augmented tile per step, SGD with momentum 0.99 (rate ours)."""
 
-CPU_DEFAULT = Recipe(base_channels=16, depth=4, batch_norm=True, tile_size=380, batch_size=2, optimizer="adam", lr=1e-3,
-                     augment=False, anneal=True)
+CPU_DEFAULT = Recipe(
+    base_channels=16,
+    depth=4,
+    batch_norm=True,
+    tile_size=380,
+    batch_size=2,
+    optimizer="adam",
+    lr=1e-3,
+    augment=False,
+    anneal=True,
+)
 """The course default for minutes on a laptop CPU: a quarter of the width, batch norm, Adam with a cosine-annealed
 rate, and plain random tiles (augmentation pays off in long runs, not in short ones; notebook 08)."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: damaged, not a checkpoint, or for another network."""
 
 
 # -- the record of a run ------------------------------------------------------------------
@@ -99,7 +105,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "History":
+    def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
     def smoothed_loss(self, window: int = 20) -> list[float]:
@@ -143,12 +149,12 @@ def load_batch(dataset: Dataset, indices: Sequence[int], device: torch.device) -
 
 def default_loss() -> LossFn:
     """The paper's loss: pixel-wise softmax cross-entropy weighted by the weight map (notebook 07)."""
-    from .losses import weighted_cross_entropy
-
     return weighted_cross_entropy
 
 
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, x: Tensor, y: Tensor, w: Tensor | None) -> float:
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, x: Tensor, y: Tensor, w: Tensor | None
+) -> float:
     """One step of gradient descent on one batch; returns the loss before the step."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
@@ -159,7 +165,9 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Loss
 
 
 @torch.no_grad()
-def validate(model: nn.Module, dataset: Dataset, loss_fn: LossFn, device: torch.device, batch_size: int = 4) -> tuple[float, float]:
+def validate(
+    model: nn.Module, dataset: Dataset, loss_fn: LossFn, device: torch.device, batch_size: int = 4
+) -> tuple[float, float]:
     """Mean loss and pixel accuracy on every item of ``dataset`` (fixed tiles, no augmentation)."""
     model.eval()
     losses, correct, total = [], 0, 0
@@ -172,78 +180,19 @@ def validate(model: nn.Module, dataset: Dataset, loss_fn: LossFn, device: torch.
     return float(np.sum(losses) / len(dataset)), correct / total
 
 
-# -- checkpoints ---------------------------------------------------------------------------
-def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    step: int = 0, history: History | None = None, **extra: Any) -> Path:
-    """Write everything needed to resume (or just to predict) atomically: a crash never leaves half a file.
-
-    The checkpoint holds only tensors and plain Python values, so it loads with
-    ``torch.load(..., weights_only=True)``. Leave out ``optimizer`` for a small file to share.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": dict(model.config),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
-        "optimizer_name": type(optimizer).__name__.lower() if optimizer is not None else None,
-        "step": int(step),
-        "history": (history or History()).to_dict(),
-        "torch_rng_state": torch.get_rng_state(),
-        "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        **extra,
-    }
-    return runtime.write_atomic(path, lambda temporary: torch.save(state, temporary))
-
-
-_CONFIG_TYPES = {"in_channels": int, "num_classes": int, "base_channels": int, "depth": int,
-                 "padding": str, "batch_norm": bool, "up_mode": str, "dropout": (float, int)}
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and validate a checkpoint written by ``save_checkpoint``; ``CheckpointError`` says what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: train one with `python -m unet_lib train` or check the path")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"cannot read {path} as a checkpoint ({type(error).__name__}): the file is damaged or "
-                              "not a PyTorch checkpoint; train again or copy it again") from error
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        hint = " It looks like a bare state_dict: it lacks the model config." if isinstance(state, dict) and state and all(
-            isinstance(v, Tensor) for v in state.values()) else ""
-        raise CheckpointError(f"{path} was not written by unet_lib.train.save_checkpoint.{hint} "
-                              "Save with save_checkpoint(path, model) so the model config travels with the weights.")
-    config = state.get("model_config")
-    if not isinstance(config, dict) or set(config) != set(_CONFIG_TYPES) or not all(
-            isinstance(config[k], t) for k, t in _CONFIG_TYPES.items()):
-        raise CheckpointError(f"{path} has a missing or malformed model config: {config!r}")
-    return state
-
-
-def load_model(path: str | Path, device: torch.device | str | None = None) -> UNetModel:
-    """Rebuild the ``UNetModel`` a checkpoint describes and load its weights, ready for prediction."""
-    state = load_checkpoint(path)
-    try:
-        model = UNetModel(**state["model_config"])
-        model.load_state_dict(state["model_state"])
-    except (RuntimeError, ValueError, TypeError) as error:
-        raise CheckpointError(f"the weights in {path} do not fit the U-Net its config describes "
-                              f"({state['model_config']}): {str(error).splitlines()[0]}") from error
-    return model.to(runtime.pick_device(None if device is None else str(device))).eval()
-
-
 def resume_from(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, History]:
     """Put a checkpoint's weights, optimiser state and RNG state back, to continue where it stopped."""
     state = load_checkpoint(path)
     if state["model_config"] != model.config:
-        raise CheckpointError(f"{path} is for a different U-Net ({state['model_config']}) than the one being "
-                              f"trained ({model.config}); build the model with the checkpoint's config")
+        raise CheckpointError(
+            f"{path} is for a different U-Net ({state['model_config']}) than the one being "
+            f"trained ({model.config}); build the model with the checkpoint's config"
+        )
     if state["optimizer_state"] is None or state["optimizer_name"] != type(optimizer).__name__.lower():
-        raise CheckpointError(f"{path} holds no {type(optimizer).__name__} state to resume from "
-                              f"(it has {state['optimizer_name']}); resume with the optimiser it was trained with")
+        raise CheckpointError(
+            f"{path} holds no {type(optimizer).__name__} state to resume from "
+            f"(it has {state['optimizer_name']}); resume with the optimiser it was trained with"
+        )
     model.load_state_dict(state["model_state"])
     optimizer.load_state_dict(state["optimizer_state"])
     torch.set_rng_state(state["torch_rng_state"])
@@ -315,9 +264,9 @@ def fit(
     with ``steps=500`` does 300 more. ``minutes`` limits this call's wall time. Every
     ``val_every`` steps the loss and pixel accuracy on ``val_data`` are recorded (and
     drawn, in a notebook). With ``anneal`` the learning rate follows a cosine from
-    ``lr`` down to nearly 0 over the budget (``annealed_lr``). A checkpoint is written every ``checkpoint_every`` steps, at
-    the end and on Ctrl-C, if ``checkpoint`` names a file; ``notes`` (plain values, e.g.
-    the recipe) go into it too. Returns the ``History``.
+    ``lr`` down to nearly 0 over the budget (``annealed_lr``). A checkpoint is written
+    every ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
+    file; ``notes`` (plain values, e.g. the recipe) go into it too. Returns the ``History``.
     """
     if steps is None and minutes is None:
         raise ValueError("give a budget: steps=…, minutes=… or both")
@@ -371,8 +320,6 @@ def fit(
 
 def progress_bar(steps: int | None, initial: int, enabled: bool | None = None):
     """A ``tqdm.auto`` bar: a widget in JupyterLab, text in a terminal, silent under ``UNET_FAST=1``."""
-    from tqdm.auto import tqdm
-
     enabled = not runtime.fast_mode() if enabled is None else enabled
     return tqdm(total=steps, initial=initial, disable=not enabled, unit="step", desc="training", dynamic_ncols=True)
 
@@ -383,22 +330,4 @@ def live_curves(enabled: bool | None = None):
         enabled = _in_notebook()
     if not enabled:
         return None
-    from .viz import LiveCurves
-
     return LiveCurves()
-
-
-# -- where runs live -------------------------------------------------------------------------
-def runs_dir() -> Path:
-    """``runs/`` of the course checkout (git-ignored), or of the current folder when unet_lib is installed elsewhere."""
-    root = Path(__file__).resolve().parents[1]
-    return root / "runs" if (root / "pyproject.toml").is_file() else Path.cwd() / "runs"
-
-
-def course_checkpoint() -> Path:
-    """The model notebook 09 opens: the one notebook 08 trained, when there is one, else the shipped one.
-
-    Under ``UNET_FAST=1`` (the tests) always the shipped one, so results do not depend on your runs.
-    """
-    fresh = runs_dir() / NOTEBOOK08_RUN / "model.ckpt"
-    return fresh if fresh.is_file() and not runtime.fast_mode() else SHIPPED_CHECKPOINT

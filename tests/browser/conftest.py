@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from lab_harness import LabServer, missing_browser_reason, running_lab
 
 
@@ -45,9 +44,8 @@ def artefacts(tmp_path: Path) -> Path:
 @pytest.fixture
 def page(tmp_path: Path):
     """A page in a fresh headless Chromium with a new, empty profile."""
-    from playwright.sync_api import sync_playwright
-
     from lab_harness import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

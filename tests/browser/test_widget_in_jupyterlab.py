@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from lab_harness import LabServer, copy_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +83,9 @@ def wait_for(page, script: str, condition, timeout_s: float, what: str):
 
 def run_all(page) -> dict:
     """Clear the stored outputs, run all cells, wait until every code cell has run."""
-    wait_for(page, NOTEBOOK_STATE, lambda s: s is not None and s["status"] == "idle", 45, "the kernel did not become idle")
+    wait_for(
+        page, NOTEBOOK_STATE, lambda s: s is not None and s["status"] == "idle", 45, "the kernel did not become idle"
+    )
     page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     wait_for(page, NOTEBOOK_STATE, lambda s: s["done"] == 0, 10, "the outputs were not cleared")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -123,9 +124,21 @@ def test_slider_changes_the_displayed_output(lab_server: LabServer, page, artefa
         readout = page.locator(".jp-Notebook .widget-slider .widget-readout").first
         value_before, shown_before = readout.inner_text(), page.evaluate(DISPLAYED_OUTPUT)
         drag_slider(page)
-        wait_for(page, DISPLAYED_OUTPUT, lambda shown: shown != shown_before, 20, "the output did not change after the slider moved")
+        wait_for(
+            page,
+            DISPLAYED_OUTPUT,
+            lambda shown: shown != shown_before,
+            20,
+            "the output did not change after the slider moved",
+        )
         assert readout.inner_text() != value_before, "the slider's value did not change"
-        wait_for(page, NOTEBOOK_STATE, lambda s: s["status"] == "idle", 20, "the kernel did not settle after the slider moved")
+        wait_for(
+            page,
+            NOTEBOOK_STATE,
+            lambda s: s["status"] == "idle",
+            20,
+            "the kernel did not settle after the slider moved",
+        )
         if os.environ.get("UNET_BROWSER_ARTEFACTS"):
             page.screenshot(path=str(artefacts / f"{Path(name).stem}-after-slider.png"), full_page=False)
     except Exception as error:

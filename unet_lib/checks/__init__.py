@@ -10,44 +10,16 @@ Sections below follow the notebooks; each checker names its notebook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
-
-@dataclass
-class Feedback:
-    """The verdict on one exercise: ``passed`` and a message a learner can act on."""
-
-    passed: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __repr__(self) -> str:
-        return ("✅ Correct! " if self.passed else "❌ Not yet: ") + self.message
-
-
-def your_turn(exercise: str) -> Feedback:
-    return Feedback(False, f"your turn — fill in `{exercise}` where it says NotImplementedError, then run this cell again.")
-
-
-def attempt(exercise: str, answer: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Feedback | None]:
-    """Call the learner's ``answer``; turn a stub or a crash into feedback instead of a traceback."""
-    try:
-        return answer(*args, **kwargs), None
-    except NotImplementedError:
-        return None, your_turn(exercise)
-    except Exception as error:  # the learner's code crashed: say how
-        return None, Feedback(False, f"`{exercise}` raised {type(error).__name__}: {error}")
-
+from collections.abc import Callable
+from typing import Any
 
 # -- notebook 00: welcome ---------------------------------------------------------------
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .core import Feedback, attempt, your_turn
 
 
 def _is_int(value: Any) -> bool:
@@ -59,7 +31,10 @@ def _float_instead_of_int(exercise: str, value: Any) -> Feedback | None:
     if _is_int(value):
         return None
     if isinstance(value, float) and value.is_integer():
-        return Feedback(False, f"`{exercise}` returned {value!r}, a float: sizes and counts are whole numbers — use `//` instead of `/`, or int(...).")
+        return Feedback(
+            False,
+            f"`{exercise}` returned {value!r}, a float: sizes and counts are whole numbers — use `//` instead of `/`, or int(...).",
+        )
     return Feedback(False, f"`{exercise}` should return a whole number (int), got {value!r} ({type(value).__name__}).")
 
 
@@ -67,7 +42,9 @@ def _on_input(feedback: Feedback, case: str) -> Feedback:
     """Add which test input made the learner's code crash (a stub's "your turn" stays as it is)."""
     if feedback.message.startswith("your turn"):
         return feedback
-    return Feedback(False, f"{feedback.message} (on {case}: read the sizes from the input's shape rather than fixing them)")
+    return Feedback(
+        False, f"{feedback.message} (on {case}: read the sizes from the input's shape rather than fixing them)"
+    )
 
 
 def _model_input_problem(image: np.ndarray, result: Any) -> str | None:
@@ -78,9 +55,14 @@ def _model_input_problem(image: np.ndarray, result: Any) -> str | None:
         return f"return a torch.Tensor, got {type(result).__name__} — torch.from_numpy(image) turns an array into a tensor."
     shape = tuple(result.shape)
     if shape != expected_shape:
-        where = f"for a {height}×{width} image you returned shape {shape}; the model wants {expected_shape} = (N, C, H, W)"
+        where = (
+            f"for a {height}×{width} image you returned shape {shape}; the model wants {expected_shape} = (N, C, H, W)"
+        )
         if shape == (height, width):
-            return where + ": add a batch and a channel axis in front, e.g. tensor[None, None] or .unsqueeze(0).unsqueeze(0)."
+            return (
+                where
+                + ": add a batch and a channel axis in front, e.g. tensor[None, None] or .unsqueeze(0).unsqueeze(0)."
+            )
         if shape == (height, width, 1, 1):
             return where + ": the new axes went to the end — put them in front (tensor[None, None])."
         if shape == (1, 1, width, height):
@@ -116,7 +98,9 @@ def check_to_model_input(to_model_input: Callable[[np.ndarray], torch.Tensor]) -
         problem = _model_input_problem(image, result)
         if problem:
             return Feedback(False, problem)
-    return Feedback(True, "a 2-D uint8 image becomes a (1, 1, H, W) float32 tensor with values in [0, 1] — what a model expects.")
+    return Feedback(
+        True, "a 2-D uint8 image becomes a (1, 1, H, W) float32 tensor with values in [0, 1] — what a model expects."
+    )
 
 
 def check_pixels_lost_per_side(pixels_lost_per_side: Callable[[int, int], int]) -> Feedback:
@@ -133,11 +117,20 @@ def check_pixels_lost_per_side(pixels_lost_per_side: Callable[[int, int], int]) 
             continue
         case = f"for input {input_size} and output {output_size} you returned {result}"
         if result == 2 * expected:
-            return Feedback(False, f"{case}: that is what both sides lose together — each side loses half of it, {expected}.")
+            return Feedback(
+                False, f"{case}: that is what both sides lose together — each side loses half of it, {expected}."
+            )
         if result == -expected:
-            return Feedback(False, f"{case}: negative — subtract the output size from the input size, not the other way round.")
-        return Feedback(False, f"{case}, expected {expected}: the output sits in the centre, so (input − output) is shared by two sides.")
-    return Feedback(True, f"the paper's U-Net loses {(572 - 388) // 2} pixels on every side: 572 − 2·{(572 - 388) // 2} = 388.")
+            return Feedback(
+                False, f"{case}: negative — subtract the output size from the input size, not the other way round."
+            )
+        return Feedback(
+            False,
+            f"{case}, expected {expected}: the output sits in the centre, so (input − output) is shared by two sides.",
+        )
+    return Feedback(
+        True, f"the paper's U-Net loses {(572 - 388) // 2} pixels on every side: 572 − 2·{(572 - 388) // 2} = 388."
+    )
 
 
 # -- notebook 01: double convolution ------------------------------------------------------
@@ -166,7 +159,9 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> Feedback:
         elif p and result == size + p - k + 1:
             why = "padding goes on both sides — add 2·padding, not padding."
         elif result == expected - 1:
-            why = f"off by one — a {k}-wide kernel fits in size − {k} + 1 positions (3 positions in 5 pixels for k = 3)."
+            why = (
+                f"off by one — a {k}-wide kernel fits in size − {k} + 1 positions (3 positions in 5 pixels for k = 3)."
+            )
         elif result == expected + 1:
             why = f"one too many — a {k}×{k} kernel loses {k // 2} pixel(s) on *each* side, {k - 1} in total."
         elif k != 3 and result == size + 2 * p - 2:
@@ -174,7 +169,9 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> Feedback:
         else:
             why = "the size after a stride-1 convolution is size + 2·padding − kernel_size + 1."
         return Feedback(False, f"{case}: {why}")
-    return Feedback(True, "a valid 3×3 convolution turns 572 into 570 (one pixel lost per side); padding=1 keeps the size.")
+    return Feedback(
+        True, "a valid 3×3 convolution turns 572 into 570 (one pixel lost per side); padding=1 keeps the size."
+    )
 
 
 def _conv_parameters(in_channels: int, out_channels: int, kernel_size: int, bias: bool) -> int:
@@ -204,15 +201,33 @@ def check_conv_parameter_count(conv_parameter_count: Callable[..., int]) -> Feed
         slips = [
             (bias and result == weights, "the bias is missing — each output channel has one bias (+ out_channels)."),
             (not bias and result == weights + o, "with bias=False there is no bias to count."),
-            (bias and result == weights + i, "the bias belongs to the output channels (one per output channel), not the input channels."),
-            (k != 1 and result == i * o * k + biases, f"a {k}×{k} kernel has {k}·{k} = {k * k} weights per input–output channel pair, not {k}."),
-            (i != 1 and result == o * k * k + biases, "each output channel has a kernel for *every* input channel — multiply by in_channels."),
-            (o != 1 and result == i * k * k + biases, "there is one kernel stack per output channel — multiply by out_channels."),
+            (
+                bias and result == weights + i,
+                "the bias belongs to the output channels (one per output channel), not the input channels.",
+            ),
+            (
+                k != 1 and result == i * o * k + biases,
+                f"a {k}×{k} kernel has {k}·{k} = {k * k} weights per input–output channel pair, not {k}.",
+            ),
+            (
+                i != 1 and result == o * k * k + biases,
+                "each output channel has a kernel for *every* input channel — multiply by in_channels.",
+            ),
+            (
+                o != 1 and result == i * k * k + biases,
+                "there is one kernel stack per output channel — multiply by out_channels.",
+            ),
         ]
-        why = next((message for matched, message in slips if matched), "count out_channels · in_channels · k² weights, plus out_channels biases.")
+        why = next(
+            (message for matched, message in slips if matched),
+            "count out_channels · in_channels · k² weights, plus out_channels biases.",
+        )
         return Feedback(False, f"{case}: {why}")
     count = _conv_parameters(1, 64, 3, True) + _conv_parameters(64, 64, 3, True)
-    return Feedback(True, f"double_conv(1, 64) has {_conv_parameters(1, 64, 3, True):,} + {_conv_parameters(64, 64, 3, True):,} = {count:,} parameters.")
+    return Feedback(
+        True,
+        f"double_conv(1, 64) has {_conv_parameters(1, 64, 3, True):,} + {_conv_parameters(64, 64, 3, True):,} = {count:,} parameters.",
+    )
 
 
 def _conv_layer_problem(number: int, conv: nn.Conv2d, expected_in: int, expected_out: int) -> str | None:
@@ -227,7 +242,11 @@ def _conv_layer_problem(number: int, conv: nn.Conv2d, expected_in: int, expected
     if conv.stride != (1, 1) or conv.dilation != (1, 1):
         return f"{name} has stride {conv.stride} and dilation {conv.dilation}: use the defaults (1)."
     if (conv.in_channels, conv.out_channels) != (expected_in, expected_out):
-        role = "in_channels → out_channels" if number == 1 else "out_channels → out_channels (its input is the first convolution's output)"
+        role = (
+            "in_channels → out_channels"
+            if number == 1
+            else "out_channels → out_channels (its input is the first convolution's output)"
+        )
         return f"wrong channel count: {name} maps {conv.in_channels} → {conv.out_channels} channels; it should map {role}, here {expected_in} → {expected_out}."
     if conv.bias is None:
         return f"{name} has no bias: keep bias=True (the default) — the paper's block has no batch norm to replace it."
@@ -265,20 +284,31 @@ def check_double_conv_block(my_double_conv: Callable[[int, int], nn.Module]) -> 
         first, second = convs
         wirings = {
             "right": F.relu(second(F.relu(first(x)))),
-            "the ReLU after the second convolution is missing (the output has negative values)": second(F.relu(first(x))),
+            "the ReLU after the second convolution is missing (the output has negative values)": second(
+                F.relu(first(x))
+            ),
             "the ReLU between the two convolutions is missing": F.relu(second(first(x))),
             "there is no ReLU at all: without it, two convolutions collapse into one linear filter": second(first(x)),
         }
     expected_shape = tuple(wirings["right"].shape)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected_shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return Feedback(False, f"a (2, 3, 12, 12) input gave {got}, expected {expected_shape}: the block should contain only the two convolutions and their ReLUs.")
+        return Feedback(
+            False,
+            f"a (2, 3, 12, 12) input gave {got}, expected {expected_shape}: the block should contain only the two convolutions and their ReLUs.",
+        )
     for verdict, expected in wirings.items():
         if torch.allclose(out, expected, atol=1e-5):
             if verdict == "right":
-                return Feedback(True, "conv 3×3 → ReLU → conv 3×3 → ReLU, unpadded: a 12×12 input becomes 8×8, just like unet_lib's double_conv.")
+                return Feedback(
+                    True,
+                    "conv 3×3 → ReLU → conv 3×3 → ReLU, unpadded: a 12×12 input becomes 8×8, just like unet_lib's double_conv.",
+                )
             return Feedback(False, verdict + ".")
-    return Feedback(False, "the output differs from conv → ReLU → conv → ReLU computed with your own layers: check the order of the layers.")
+    return Feedback(
+        False,
+        "the output differs from conv → ReLU → conv → ReLU computed with your own layers: check the order of the layers.",
+    )
 
 
 # -- notebook 02: max pooling ---------------------------------------------------------------
@@ -336,7 +366,9 @@ def check_max_pool_by_hand(max_pool_2x2: Callable[[torch.Tensor], torch.Tensor])
                 "the windows are not 2×2 squares: reshape(n, c, h // 2, w // 2, 4) groups neighbours along a row. "
                 "Reshape to (n, c, h // 2, 2, w // 2, 2) and take amax over dims 3 and 5.",
             )
-        return Feedback(False, f"for an input of shape {shape} the shape is right but the values differ from nn.MaxPool2d(2).")
+        return Feedback(
+            False, f"for an input of shape {shape} the shape is right but the values differ from nn.MaxPool2d(2)."
+        )
     return Feedback(True, f"matches nn.MaxPool2d(2) on random inputs of shapes {shapes[0]} and {shapes[1]}.")
 
 
@@ -406,7 +438,11 @@ def _valid_size_refused(answer: Callable[..., list[int]], error: Exception, inpu
         return message + "."
     message += f" — but {input_size} is a valid size"
     for trim, why in _TRIM_SLIPS.items():
-        probe = next(n for n in range(input_size, input_size + 2 ** (depth + 1) * trim) if _simulate_contracting_path(n, depth, trim)[1] is None)
+        probe = next(
+            n
+            for n in range(input_size, input_size + 2 ** (depth + 1) * trim)
+            if _simulate_contracting_path(n, depth, trim)[1] is None
+        )
         result, probe_error = _call_contracting(answer, probe, depth)
         if probe_error is None and result == _simulate_contracting_path(probe, depth, trim)[0]:
             return f"{message}, while {probe} passes with sizes {result}: you trim {trim} pixels per double convolution — {why}"
@@ -442,7 +478,10 @@ def check_contracting_path_sizes(contracting_path_sizes: Callable[..., list[int]
             if error is not None:
                 return Feedback(False, _valid_size_refused(contracting_path_sizes, error, input_size, depth))
             if not isinstance(result, (list, tuple)) or not all(_is_int(s) for s in result):
-                return Feedback(False, f"contracting_path_sizes({input_size}, depth={depth}) should return a list of ints, got {result!r}.")
+                return Feedback(
+                    False,
+                    f"contracting_path_sizes({input_size}, depth={depth}) should return a list of ints, got {result!r}.",
+                )
             if list(result) != _simulate_contracting_path(input_size, depth)[0]:
                 return Feedback(False, _contracting_slip(list(result), input_size, depth))
         for input_size in (570, 571):
@@ -452,7 +491,10 @@ def check_contracting_path_sizes(contracting_path_sizes: Callable[..., list[int]
     except NotImplementedError:
         return your_turn("contracting_path_sizes")
     sizes = _simulate_contracting_path(572, 4)[0]
-    return Feedback(True, f"572 → {sizes}: the bottleneck works on {sizes[-1]}×{sizes[-1]} maps; 570 and 571 are refused because a pool would see an odd size.")
+    return Feedback(
+        True,
+        f"572 → {sizes}: the bottleneck works on {sizes[-1]}×{sizes[-1]} maps; 570 and 571 are refused because a pool would see an odd size.",
+    )
 
 
 # -- notebook 03: transposed convolution ---------------------------------------------------
@@ -505,7 +547,9 @@ def _transposed_conv_problem(x: torch.Tensor, kernel: torch.Tensor, stride: int,
             "Overlapping contributions are added (+=), not assigned (=)."
         )
     if torch.allclose(result, _stamp_by_hand(x, kernel.flip(0, 1), stride), atol=1e-5):
-        return f"{case} you stamped the kernel rotated by 180°: a transposed convolution stamps x[i, j] · kernel as it is."
+        return (
+            f"{case} you stamped the kernel rotated by 180°: a transposed convolution stamps x[i, j] · kernel as it is."
+        )
     row, col = (torch.nonzero(~torch.isclose(result, expected, atol=1e-5))[0]).tolist()
     return (
         f"{case} the value at row {row}, column {col} is {result[row, col].item():g}, expected {expected[row, col].item():g}. "
@@ -532,11 +576,17 @@ def check_transposed_conv_by_hand(transposed_conv2d: Callable[..., torch.Tensor]
             return failed
         tensor = _as_tensor(result)
         if tensor is None or tensor.ndim != 2:
-            return Feedback(False, f"return a 2-D tensor (the output image), got {type(result).__name__} {getattr(result, 'shape', '')}.")
+            return Feedback(
+                False,
+                f"return a 2-D tensor (the output image), got {type(result).__name__} {getattr(result, 'shape', '')}.",
+            )
         problem = _transposed_conv_problem(x, kernel, stride, tensor)
         if problem:
             return Feedback(False, problem)
-    return Feedback(True, "your stamps match F.conv_transpose2d exactly — without overlap (2×2, stride 2), and where stamps overlap and add up.")
+    return Feedback(
+        True,
+        "your stamps match F.conv_transpose2d exactly — without overlap (2×2, stride 2), and where stamps overlap and add up.",
+    )
 
 
 def _transposed_output_size(size: int, kernel_size: int, stride: int) -> int:
@@ -555,7 +605,9 @@ def check_transposed_output_size(transposed_conv_output_size: Callable[..., int]
     cases = [(28, 2, 2), (4, 2, 2), (4, 3, 2), (5, 3, 1), (3, 4, 2), (1, 2, 2), (6, 1, 3)]
     for size, k, s in cases:
         expected = _transposed_output_size(size, k, s)
-        result, failed = attempt("transposed_conv_output_size", transposed_conv_output_size, size, kernel_size=k, stride=s)
+        result, failed = attempt(
+            "transposed_conv_output_size", transposed_conv_output_size, size, kernel_size=k, stride=s
+        )
         if failed is not None:
             return failed
         not_int = _float_instead_of_int("transposed_conv_output_size", result)
@@ -563,7 +615,9 @@ def check_transposed_output_size(transposed_conv_output_size: Callable[..., int]
             return not_int
         if result == expected:
             continue
-        case = f"transposed_conv_output_size({size}, kernel_size={k}, stride={s}) returned {result}, expected {expected}"
+        case = (
+            f"transposed_conv_output_size({size}, kernel_size={k}, stride={s}) returned {result}, expected {expected}"
+        )
         if result == size * s:
             why = (
                 "size · stride is right only when kernel_size == stride. The last stamp starts at (size − 1)·stride "
@@ -572,16 +626,20 @@ def check_transposed_output_size(transposed_conv_output_size: Callable[..., int]
         elif abs(result - expected) == 1:
             why = "off by one. Count where the last stamp starts, (size − 1)·stride, and add its width, kernel_size."
         elif result == (size - k) // s + 1:
-            why = "that is the ordinary convolution's formula, which shrinks. A transposed convolution runs it backwards."
+            why = (
+                "that is the ordinary convolution's formula, which shrinks. A transposed convolution runs it backwards."
+            )
         else:
             why = "the output is (size − 1)·stride + kernel_size."
         return Feedback(False, f"{case}: {why}")
-    return Feedback(True, "(size − 1)·stride + kernel_size: with the paper's kernel 2, stride 2 that is exactly 2·size, so 28 → 56.")
+    return Feedback(
+        True, "(size − 1)·stride + kernel_size: with the paper's kernel 2, stride 2 that is exactly 2·size, so 28 → 56."
+    )
 
 
 # -- notebook 04: centre crop -----------------------------------------------------------------
 
-from .model import UNetModel, count_parameters, nearest_valid_sizes, unet_output_size  # noqa: E402
+from ..model import UNetModel, count_parameters, nearest_valid_sizes, unet_output_size  # noqa: E402
 
 
 def _crop_problem(x: torch.Tensor, size: tuple[int, int], result: Any) -> str | None:
@@ -604,7 +662,12 @@ def _crop_problem(x: torch.Tensor, size: tuple[int, int], result: Any) -> str | 
     first = result.flatten()[0].item()
     got_top, got_left = divmod(int(first), width)
     block = x[..., got_top : got_top + h, got_left : got_left + w]
-    if not (first == int(first) and 0 <= first < height * width and block.shape == result.shape and torch.equal(result.to(x.dtype), block)):
+    if not (
+        first == int(first)
+        and 0 <= first < height * width
+        and block.shape == result.shape
+        and torch.equal(result.to(x.dtype), block)
+    ):
         return f"{case}: the result has the right shape but is not a block of the input. Crop by slicing, without resizing or copying pixels around."
     if (got_top, got_left) == (top, left):
         return None
@@ -641,7 +704,10 @@ def check_center_crop(my_center_crop: Callable[[torch.Tensor, tuple[int, int]], 
         problem = _crop_problem(x, size, result)
         if problem:
             return Feedback(False, problem)
-    return Feedback(True, "your crop keeps exactly the centre, batch and channels untouched: 568×568 → 392×392 cuts 88 px from every side.")
+    return Feedback(
+        True,
+        "your crop keeps exactly the centre, batch and channels untouched: 568×568 → 392×392 cuts 88 px from every side.",
+    )
 
 
 def _skip_and_up_sizes(input_size: int, depth: int) -> list[tuple[int, int]]:
@@ -692,7 +758,10 @@ def check_crop_per_side(crop_per_side: Callable[..., int]) -> Feedback:
             why = "follow one size: the skip is the map after level's double convolution; the up-convolved map is twice the size coming up from below."
         return Feedback(False, f"{case}: {why}")
     amounts = [(s - u) // 2 for s, u in _skip_and_up_sizes(572, 4)]
-    return Feedback(True, f"at 572 the skips lose {'/'.join(map(str, amounts))} px per side, top to bottom — and the same at every valid size.")
+    return Feedback(
+        True,
+        f"at 572 the skips lose {'/'.join(map(str, amounts))} px per side, top to bottom — and the same at every valid size.",
+    )
 
 
 # -- notebook 05: full U-Net ------------------------------------------------------------------
@@ -731,11 +800,16 @@ def check_nearest_valid_size(nearest_valid_size: Callable[..., int]) -> Feedback
         elif result == above:
             why = f"you rounded up, but {below} is nearer ({size - below} px away, {above} is {above - size} px away)."
         elif result == below:
-            why = f"you rounded down, but {above} is nearer ({above - size} px away, {below} is {size - below} px away)."
+            why = (
+                f"you rounded down, but {above} is nearer ({above - size} px away, {below} is {size - below} px away)."
+            )
         else:
             why = f"the nearest valid sizes are {below} below and {above} above."
         return Feedback(False, f"{case}: {why}")
-    return Feedback(True, "570 → 572, 560 → 556, and every depth has its own spacing (2**depth): the U-Net takes any of these without complaint.")
+    return Feedback(
+        True,
+        "570 → 572, 560 → 556, and every depth has its own spacing (2**depth): the U-Net takes any of these without complaint.",
+    )
 
 
 class _ModuleCreationLog:
@@ -791,7 +865,10 @@ def check_registers_layers(model_class: type) -> Feedback:
     if failed is not None:
         return failed
     if not isinstance(model, nn.Module):
-        return Feedback(False, f"{name}() should build an nn.Module, got {type(model).__name__}: subclass nn.Module and call super().__init__().")
+        return Feedback(
+            False,
+            f"{name}() should build an nn.Module, got {type(model).__name__}: subclass nn.Module and call super().__init__().",
+        )
     hidden = _modules_in_plain_containers(model)
     if hidden:
         return Feedback(
@@ -818,19 +895,38 @@ def check_registers_layers(model_class: type) -> Feedback:
         )
     if not isinstance(first, torch.Tensor) or first.ndim != 4 or first.shape[:2] != (2, 2):
         got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
-        return Feedback(False, f"for input of shape {tuple(x.shape)} the output should be (2, 2, H, W) — two class scores per pixel — got {got}.")
+        return Feedback(
+            False,
+            f"for input of shape {tuple(x.shape)} the output should be (2, 2, H, W) — two class scores per pixel — got {got}.",
+        )
     if not torch.equal(first, second):
-        return Feedback(False, "two calls on the same input gave different outputs (in eval mode): forward must not draw new random weights.")
+        return Feedback(
+            False,
+            "two calls on the same input gave different outputs (in eval mode): forward must not draw new random weights.",
+        )
     if not keys_before:
-        return Feedback(False, f"{name}() has no parameters in its state_dict: register the layers as attributes in __init__.")
+        return Feedback(
+            False, f"{name}() has no parameters in its state_dict: register the layers as attributes in __init__."
+        )
     if list(model.state_dict()) != keys_before:
-        return Feedback(False, "state_dict() changed during forward: some layer is (re)assigned in forward — create it in __init__.")
-    return Feedback(True, f"every layer is built in __init__: state_dict() holds {len(keys_before)} tensors ({', '.join(keys_before)}), and two calls agree.")
+        return Feedback(
+            False, "state_dict() changed during forward: some layer is (re)assigned in forward — create it in __init__."
+        )
+    return Feedback(
+        True,
+        f"every layer is built in __init__: state_dict() holds {len(keys_before)} tensors ({', '.join(keys_before)}), and two calls agree.",
+    )
 
 
 def _unet_parameters_by_formula(
-    base_channels: int, depth: int, in_channels: int, num_classes: int,
-    biases: bool = True, concat: bool = True, up_convs: bool = True, head: bool = True,
+    base_channels: int,
+    depth: int,
+    in_channels: int,
+    num_classes: int,
+    biases: bool = True,
+    concat: bool = True,
+    up_convs: bool = True,
+    head: bool = True,
 ) -> int:
     """The paper U-Net's parameter count, with switches that reproduce the classic slips."""
     b = 1 if biases else 0
@@ -868,7 +964,12 @@ def check_unet_parameter_count(unet_parameter_count: Callable[..., int]) -> Feed
     for base, depth, c_in, n_cls in cases:
         expected = _unet_parameters(base, depth, c_in, n_cls)
         result, failed = attempt(
-            "unet_parameter_count", unet_parameter_count, base_channels=base, depth=depth, in_channels=c_in, num_classes=n_cls
+            "unet_parameter_count",
+            unet_parameter_count,
+            base_channels=base,
+            depth=depth,
+            in_channels=c_in,
+            num_classes=n_cls,
         )
         if failed is not None:
             return failed
@@ -881,13 +982,24 @@ def check_unet_parameter_count(unet_parameter_count: Callable[..., int]) -> Feed
         case = f"unet_parameter_count(base_channels={base}, depth={depth}, in_channels={c_in}, num_classes={n_cls}) returned {result:,}, expected {expected:,}"
         slips = [
             (dict(biases=False), "the biases are missing — every convolution has one bias per output channel."),
-            (dict(concat=False), "the first convolution of each expansive block sees the skip *and* the up-convolved map: 2 × the channels."),
-            (dict(up_convs=False), "the up-convolutions are missing — each is a 2×2 kernel from 2c to c channels, plus biases."),
+            (
+                dict(concat=False),
+                "the first convolution of each expansive block sees the skip *and* the up-convolved map: 2 × the channels.",
+            ),
+            (
+                dict(up_convs=False),
+                "the up-convolutions are missing — each is a 2×2 kernel from 2c to c channels, plus biases.",
+            ),
             (dict(head=False), "the final 1×1 convolution (base_channels → num_classes, plus biases) is missing."),
         ]
         why = next((text for switches, text in slips if result == _unet_parameters_by_formula(*args, **switches)), None)
-        return Feedback(False, f"{case}: {why or 'add up double convolutions, up-convolutions and the head, level by level.'}")
-    return Feedback(True, f"{_unet_parameters(64, 4, 1, 2):,} for the paper's U-Net, and your formula holds for every width, depth, input and class count tried.")
+        return Feedback(
+            False, f"{case}: {why or 'add up double convolutions, up-convolutions and the head, level by level.'}"
+        )
+    return Feedback(
+        True,
+        f"{_unet_parameters(64, 4, 1, 2):,} for the paper's U-Net, and your formula holds for every width, depth, input and class count tried.",
+    )
 
 
 # -- notebook 06: EM data ---------------------------------------------------------------------
@@ -918,20 +1030,35 @@ def check_mirror_pad(mirror_pad: Callable[[np.ndarray, int], np.ndarray]) -> Fee
         if array is None:
             return Feedback(False, f"mirror_pad returned a {type(result).__name__}; return a NumPy array.")
         if array.shape != expected.shape:
-            return Feedback(False, f"a 5×6 image padded by {pad} must be {expected.shape[0]}×{expected.shape[1]} (pad on all four sides), got {array.shape}.")
+            return Feedback(
+                False,
+                f"a 5×6 image padded by {pad} must be {expected.shape[0]}×{expected.shape[1]} (pad on all four sides), got {array.shape}.",
+            )
         if np.array_equal(array, expected):
             continue
         slips = [
-            ("symmetric", "the edge pixel is repeated — the paper mirrors *about* the edge pixel, so row −1 is row 1 (numpy's mode \"reflect\", not \"symmetric\")."),
-            ("constant", "that is zero padding — the overlap-tile strategy mirrors the image so the network sees plausible context."),
+            (
+                "symmetric",
+                'the edge pixel is repeated — the paper mirrors *about* the edge pixel, so row −1 is row 1 (numpy\'s mode "reflect", not "symmetric").',
+            ),
+            (
+                "constant",
+                "that is zero padding — the overlap-tile strategy mirrors the image so the network sees plausible context.",
+            ),
             ("edge", "that repeats the edge pixel outwards — mirror the image instead."),
             ("wrap", "that wraps around to the opposite side — mirror at the near border instead."),
         ]
         why = next((text for mode, text in slips if np.array_equal(array, np.pad(image, pad, mode=mode))), None)
         if why is None and not np.array_equal(array[pad : pad + 5, pad : pad + 6], image):
             why = "the original image must sit unchanged in the middle."
-        return Feedback(False, f"mirror_pad(5×6 ramp, {pad}): {why or 'row −k must equal row k, and row H−1+k row H−1−k (the same for columns).'}")
-    return Feedback(True, "your padding mirrors about the border pixel, exactly like numpy.pad(mode='reflect') — the context the U-Net gets beyond the image border.")
+        return Feedback(
+            False,
+            f"mirror_pad(5×6 ramp, {pad}): {why or 'row −k must equal row k, and row H−1+k row H−1−k (the same for columns).'}",
+        )
+    return Feedback(
+        True,
+        "your padding mirrors about the border pixel, exactly like numpy.pad(mode='reflect') — the context the U-Net gets beyond the image border.",
+    )
 
 
 def check_cell_fraction(cell_fraction: Callable[[list[np.ndarray]], float]) -> Feedback:
@@ -952,15 +1079,24 @@ def check_cell_fraction(cell_fraction: Callable[[list[np.ndarray]], float]) -> F
         return Feedback(False, f"cell_fraction returned {type(result).__name__}; return one number between 0 and 1.")
     value = float(result)
     if abs(value - expected) < 1e-9:
-        return Feedback(True, f"pooled over all pixels ({cells} of {total} here): the share of the cell class, weighted by image size.")
+        return Feedback(
+            True,
+            f"pooled over all pixels ({cells} of {total} here): the share of the cell class, weighted by image size.",
+        )
     per_image = float(np.mean([lab.mean() for lab in labels]))
     slips = [
-        (per_image, "that is the mean of per-image fractions — images of different sizes must count by their pixels: sum the cell pixels, divide by all pixels."),
+        (
+            per_image,
+            "that is the mean of per-image fractions — images of different sizes must count by their pixels: sum the cell pixels, divide by all pixels.",
+        ),
         (100 * expected, "that is a percentage — return a fraction between 0 and 1."),
         (1 - expected, "that is the membrane (class 0) share — count class 1."),
         (0.0, "nothing counted — labels here are 0/1 (the loaders turned 255 into 1), so count `label == 1`."),
     ]
-    why = next((text for wrong, text in slips if abs(value - wrong) < 1e-9), "sum the cell pixels of all labels and divide by the number of all pixels.")
+    why = next(
+        (text for wrong, text in slips if abs(value - wrong) < 1e-9),
+        "sum the cell pixels of all labels and divide by the number of all pixels.",
+    )
     return Feedback(False, f"three labels (4×5, 2×2, 6×6) gave {value:.4f}, expected {expected:.4f}: {why}")
 
 
@@ -981,23 +1117,38 @@ def check_cross_entropy_by_hand(cross_entropy: Callable[[torch.Tensor, torch.Ten
     if failed is not None:
         return failed
     if not isinstance(result, torch.Tensor) or result.numel() != 1:
-        return Feedback(False, f"return one number as a tensor (the mean over all pixels), got {type(result).__name__} {tuple(getattr(result, 'shape', ()))}.")
+        return Feedback(
+            False,
+            f"return one number as a tensor (the mean over all pixels), got {type(result).__name__} {tuple(getattr(result, 'shape', ()))}.",
+        )
     value = float(result)
     if not abs(value - float(expected)) < 1e-4:
         wrong_axis = [float(-(torch.log_softmax(logits, d).gather(1, target[:, None]).mean())) for d in (0, 2, 3)]
         slips = [
             (-float(expected), "the sign is flipped — the loss is −log p, which is positive."),
-            (float(expected) * target.numel(), "that is the sum over pixels — the paper's energy is summed, but PyTorch (and unet_lib) take the mean."),
-            *((w, "the softmax runs over the wrong axis — the classes are dimension 1 of (N, C, H, W).") for w in wrong_axis),
+            (
+                float(expected) * target.numel(),
+                "that is the sum over pixels — the paper's energy is summed, but PyTorch (and unet_lib) take the mean.",
+            ),
+            *(
+                (w, "the softmax runs over the wrong axis — the classes are dimension 1 of (N, C, H, W).")
+                for w in wrong_axis
+            ),
         ]
-        why = next((text for wrong, text in slips if abs(value - wrong) < 1e-4), "take log_softmax over the classes (dim 1), pick each pixel's true class, negate, average.")
+        why = next(
+            (text for wrong, text in slips if abs(value - wrong) < 1e-4),
+            "take log_softmax over the classes (dim 1), pick each pixel's true class, negate, average.",
+        )
         return Feedback(False, f"got {value:.4f}, PyTorch's cross_entropy gives {float(expected):.4f}: {why}")
     big = torch.tensor([[[[1000.0]], [[-1000.0]]]])
     result, failed = attempt("cross_entropy", cross_entropy, big, torch.tensor([[[1]]]))
     if failed is not None:
         return failed
     if not torch.isfinite(torch.as_tensor(result)).all() or abs(float(result) - 2000.0) > 1e-2:
-        return Feedback(False, f"logits (1000, −1000) with class 1 gave {float(result)}, expected 2000: exp(1000) overflows — subtract the largest logit first (log-sum-exp), or use torch.log_softmax.")
+        return Feedback(
+            False,
+            f"logits (1000, −1000) with class 1 gave {float(result)}, expected 2000: exp(1000) overflows — subtract the largest logit first (log-sum-exp), or use torch.log_softmax.",
+        )
     return Feedback(True, "the same number as PyTorch's cross_entropy, and stable for logits of ±1000.")
 
 
@@ -1016,7 +1167,10 @@ def check_border_weight(border_weight: Callable[..., np.ndarray]) -> Feedback:
             return failed
         array = _as_array(result) if not np.isscalar(result) else np.asarray(result)
         if array is None or array.shape != expected.shape:
-            return Feedback(False, f"border_weight must work element-wise on arrays: got {type(result).__name__} {getattr(array, 'shape', '')}, expected shape {expected.shape} (use np.exp, not math.exp).")
+            return Feedback(
+                False,
+                f"border_weight must work element-wise on arrays: got {type(result).__name__} {getattr(array, 'shape', '')}, expected shape {expected.shape} (use np.exp, not math.exp).",
+            )
         if np.allclose(array, expected, rtol=1e-6, atol=1e-9):
             continue
         s = sigma
@@ -1024,13 +1178,21 @@ def check_border_weight(border_weight: Callable[..., np.ndarray]) -> Feedback:
             (w0 * np.exp(-(d1**2 + d2**2) / (2 * s**2)), "square the *sum* d1 + d2, not each distance: (d1 + d2)²."),
             (w0 * np.exp(-((d1 + d2) ** 2) / s**2), "the denominator is 2σ² — the factor 2 is missing."),
             (w0 * np.exp(-((d1 + d2) ** 2) / (2 * s)), "σ must be squared in the denominator: 2σ²."),
-            (np.exp(-((d1 + d2) ** 2) / (2 * s**2)), "w0 is missing — it sets how much the borders weigh (10 in the paper)."),
+            (
+                np.exp(-((d1 + d2) ** 2) / (2 * s**2)),
+                "w0 is missing — it sets how much the borders weigh (10 in the paper).",
+            ),
             (w0 + np.exp(-((d1 + d2) ** 2) / (2 * s**2)), "w0 multiplies the exponential, it is not added."),
         ]
-        why = next((text for wrong, text in slips if np.allclose(array, wrong)), "w(x) = w0 · exp(−(d1 + d2)² / (2σ²)).")
+        why = next(
+            (text for wrong, text in slips if np.allclose(array, wrong)), "w(x) = w0 · exp(−(d1 + d2)² / (2σ²))."
+        )
         return Feedback(False, f"with w0={w0:g}, σ={sigma:g}: {why}")
     near, far = (10 * np.exp(-(gap**2) / 50) for gap in (5, 15))
-    return Feedback(True, f"with w0 = 10 and σ = 5 a pixel in a 5 px gap (d1 + d2 = 5) gets {near:.2f} extra weight, one in a 15 px gap only {far:.2f}.")
+    return Feedback(
+        True,
+        f"with w0 = 10 and σ = 5 a pixel in a 5 px gap (d1 + d2 = 5) gets {near:.2f} extra weight, one in a 15 px gap only {far:.2f}.",
+    )
 
 
 # -- notebook 08: training -----------------------------------------------------------------
@@ -1061,7 +1223,7 @@ def check_train_step(train_step: Callable[..., float]) -> Feedback:
     no ``optimizer.step()``, no ``zero_grad`` (gradients pile up over steps), no
     ``model.train()``, and returning a tensor instead of ``loss.item()``.
     """
-    from .train import train_step as reference_step
+    from ..train import train_step as reference_step
 
     mine, ref = _step_model(), _step_model()
     mine.eval()  # the learner's step must switch to training mode itself
@@ -1075,21 +1237,35 @@ def check_train_step(train_step: Callable[..., float]) -> Feedback:
             return failed
         expected = reference_step(ref, opt_ref, _weighted_ce, x, y, w)
         if isinstance(result, torch.Tensor):
-            return Feedback(False, "return the loss as a Python number with `loss.item()`: a tensor would keep the whole graph alive in your history.")
+            return Feedback(
+                False,
+                "return the loss as a Python number with `loss.item()`: a tensor would keep the whole graph alive in your history.",
+            )
         if not isinstance(result, float):
             return Feedback(False, f"return the loss as a float (`loss.item()`), got {type(result).__name__}.")
         if all(torch.equal(a, p) for a, p in zip(before, mine.parameters())):
             return Feedback(False, "the weights did not change: call `optimizer.step()` after `loss.backward()`.")
         if step == 0 and abs(result - expected) > 1e-5:
-            return Feedback(False, f"the loss is {result:.5f}, expected {expected:.5f}: call `model.train()` first — in eval mode batch norm uses its running statistics.")
+            return Feedback(
+                False,
+                f"the loss is {result:.5f}, expected {expected:.5f}: call `model.train()` first — in eval mode batch norm uses its running statistics.",
+            )
         if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(), ref.parameters())):
             if step == 1:
-                return Feedback(False, "the first step is right, the second is not: call `optimizer.zero_grad()` before `loss.backward()`, or the gradients of both steps add up.")
-            return Feedback(False, "the weights after one step differ from unet_lib's: forward, loss, `loss.backward()`, `optimizer.step()`.")
-    return Feedback(True, "two steps give exactly unet_lib's weights: zero the gradients, forward, loss, backward, step.")
+                return Feedback(
+                    False,
+                    "the first step is right, the second is not: call `optimizer.zero_grad()` before `loss.backward()`, or the gradients of both steps add up.",
+                )
+            return Feedback(
+                False,
+                "the weights after one step differ from unet_lib's: forward, loss, `loss.backward()`, `optimizer.step()`.",
+            )
+    return Feedback(
+        True, "two steps give exactly unet_lib's weights: zero the gradients, forward, loss, backward, step."
+    )
 
 
-def check_should_stop(should_stop: Callable[[int, "int | None", float, "float | None"], bool]) -> Feedback:
+def check_should_stop(should_stop: Callable[[int, int | None, float, float | None], bool]) -> Feedback:
     """Notebook 08, exercise 2: ``should_stop(step, steps, elapsed_seconds, minutes)``, the training budget.
 
     Named slips: seconds compared with minutes, ``>`` instead of ``>=``, and a ``None``
@@ -1098,7 +1274,11 @@ def check_should_stop(should_stop: Callable[[int, "int | None", float, "float | 
     cases = [
         ((5, 10, 0.0, None), False, "5 of 10 steps done: keep going."),
         ((10, 10, 0.0, None), True, "stop when the step count *reaches* `steps` (≥, not >)."),
-        ((0, None, 59.0, 1.0), False, "59 s of a 1-minute budget: keep going — `minutes` is in minutes, the clock in seconds (× 60)."),
+        (
+            (0, None, 59.0, 1.0),
+            False,
+            "59 s of a 1-minute budget: keep going — `minutes` is in minutes, the clock in seconds (× 60).",
+        ),
         ((0, None, 60.0, 1.0), True, "60 s is the whole 1-minute budget: stop (≥, and minutes × 60 = seconds)."),
         ((3, None, 1000.0, None), False, "with no budget given (`None`) that budget never stops the run."),
         ((3, 10, 1000.0, 5.0), True, "1000 s is more than 5 minutes: stop, even though steps are left."),
@@ -1110,7 +1290,9 @@ def check_should_stop(should_stop: Callable[[int, "int | None", float, "float | 
             return failed
         if bool(result) != expected:
             return Feedback(False, f"should_stop{args} returned {result!r}: {why}")
-    return Feedback(True, "stops at the step count or the time budget, whichever comes first, and ignores a budget of None.")
+    return Feedback(
+        True, "stops at the step count or the time budget, whichever comes first, and ignores a budget of None."
+    )
 
 
 def check_save_atomically(save_atomically: Callable[[Any, Any], Any]) -> Feedback:
@@ -1129,9 +1311,13 @@ def check_save_atomically(save_atomically: Callable[[Any, Any], Any]) -> Feedbac
         if failed is not None:
             return failed
         if not path.is_file() or torch.load(path, weights_only=True) != {"step": 1}:
-            return Feedback(False, f"after save_atomically(obj, path) the file must exist and torch.load it must give obj back.")
+            return Feedback(
+                False, "after save_atomically(obj, path) the file must exist and torch.load it must give obj back."
+            )
         if sorted(p.name for p in Path(folder).iterdir()) != ["last.ckpt"]:
-            return Feedback(False, "a temporary file was left beside the checkpoint: rename it with os.replace(temporary, path).")
+            return Feedback(
+                False, "a temporary file was left beside the checkpoint: rename it with os.replace(temporary, path)."
+            )
 
         def crash(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
             Path(f).write_bytes(b"half a checkpoint")
@@ -1151,10 +1337,18 @@ def check_save_atomically(save_atomically: Callable[[Any, Any], Any]) -> Feedbac
         except Exception:
             survived = False
         if not survived:
-            return Feedback(False, "a crash while saving destroyed the previous checkpoint: write to a temporary file in the same folder first, then os.replace it onto the target.")
+            return Feedback(
+                False,
+                "a crash while saving destroyed the previous checkpoint: write to a temporary file in the same folder first, then os.replace it onto the target.",
+            )
         if sorted(p.name for p in Path(folder).iterdir()) != ["last.ckpt"]:
-            return Feedback(False, "the old checkpoint survived the crash, but the half-written temporary file was left behind: remove it in a `finally:` (or `except`).")
-    return Feedback(True, "the old checkpoint survives a crash in the middle of saving, and no temporary file is left behind.")
+            return Feedback(
+                False,
+                "the old checkpoint survived the crash, but the half-written temporary file was left behind: remove it in a `finally:` (or `except`).",
+            )
+    return Feedback(
+        True, "the old checkpoint survives a crash in the middle of saving, and no temporary file is left behind."
+    )
 
 
 # -- notebook 09: evaluation -------------------------------------------------------------------
@@ -1177,7 +1371,9 @@ def check_count_tiles(count_tiles: Callable[[int, int, int], int]) -> Feedback:
                 why = "count rows of tiles and columns of tiles separately, each rounded up, then multiply."
             else:
                 why = "tiles per row = ⌈width / stride⌉, rows = ⌈height / stride⌉."
-            return Feedback(False, f"count_tiles({height}, {width}, {stride}) returned {result!r}, expected {expected}: {why}")
+            return Feedback(
+                False, f"count_tiles({height}, {width}, {stride}) returned {result!r}, expected {expected}: {why}"
+            )
     return Feedback(True, "a 512 × 512 slice with 388-px output tiles placed 384 px apart takes 2 × 2 = 4 tiles.")
 
 
@@ -1187,7 +1383,7 @@ def check_foreground_iou(iou: Callable[[np.ndarray, np.ndarray], float]) -> Feed
     Named slips: the sum of the areas instead of the union (that is half the Dice), the
     membrane class instead of the cell class, and an error for two empty masks.
     """
-    from . import metrics
+    from .. import metrics
 
     rng = np.random.default_rng(0)
     true = rng.random((20, 20)) < 0.7
@@ -1200,16 +1396,31 @@ def check_foreground_iou(iou: Callable[[np.ndarray, np.ndarray], float]) -> Feed
         return Feedback(False, f"return one number, got {type(result).__name__}.")
     if abs(float(result) - expected) > 1e-6:
         slips = [
-            ((pred & true).sum() / (pred.sum() + true.sum()), "divide by the union |P ∪ T| (pixels in either), not |P| + |T| (that counts the overlap twice)."),
-            (metrics.iou(~pred, ~true), "that is the IoU of the membrane (class 0): the foreground is class 1, the cells."),
-            (metrics.dice(pred, true), "that is the Dice coefficient 2|P ∩ T| / (|P| + |T|); IoU is |P ∩ T| / |P ∪ T|."),
+            (
+                (pred & true).sum() / (pred.sum() + true.sum()),
+                "divide by the union |P ∪ T| (pixels in either), not |P| + |T| (that counts the overlap twice).",
+            ),
+            (
+                metrics.iou(~pred, ~true),
+                "that is the IoU of the membrane (class 0): the foreground is class 1, the cells.",
+            ),
+            (
+                metrics.dice(pred, true),
+                "that is the Dice coefficient 2|P ∩ T| / (|P| + |T|); IoU is |P ∩ T| / |P ∪ T|.",
+            ),
         ]
-        why = next((text for wrong, text in slips if abs(float(result) - wrong) < 1e-6), "IoU = |P ∩ T| / |P ∪ T| with P, T the pixels labelled 1.")
+        why = next(
+            (text for wrong, text in slips if abs(float(result) - wrong) < 1e-6),
+            "IoU = |P ∩ T| / |P ∪ T| with P, T the pixels labelled 1.",
+        )
         return Feedback(False, f"got {float(result):.4f}, expected {expected:.4f}: {why}")
     empty = np.zeros((4, 4), np.uint8)
     result, failed = attempt("iou", iou, empty, empty)
     if failed is not None:
-        return Feedback(False, f"two empty masks agree perfectly: return 1.0 instead of dividing by an empty union ({failed.message})")
+        return Feedback(
+            False,
+            f"two empty masks agree perfectly: return 1.0 instead of dividing by an empty union ({failed.message})",
+        )
     if result is None or not float(result) == 1.0:
         return Feedback(False, f"two empty masks agree perfectly: return 1.0 (got {result!r}).")
     return Feedback(True, f"{expected:.3f} on the test masks, and 1.0 for two empty masks.")
@@ -1220,14 +1431,16 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     Named slips: 1 − accuracy, the best F-score itself (not 1 − it), and the worst threshold.
     """
-    from . import metrics
+    from .. import metrics
 
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
     probability = np.clip(true * 0.5 + rng.normal(0.25, 0.2, true.shape), 0, 1)
     thresholds = np.linspace(0.1, 0.9, 9)
     expected = metrics.isbi_pixel_error(probability, true, thresholds)
-    result, failed = attempt("isbi_pixel_error", isbi_pixel_error, probability.copy(), true.astype(np.uint8), thresholds)
+    result, failed = attempt(
+        "isbi_pixel_error", isbi_pixel_error, probability.copy(), true.astype(np.uint8), thresholds
+    )
     if failed is not None:
         return failed
     if result is None or np.ndim(result) != 0:
@@ -1236,11 +1449,20 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     if abs(value - expected) > 1e-6:
         scores = metrics.f_scores(probability, true, thresholds)
         slips = [
-            (metrics.pixel_error(probability > 0.5, true), "that is 1 − accuracy at threshold 0.5; the challenge takes 1 − the *F-score*, at the best threshold."),
+            (
+                metrics.pixel_error(probability > 0.5, true),
+                "that is 1 − accuracy at threshold 0.5; the challenge takes 1 − the *F-score*, at the best threshold.",
+            ),
             (1 - expected, "that is the best F-score itself; the pixel error is 1 − it."),
             (1 - scores.min(), "that is the *worst* threshold: take the maximum F-score over thresholds."),
             (1 - scores[4], "that is the F-score at a single threshold (0.5): take the best over all `thresholds`."),
         ]
-        why = next((text for wrong, text in slips if abs(value - wrong) < 1e-6), "for each threshold t: F-score of (probability > t) against true, then 1 − the largest.")
+        why = next(
+            (text for wrong, text in slips if abs(value - wrong) < 1e-6),
+            "for each threshold t: F-score of (probability > t) against true, then 1 − the largest.",
+        )
         return Feedback(False, f"got {value:.4f}, expected {expected:.4f}: {why}")
-    return Feedback(True, f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is {metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.")
+    return Feedback(
+        True,
+        f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is {metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.",
+    )

@@ -1,22 +1,25 @@
-"""Pictures for the notebooks: images, feature maps, shape flows, overlays, curves.
-
-Colour-blind-safe by default: images in ``gray``, maps in ``viridis``/``cividis``/``magma``,
-lines and overlays in the Okabe–Ito palette (``unet_lib.runtime.OKABE_ITO``).
-Sections follow the notebooks that introduce each picture.
+"""Pictures of images and of the network (notebooks 00–05): images side by side, feature maps, number grids,
+the U-Net diagram with the shapes of a real forward pass.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass, field
+
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, Rectangle
+from torch import nn
 
-from .runtime import OKABE_ITO
-
+from ..runtime import OKABE_ITO
 
 # -- notebooks 00–02 ---------------------------------------------------------------------
 
 
-def _as_image(image: object) -> np.ndarray:
+def as_image(image: object) -> np.ndarray:
     """A 2-D NumPy array from an array or a tensor; size-1 batch/channel axes are dropped."""
     if hasattr(image, "detach"):  # a torch tensor, possibly with gradients or on a GPU
         image = image.detach().cpu().numpy()
@@ -49,7 +52,7 @@ def show_images(
     ``cmap`` is one colour map for all, or one per image (an image in gray, its maps in viridis).
     ``vmin``/``vmax`` fix one colour scale for all images, so that strengths can be compared.
     """
-    arrays = [_as_image(image) for image in images]
+    arrays = [as_image(image) for image in images]
     cmaps = [cmap] * len(arrays) if isinstance(cmap, str) else list(cmap)
     if len(cmaps) != len(arrays):
         raise ValueError(f"got {len(arrays)} images but {len(cmaps)} colour maps")
@@ -137,9 +140,8 @@ def show_number_grid(
     the arithmetic by hand. Colours default to the Okabe–Ito palette in order. Frames are
     drawn slightly inside their cells, so that neighbouring windows keep separate edges.
     """
-    from matplotlib.patches import Rectangle
 
-    array = _as_image(values).astype(float)
+    array = as_image(values).astype(float)
     low = np.nanmin(array) if vmin is None else vmin
     high = np.nanmax(array) if vmax is None else vmax
     ax.imshow(array, cmap=cmap, vmin=low, vmax=high)
@@ -156,8 +158,13 @@ def show_number_grid(
         inset = 0.06
         ax.add_patch(
             Rectangle(
-                (col - 0.5 + inset, row - 0.5 + inset), width - 2 * inset, height - 2 * inset,
-                fill=False, edgecolor=colour, linewidth=3, linestyle=style,
+                (col - 0.5 + inset, row - 0.5 + inset),
+                width - 2 * inset,
+                height - 2 * inset,
+                fill=False,
+                edgecolor=colour,
+                linewidth=3,
+                linestyle=style,
             )
         )
     ax.set_xticks([])
@@ -168,11 +175,6 @@ def show_number_grid(
 
 # -- notebook 05: U-Net diagram ------------------------------------------------------------
 
-import copy  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 Map = tuple[int, int]
 """One feature map as (channels, size): the U-Net's maps are square when its input is."""
@@ -261,8 +263,6 @@ def draw_unet(model: nn.Module, input_size: int = 572, ax: plt.Axes | None = Non
     up-convolved map beside them. The shapes come from
     ``record_unet_shapes``, so a wider, deeper or padded variant draws itself correctly.
     """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import FancyArrowPatch, Rectangle
 
     shapes = record_unet_shapes(model, input_size)
     depth, gap = shapes.depth, 0.6
@@ -274,7 +274,9 @@ def draw_unet(model: nn.Module, input_size: int = 572, ax: plt.Axes | None = Non
     config = getattr(model, "config", {})
     fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
 
-    def box(x: float, level: int, fmap: Map, fill: str = "#56B4E9", size_label: bool = True) -> tuple[float, float, float, float]:
+    def box(
+        x: float, level: int, fmap: Map, fill: str = "#56B4E9", size_label: bool = True
+    ) -> tuple[float, float, float, float]:
         """Draw one map with its left edge at ``x``; returns (left, right, bottom, top)."""
         channels, size = fmap
         width, height = _box_width(channels), _box_height(size, input_size)
@@ -287,7 +289,11 @@ def draw_unet(model: nn.Module, input_size: int = 572, ax: plt.Axes | None = Non
 
     def arrow(kind: str, start: tuple[float, float], end: tuple[float, float]) -> None:
         colour, style, _ = _UNET_ARROWS[kind]
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, color=colour, linestyle=style, linewidth=1.4))
+        ax.add_patch(
+            FancyArrowPatch(
+                start, end, arrowstyle="-|>", mutation_scale=9, color=colour, linestyle=style, linewidth=1.4
+            )
+        )
 
     def conv_row(x: float, level: int, maps: list[Map], previous: tuple) -> tuple:
         for fmap in maps:
@@ -322,7 +328,9 @@ def draw_unet(model: nn.Module, input_size: int = 572, ax: plt.Axes | None = Non
     if config.get("up_mode", "transpose") != "transpose":
         labels["up"] = (*labels["up"][:2], f"{config['up_mode']} upsampling + conv 1×1")
     handles = [Line2D([], [], color=c, linestyle=s, linewidth=2, label=label) for c, s, label in labels.values()]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8, frameon=False)
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8, frameon=False
+    )
     x_range, y_range = (-0.3, output[1] + 0.3), (rows[-1] - heights[-1] / 2 - 0.4, heights[0] / 2 + 0.4)
     ax.set_xlim(*x_range)
     ax.set_ylim(*y_range)
@@ -336,254 +344,4 @@ def draw_unet(model: nn.Module, input_size: int = 572, ax: plt.Axes | None = Non
         f"{n_params:,} parameters",
         fontsize=10,
     )
-    return fig
-
-
-# -- notebook 08: training ---------------------------------------------------------------
-
-
-def plot_history(history: object, axes: "np.ndarray | None" = None, window: int = 20) -> "plt.Figure":
-    """Loss curves (training, smoothed over ``window`` steps, and validation) and validation accuracy."""
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    loss_ax, acc_ax = axes
-    for ax in axes:
-        ax.clear()
-    if history.step:
-        loss_ax.plot(history.step, history.loss, color=OKABE_ITO[0], alpha=0.25, lw=0.8)
-        loss_ax.plot(history.step, history.smoothed_loss(window), color=OKABE_ITO[0], label=f"training (mean of {window} steps)")
-    if history.val_step:
-        loss_ax.plot(history.val_step, history.val_loss, "o-", color=OKABE_ITO[1], ms=3, label="validation")
-        acc_ax.plot(history.val_step, history.val_accuracy, "o-", color=OKABE_ITO[2], ms=3)
-    loss_ax.set(xlabel="step", ylabel="weighted cross-entropy", title="loss")
-    acc_ax.set(xlabel="step", ylabel="pixel accuracy", title="validation accuracy")
-    if history.step or history.val_step:
-        loss_ax.legend(loc="upper right", fontsize=8)
-    fig = loss_ax.figure
-    fig.tight_layout()
-    return fig
-
-
-class LiveCurves:
-    """One figure of training curves that ``fit`` redraws in place in a notebook (IPython display handle).
-
-    The figure is built without ``pyplot`` and sent as a PNG, so the notebook shows it
-    once, whatever the plotting backend, and each update replaces the picture.
-    """
-
-    def __init__(self) -> None:
-        from IPython.display import display
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(9, 3.2))
-        self.axes = np.array(self.figure.subplots(1, 2))
-        self.handle = display(self._png(), display_id=True)
-
-    def _png(self) -> object:
-        import io
-
-        from IPython.display import Image
-
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=80)
-        return Image(data=buffer.getvalue(), format="png")
-
-    def update(self, history: object) -> None:
-        plot_history(history, self.axes)
-        if self.handle is not None:
-            self.handle.update(self._png())
-
-
-# -- notebook 09: evaluation -------------------------------------------------------------
-
-ERROR_COLORS = {"false cell": OKABE_ITO[1], "false membrane": OKABE_ITO[0]}
-"""Error-map colours (Okabe–Ito): orange = predicted cell on true membrane, blue = predicted membrane in a cell."""
-
-
-def error_map(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """An RGB picture of the mistakes: right pixels in light/dark gray, false cell orange, false membrane blue."""
-    from matplotlib.colors import to_rgb
-
-    pred, true = np.asarray(pred).astype(bool), np.asarray(true).astype(bool)
-    rgb = np.where(true[..., None], 0.85, 0.25) * np.ones(3)
-    rgb[pred & ~true] = to_rgb(ERROR_COLORS["false cell"])
-    rgb[~pred & true] = to_rgb(ERROR_COLORS["false membrane"])
-    return rgb
-
-
-def _error_legend(ax: "plt.Axes") -> None:
-    from matplotlib.patches import Patch
-
-    handles = [Patch(color=c, label=name) for name, c in ERROR_COLORS.items()]
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
-
-
-def show_tiles(image: np.ndarray, boxes: list, highlight: int = 0, ax: "plt.Axes | None" = None) -> "plt.Axes":
-    """Draw overlap-tile boxes on an image: every output tile, and the input tile of one (``highlight``)."""
-    from matplotlib.patches import Rectangle
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 5))
-    image = _as_image(image)
-    pad = max(max(-b[1][0], -b[1][1], 0) for b in boxes)
-    ax.imshow(image, cmap="gray", extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
-    for k, ((top, left, h, w), _) in enumerate(boxes):
-        color = OKABE_ITO[k % 7]
-        ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, lw=1.5, ec=color))
-    (top, left, h, w), (itop, ileft, ih, iw) = boxes[highlight]
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=True, alpha=0.25, fc=OKABE_ITO[highlight % 7]))
-    ax.add_patch(Rectangle((ileft - 0.5, itop - 0.5), iw, ih, fill=False, lw=2, ls="--", ec=OKABE_ITO[highlight % 7]))
-    ax.set_xlim(-pad - 0.5, image.shape[1] + pad - 0.5)
-    ax.set_ylim(image.shape[0] + pad - 0.5, -pad - 0.5)
-    ax.set_title(f"{len(boxes)} output tiles; dashed: the input tile of the shaded one", fontsize=9)
-    return ax
-
-
-def show_prediction(image: np.ndarray, probability: np.ndarray, label: np.ndarray | None = None,
-                    threshold: float = 0.5, title: str = "", axes: "np.ndarray | None" = None) -> "plt.Figure":
-    """Image, cell probability, thresholded mask, and (with a label) the error map, side by side."""
-    panels = 4 if label is not None else 3
-    if axes is None:
-        _, axes = plt.subplots(1, panels, figsize=(3 * panels, 3.2))
-    mask = np.asarray(probability) > threshold
-    axes[0].imshow(_as_image(image), cmap="gray")
-    axes[0].set_title(title or "image", fontsize=9)
-    shown = axes[1].imshow(probability, cmap="viridis", vmin=0, vmax=1)
-    axes[1].set_title("cell probability", fontsize=9)
-    axes[1].figure.colorbar(shown, ax=axes[1], fraction=0.046)
-    axes[2].imshow(mask, cmap="gray", vmin=0, vmax=1)
-    axes[2].set_title(f"mask (probability > {threshold:.2f})", fontsize=9)
-    if label is not None:
-        axes[3].imshow(error_map(mask, label))
-        axes[3].set_title("errors against the label", fontsize=9)
-        _error_legend(axes[3])
-    for ax in axes:
-        ax.axis("off")
-    fig = axes[0].figure
-    fig.tight_layout()
-    return fig
-
-
-def prediction_figure(images: list, probabilities: list, labels: list | None, names: list[str],
-                      threshold: float = 0.5) -> "plt.Figure":
-    """One row per image (image, probability, mask, errors): the PNG that ``python -m unet_lib train`` writes."""
-    from matplotlib.figure import Figure
-
-    panels = 4 if labels is not None else 3
-    fig = Figure(figsize=(3 * panels, 3.2 * len(images)))
-    axes = np.array(fig.subplots(len(images), panels, squeeze=False))
-    for row, (image, probability, name) in enumerate(zip(images, probabilities, names)):
-        show_prediction(image, probability, None if labels is None else labels[row], threshold, name, axes[row])
-    fig.tight_layout()
-    return fig
-
-
-# -- notebooks 06–07: EM data, tiles, weight maps ----------------------------------------------
-
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Rectangle as _Rectangle  # noqa: E402
-
-MEMBRANE_OVERLAY = ListedColormap([OKABE_ITO[1]])
-"""Membrane pixels drawn in Okabe–Ito orange over a gray image."""
-
-
-def _bare(ax: plt.Axes, title: str = "") -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
-
-
-def show_overlay(image: np.ndarray, label: np.ndarray, ax: plt.Axes | None = None, title: str = "", alpha: float = 0.45) -> plt.Axes:
-    """An EM image with its membrane/background pixels (label 0) tinted orange (notebook 06)."""
-    ax = plt.subplots(figsize=(4, 4))[1] if ax is None else ax
-    ax.imshow(image, cmap="gray")
-    ax.imshow(np.ma.masked_where(np.asarray(label) != 0, np.ones(np.shape(label))), cmap=MEMBRANE_OVERLAY, alpha=alpha, vmin=0, vmax=1)
-    _bare(ax, title)
-    return ax
-
-
-def show_data_samples(data, indices: tuple[int, ...] = (0, 1, 2), size: float = 3.2) -> plt.Figure:
-    """Slices (top), their labels (middle) and the overlay (bottom) of a ``SegmentationData`` (notebook 06)."""
-    fig, axes = plt.subplots(3, len(indices), figsize=(size * len(indices), size * 3), squeeze=False)
-    for column, index in enumerate(indices):
-        image, label = data.images[index], data.labels[index]
-        axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=1)
-        _bare(axes[0, column], data.names[index])
-        axes[1, column].imshow(label, cmap="gray", vmin=0, vmax=1)
-        _bare(axes[1, column], "label: white = cell (1), black = membrane (0)" if column == 0 else "")
-        show_overlay(image, label, axes[2, column], "membrane in orange" if column == 0 else "")
-    fig.tight_layout()
-    return fig
-
-
-def show_tile_geometry(image: np.ndarray, label: np.ndarray, input_size: int, output_size: int, top: int, left: int) -> plt.Figure:
-    """The overlap-tile idea on one slice (notebook 06): the mirrored surroundings, the input tile, its output window.
-
-    Left: the slice with ``margin`` pixels of mirror padding; the real image inside the green
-    dashed frame, the input tile in blue, the output window it predicts in orange.
-    Middle and right: the input tile and the label crop for the output window.
-    """
-    margin = (input_size - output_size) // 2
-    padded = np.pad(image, margin, mode="reflect")
-    rows = np.arange(top - margin, top - margin + input_size) + margin
-    cols = np.arange(left - margin, left - margin + input_size) + margin
-    tile = padded[np.ix_(rows, cols)]
-    crop = np.pad(label, margin, mode="reflect")[np.ix_(rows[margin:-margin or None], cols[margin:-margin or None])]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1.35, 1, 1]})
-    axes[0].imshow(padded, cmap="gray")
-    frames = [
-        (margin, margin, image.shape[1], image.shape[0], OKABE_ITO[2], "--", "the slice"),
-        (left, top, input_size, input_size, OKABE_ITO[0], "-", f"input tile {input_size}²"),
-        (left + margin, top + margin, output_size, output_size, OKABE_ITO[1], "-", f"output window {output_size}²"),
-    ]
-    for x, y, w, h, colour, style, name in frames:
-        axes[0].add_patch(_Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=colour, linestyle=style, linewidth=2.2, label=name))
-    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=8, frameon=False)
-    _bare(axes[0], f"mirror padding: {margin} px on every side")
-    axes[1].imshow(tile, cmap="gray")
-    axes[1].add_patch(_Rectangle((margin - 0.5, margin - 0.5), output_size, output_size, fill=False, edgecolor=OKABE_ITO[1], linewidth=2.2))
-    _bare(axes[1], f"the network's input ({input_size}×{input_size})")
-    axes[2].imshow(crop, cmap="gray", vmin=0, vmax=1)
-    _bare(axes[2], f"the label it learns ({output_size}×{output_size})")
-    fig.tight_layout()
-    return fig
-
-
-def show_deformation(image: np.ndarray, label: np.ndarray, transform, step: int = 32, axes=None) -> plt.Figure:
-    """Original with a regular grid, the deformed image with the same grid carried along, the deformed label (notebook 06)."""
-    from .augment import warp
-
-    coordinates = transform.coordinates(image.shape)
-    warped_image, warped_label = warp(image, coordinates, 1), warp(label, coordinates, 0)
-    grid = np.zeros(image.shape, np.float32)
-    grid[::step, :] = grid[:, ::step] = 1.0
-    warped_grid = warp(grid, coordinates, 1)
-    if axes is None:
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
-    fig = axes[0].figure
-    lines = ListedColormap([OKABE_ITO[5]])
-    for ax, picture, lattice, title in (
-        (axes[0], image, grid, "original"),
-        (axes[1], warped_image, warped_grid, "deformed image"),
-        (axes[2], warped_label, warped_grid, "deformed label"),
-    ):
-        ax.imshow(picture, cmap="gray")
-        ax.imshow(np.ma.masked_where(lattice < 0.3, lattice), cmap=lines, alpha=0.8, vmin=0, vmax=1)
-        _bare(ax, title)
-    fig.tight_layout()
-    return fig
-
-
-def show_weight_map(label: np.ndarray, weights: np.ndarray, axes=None, vmax: float | None = None, title: str = "weight map") -> plt.Figure:
-    """A label and its weight map side by side (notebook 07); the map in ``magma`` with a colour bar."""
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-    fig = axes[0].figure
-    axes[0].imshow(label, cmap="gray", vmin=0, vmax=1)
-    _bare(axes[0], "label")
-    shown = axes[1].imshow(weights, cmap="magma", vmin=0, vmax=vmax)
-    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
-    _bare(axes[1], title)
-    fig.tight_layout()
     return fig

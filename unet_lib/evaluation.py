@@ -1,0 +1,90 @@
+"""Predict, choose thresholds, measure, tabulate: the evaluation shared by notebook 09 and the command line.
+
+``python -m unet_lib train`` and ``evaluate`` and notebook 09 all go through these functions, so the
+numbers a learner sees in the notebook and the numbers the command writes into its metrics JSON are
+computed, rounded and laid out the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from .images import SegmentationData
+from .metrics import calibrate_thresholds, mean_report, segmentation_report
+from .tiling import predict_probability
+
+DEFAULT_THRESHOLD = 0.5
+"""The pixel threshold of a model that stores none."""
+
+CALIBRATION_IMAGES = 5
+"""``train`` picks its two thresholds on the last five training images (ISBI slices 20–24), never on validation ones."""
+
+COLUMNS = [
+    ("pixel_accuracy", "accuracy"),
+    ("iou", "IoU"),
+    ("dice", "Dice"),
+    ("isbi_pixel_error", "ISBI pixel err"),
+    ("rand_error", "Rand err"),
+]
+"""``(key of segmentation_report, column title)`` of the evaluation table, in order."""
+
+
+def predict_all(model: nn.Module, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Cell-probability maps of whole images, by overlap-tile prediction (``tiling.predict_probability``)."""
+    return [predict_probability(model, image) for image in images]
+
+
+def calibrate(
+    model: nn.Module,
+    training: SegmentationData,
+    threshold: float | None = None,
+    segmentation_threshold: float | None = None,
+) -> dict[str, float]:
+    """Both thresholds, chosen on the last ``CALIBRATION_IMAGES`` training images; a given value is kept as is."""
+    images, labels = training.images[-CALIBRATION_IMAGES:], training.labels[-CALIBRATION_IMAGES:]
+    chosen = calibrate_thresholds(predict_all(model, images), labels)
+    if threshold is not None:
+        chosen["threshold"] = threshold
+    if segmentation_threshold is not None:
+        chosen["segmentation_threshold"] = segmentation_threshold
+    return chosen
+
+
+def stored_thresholds(
+    state: dict[str, Any], threshold: float | None = None, segmentation_threshold: float | None = None
+) -> dict[str, float]:
+    """The thresholds a checkpoint stores (``train`` calibrates them), unless given here."""
+    pixel = threshold if threshold is not None else float(state.get("threshold", DEFAULT_THRESHOLD))
+    cells = segmentation_threshold
+    if cells is None:
+        cells = float(state.get("segmentation_threshold", pixel))
+    return {"threshold": pixel, "segmentation_threshold": cells}
+
+
+def evaluate_images(
+    probabilities: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    names: Sequence[str],
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    """Every measure per image and their mean, as the metrics JSON stores them."""
+    per_image = {
+        name: segmentation_report(p, y, thresholds["threshold"], thresholds["segmentation_threshold"])
+        for name, p, y in zip(names, probabilities, labels)
+    }
+    return {**thresholds, "per_image": per_image, "mean": mean_report(list(per_image.values()))}
+
+
+def format_table(metrics: dict[str, Any], digits: int = 4) -> str:
+    """The per-image table with a mean row, as ``evaluate`` prints it and notebook 09 shows it."""
+    width = max(12, *(len(name) for name in metrics["per_image"]))
+    lines = [f"{'image':<{width}}" + "".join(f"{title:>16}" for _, title in COLUMNS)]
+    rows = list(metrics["per_image"].items()) + [("mean", metrics["mean"])]
+    for name, report in rows:
+        lines.append(f"{name:<{width}}" + "".join(f"{report[key]:>16.{digits}f}" for key, _ in COLUMNS))
+    lines.insert(-1, "-" * len(lines[0]))
+    return "\n".join(lines)
