@@ -1,6 +1,13 @@
-"""Overlap-tile prediction must equal one whole-image pass of a valid-padding U-Net."""
+"""Overlap-tile prediction must equal one whole-image pass of a valid-padding U-Net, in as few passes as memory allows.
+
+Exactness is a property of fp32 arithmetic: those tests pass ``precision="fp32"``, since ``"auto"`` may pick bf16
+on a processor that computes it fast (tests/test_precision.py covers that path).
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -47,7 +54,7 @@ def test_mirror_indices_equal_numpy_reflect_padding_even_far_out():
 def test_tiled_prediction_equals_one_whole_image_pass(small_unet, height, width, tile_index, batch, seed):
     image = np.random.default_rng(seed).standard_normal((height, width)).astype(np.float32)
     tile = small_unet.valid_input_sizes(56, 132)[::4][tile_index]  # outputs 16 … 92 px
-    tiled = tiling.predict_logits(small_unet, image, tile_size=tile, batch_size=batch)
+    tiled = tiling.predict_logits(small_unet, image, tile_size=tile, batch_size=batch, precision="fp32")
     assert tiled.shape == (2, height, width)
     assert np.abs(tiled - whole_image_pass(small_unet, image)).max() <= 1e-4
 
@@ -56,7 +63,7 @@ def test_depth_four_model_with_several_tiles():
     torch.manual_seed(1)
     model = UNetModel(base_channels=2, depth=4).eval()
     image = np.random.default_rng(0).standard_normal((70, 45)).astype(np.float32)
-    tiled = tiling.predict_logits(model, image, tile_size=204)  # output 20 px, stride 16: 5 × 3 tiles
+    tiled = tiling.predict_logits(model, image, tile_size=204, precision="fp32")  # output 20 px: 5 × 3 tiles
     assert len(tiling.tile_positions(70, 45, tiling.tile_stride(model, 20))) == 15
     margin = 92
     _, size = model.nearest_valid_sizes(70 + 2 * margin)
@@ -74,12 +81,48 @@ def test_tile_positions_are_a_multiple_of_the_pooling_grid(small_unet):
     assert all(top % 4 == 0 and left % 4 == 0 for top, left in tiling.tile_positions(100, 61, stride))
 
 
-def test_choose_tile_size_covers_small_images_with_one_tile_and_caps_large_ones(small_unet):
+def test_choose_tile_size_covers_an_image_in_one_pass_when_memory_allows(small_unet):
     tile = tiling.choose_tile_size(small_unet, 30, 20)
-    assert tiling.model_margin(small_unet, tile)[0] >= 30
-    assert tiling.choose_tile_size(small_unet, 5000, 5000, max_tile=100) <= 100
+    assert tiling.model_margin(small_unet, tile)[0] >= 30 and tiling.tile_count(small_unet, 30, 20, tile) == 1
     paper = UNetModel(base_channels=1)
-    assert tiling.choose_tile_size(paper, 512, 512) == 572  # the paper's tile
+    assert tiling.choose_tile_size(paper, 512, 512) == 700  # output 516 ≥ 512: one tile, not four of 572
+    assert tiling.tile_count(paper, 512, 512, 700) == 1 and tiling.tile_count(paper, 512, 512, 572) == 4
+    with torch.device("meta"):
+        shipped_size = UNetModel(base_channels=16)
+    assert tiling.choose_tile_size(shipped_size, 512, 512) == 700
+
+
+def test_a_large_image_takes_the_largest_affordable_tiles_in_batches(small_unet):
+    budget = tiling.forward_bytes(small_unet, 100)  # room for one 100² tile
+    tile = tiling.choose_tile_size(small_unet, 5000, 5000, memory=budget)
+    assert tile <= 100 and tiling.forward_bytes(small_unet, tile) <= budget
+    assert tiling.batch_for(small_unet, tile, tiles=50, memory=budget) == 1
+    assert tiling.batch_for(small_unet, tile, tiles=50, memory=10 * budget) >= 2
+    assert tiling.batch_for(small_unet, tile, tiles=3, memory=10**12) == 3
+    with pytest.raises(ValueError, match="memory budget"):
+        tiling.choose_tile_size(small_unet, 50, 50, memory=10)
+
+
+def test_forward_bytes_bounds_the_measured_memory_of_a_forward_pass(tmp_path):
+    """The estimate behind the memory budget is at least what a forward pass really takes (in a child process:
+    resident memory before the pass, peak resident memory after it)."""
+    script = tmp_path / "measure.py"
+    script.write_text(
+        "import os, resource, torch\n"
+        "from unet_lib.model import UNetModel\n"
+        "torch.set_num_threads(1)\n"
+        "m = UNetModel(base_channels=8, batch_norm=True).eval()\n"
+        "x = torch.randn(1, 1, 1212, 1212)\n"
+        "before = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "with torch.inference_mode():\n"
+        "    m(x)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)\n"
+    )
+    measured = int(subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout)
+    with torch.device("meta"):
+        model = UNetModel(base_channels=8, batch_norm=True)
+    estimate = tiling.forward_bytes(model, 1212)
+    assert 0.3 * estimate <= measured <= estimate  # the estimate is an upper bound, and not a wild one
 
 
 def test_wrong_tile_size_and_bad_image_shape_give_clear_errors(small_unet):

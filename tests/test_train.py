@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from unet_lib import checkpoints, train
+from unet_lib import batches, checkpoints, train
 from unet_lib.model import UNetModel
 
 IN, OUT = 36, 20  # a depth-1 U-Net maps 36×36 tiles to 20×20
@@ -76,12 +76,12 @@ def test_fit_needs_a_budget_and_stops_on_time():
 
 
 def test_batch_indices_shuffle_each_pass_and_depend_only_on_the_step():
-    first_pass = [i for step in range(4) for i in train.batch_indices(step, 4, 16, seed=3)]
+    first_pass = [i for step in range(4) for i in batches.batch_indices(step, 4, 16, seed=3)]
     assert sorted(first_pass) == list(range(16))
-    second_pass = [i for step in range(4, 8) for i in train.batch_indices(step, 4, 16, seed=3)]
+    second_pass = [i for step in range(4, 8) for i in batches.batch_indices(step, 4, 16, seed=3)]
     assert sorted(second_pass) == list(range(16)) and second_pass != first_pass
-    assert train.batch_indices(5, 4, 16, seed=3) == train.batch_indices(5, 4, 16, seed=3)
-    assert train.batch_indices(5, 4, 16, seed=4) != train.batch_indices(5, 4, 16, seed=3)
+    assert batches.batch_indices(5, 4, 16, seed=3) == batches.batch_indices(5, 4, 16, seed=3)
+    assert batches.batch_indices(5, 4, 16, seed=4) != batches.batch_indices(5, 4, 16, seed=3)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -128,7 +128,7 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_keyboard_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path, capsys):
-    data = ToyTiles(interrupt_at=int(train.batch_indices(3, 2, 16)[0]))  # the first item of step 4
+    data = ToyTiles(interrupt_at=int(batches.batch_indices(3, 2, 16)[0]))  # the first item of step 4
     history = train.fit(
         tiny_model(), data, steps=10, batch_size=2, loss_fn=plain_ce, device="cpu", checkpoint=tmp_path / "last.ckpt"
     )

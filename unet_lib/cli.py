@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from skimage.segmentation import find_boundaries
 
-from . import runtime, train, viz
+from . import distributed, runtime, train, viz
 from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint, load_model, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
 from .evaluation import calibrate, evaluate_images, format_table, predict_all, stored_thresholds
@@ -46,6 +46,10 @@ class UsageError(Exception):
 
 
 # -- small helpers ------------------------------------------------------------------------
+def _silent(*_args: Any, **_kwargs: Any) -> None:
+    """``print`` for the ranks that are not rank 0: they keep quiet."""
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     runtime.write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
@@ -107,9 +111,11 @@ def recipe_from(args: argparse.Namespace):
 def command_train(args: argparse.Namespace) -> int:
     """Train on a dataset, then write the checkpoints, the metrics JSON and a figure of validation predictions."""
     started = time.perf_counter()
+    world = distributed.world_from_env()  # one process, or one of several started by torchrun
+    say = print if world.is_main else _silent
     out = Path(args.out)
     recipe = recipe_from(args)
-    dataset = _load_data(args.data)
+    dataset = _load_data(args.data, verbose=world.is_main)
     if dataset.labels is None:
         raise UsageError(f"{args.data} has no labels to train on")
     train_part, val_part = split_data(dataset)
@@ -119,7 +125,7 @@ def command_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth)}")
     out_size = model.output_size(recipe.tile_size)
     minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
-    tiles = (args.steps or 100_000) * recipe.batch_size
+    tiles = (args.steps or 100_000) * recipe.batch_size * world.size  # every step draws batch × ranks tiles
     train_tiles = TileDataset(
         train_part,
         recipe.tile_size,
@@ -141,7 +147,7 @@ def command_train(args: argparse.Namespace) -> int:
     budget = " or ".join(
         ([f"{minutes:g} minutes"] if minutes is not None else []) + ([f"{args.steps} steps"] if args.steps else [])
     )
-    print(
+    say(
         f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
         f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
         f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
@@ -163,16 +169,23 @@ def command_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         live_plot=False,
         anneal=recipe.anneal,
+        precision=args.precision,
         notes={"recipe": asdict(recipe)},
     )
+    if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
+        return 0
     steps = history.step[-1] if history.step else 0
-    print(f"trained {steps} steps in {history.seconds / 60:.1f} min (stopped by {history.stopped})")
-    thresholds = calibrate(model, train_part, args.threshold, args.segmentation_threshold)
+    processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
+    print(f"trained {steps} steps in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
+    print(f"training computed in {history.precision}")
+    inference = runtime.choose_precision(args.precision, runtime.pick_device(), training=False)
+    print(f"prediction computes in {inference.describe()}")
+    thresholds = calibrate(model, train_part, args.threshold, args.segmentation_threshold, inference)
     print(
         f"thresholds chosen on training images: pixel {thresholds['threshold']:g}, "
         f"segmentation {thresholds['segmentation_threshold']:g}"
     )
-    probabilities = predict_all(model, val_part.images)
+    probabilities = predict_all(model, val_part.images, inference)
     metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
     print(format_table(metrics))
     record = {
@@ -186,6 +199,9 @@ def command_train(args: argparse.Namespace) -> int:
         "recipe": asdict(recipe),
         "model_config": model.config,
         "device": str(runtime.pick_device()),
+        "world_size": history.world_size,
+        "training_precision": history.precision,
+        "prediction_precision": inference.describe(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "validation": metrics,
@@ -253,8 +269,10 @@ def command_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     files = _input_files(args.inputs)
     images = [_read_input(path) for path in files]  # read all first: a bad file fails before any work
+    how = runtime.choose_precision(args.precision, next(model.parameters()).device, training=False)
+    print(f"predicting {len(images)} image(s) in {how.describe()}")
     for path, image in zip(files, images):
-        probability = predict_all(model, [image])[0]
+        probability = predict_all(model, [image], how)[0]
         mask = probability > threshold
         save_png(out / f"{path.stem}_probability.png", (probability * 255).round().astype(np.uint8))
         save_png(out / f"{path.stem}_mask.png", mask.astype(np.uint8) * 255)
@@ -275,15 +293,27 @@ def command_evaluate(args: argparse.Namespace) -> int:
         dataset, which = split_data(dataset)[1], "the validation"
     print(f"evaluating {args.checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
     thresholds = stored_thresholds(load_checkpoint(args.checkpoint), args.threshold, args.segmentation_threshold)
-    metrics = evaluate_images(predict_all(model, dataset.images), dataset.labels, dataset.names, thresholds)
+    how = runtime.choose_precision(args.precision, next(model.parameters()).device, training=False)
+    print(f"predicting in {how.describe()}")
+    metrics = evaluate_images(predict_all(model, dataset.images, how), dataset.labels, dataset.names, thresholds)
     print(format_table(metrics))
     path = Path(args.out) / "metrics.json"
-    write_json(path, {"checkpoint": str(args.checkpoint), "data": dataset.description, **metrics})
+    record = {"checkpoint": str(args.checkpoint), "data": dataset.description, "precision": how.as_dict(), **metrics}
+    write_json(path, record)
     print(f"wrote {path}")
     return 0
 
 
 # -- the command line ------------------------------------------------------------------------
+def _precision_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--precision",
+        choices=runtime.PRECISIONS,
+        default="auto",
+        help="auto (default: bf16/fp16 where this machine computes it faster, measured), or force fp32, bf16, fp16",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m unet_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -331,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-every", type=int, default=100, help="steps between validation losses")
     t.add_argument("--val-tiles", type=int, default=4, help="fixed validation tiles for the loss curve")
     t.add_argument("--checkpoint-every", type=int, default=100)
+    _precision_option(t)
     t.set_defaults(handler=command_train)
 
     p = sub.add_parser("predict", help="predict probability maps, masks and overlays for images")
@@ -340,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="runs/predict", help="output folder (default runs/predict)")
     p.add_argument("--threshold", type=float, help="pixel threshold (default: the one stored with the model)")
+    _precision_option(p)
     p.set_defaults(handler=command_predict)
 
     e = sub.add_parser("evaluate", help="measure a checkpoint on labelled images")
@@ -360,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--segmentation-threshold", type=float, help="segmentation threshold for the Rand error (default: stored)"
     )
+    _precision_option(e)
     e.set_defaults(handler=command_evaluate)
     return parser
 
@@ -374,3 +407,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, CheckpointError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except distributed.PeerLost as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from . import runtime
 from .images import SegmentationData
 from .metrics import calibrate_thresholds, mean_report, segmentation_report
 from .tiling import predict_probability
@@ -33,9 +34,11 @@ COLUMNS = [
 """``(key of segmentation_report, column title)`` of the evaluation table, in order."""
 
 
-def predict_all(model: nn.Module, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+def predict_all(
+    model: nn.Module, images: Sequence[np.ndarray], precision: str | runtime.Precision = "auto"
+) -> list[np.ndarray]:
     """Cell-probability maps of whole images, by overlap-tile prediction (``tiling.predict_probability``)."""
-    return [predict_probability(model, image) for image in images]
+    return [predict_probability(model, image, precision=precision) for image in images]
 
 
 def calibrate(
@@ -43,10 +46,11 @@ def calibrate(
     training: SegmentationData,
     threshold: float | None = None,
     segmentation_threshold: float | None = None,
+    precision: str | runtime.Precision = "auto",
 ) -> dict[str, float]:
     """Both thresholds, chosen on the last ``CALIBRATION_IMAGES`` training images; a given value is kept as is."""
     images, labels = training.images[-CALIBRATION_IMAGES:], training.labels[-CALIBRATION_IMAGES:]
-    chosen = calibrate_thresholds(predict_all(model, images), labels)
+    chosen = calibrate_thresholds(predict_all(model, images, precision), labels)
     if threshold is not None:
         chosen["threshold"] = threshold
     if segmentation_threshold is not None:

@@ -1,4 +1,4 @@
-"""Where the code runs: device, threads, seeds and the test-mode knob (notebook 00).
+"""Where and how the code runs: device, seeds, the test-mode knob (notebook 00), the precision policy (05).
 
 Every notebook starts with ``runtime.setup_notebook()`` so that results are
 reproducible and a GPU (CUDA or Apple MPS) is used when there is one.
@@ -6,11 +6,15 @@ reproducible and a GPU (CUDA or Apple MPS) is used when there is one.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import platform
 import random
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +102,155 @@ def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
         if os.path.exists(temporary):
             os.remove(temporary)
     return path
+
+
+# -- numerics: the precision policy (notebooks 05, 08, 09) ---------------------------------------------
+# Convolutions dominate a U-Net's time. Some processors multiply bf16 (or fp16) many times faster than
+# fp32 — Intel's AMX units, GPUs with tensor cores — and others emulate it slowly (an AMD EPYC without
+# bf16 ran bf16 convolutions 30–350× slower). So the choice is made at run time, from what this machine
+# measures, and every run says what it chose. Losses, softmax and weight maps always stay fp32.
+
+PRECISION_ENV = "UNET_PRECISION"
+"""Set ``UNET_PRECISION=fp32`` (or ``bf16``, ``fp16``) to override ``"auto"`` everywhere, e.g. to compare."""
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+FAST_ENOUGH = 1.3
+"""A lower precision or memory layout is used only if the probe measures it at least this much faster."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How to compute on one device: the number format of the forward pass and the layout of the maps.
+
+    ``dtype`` ``None`` means plain fp32; ``torch.bfloat16`` or ``torch.float16`` runs the forward pass under
+    ``torch.autocast`` (convolutions in that format, sensitive reductions in fp32). ``channels_last`` stores
+    feature maps as (N, H, W, C), which some convolution kernels prefer. ``reason`` says why.
+    """
+
+    device_type: str = "cpu"
+    dtype: torch.dtype | None = None
+    channels_last: bool = False
+    reason: str = "fp32 by default"
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context for the forward pass: ``torch.autocast`` in ``dtype``, or nothing for fp32."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A gradient scaler that is active only for fp16 on CUDA (whose small range needs it), else a no-op."""
+        enabled = self.dtype == torch.float16 and self.device_type == "cuda"
+        return torch.amp.GradScaler(self.device_type, enabled=enabled)
+
+    def describe(self) -> str:
+        """One line for every run's output, e.g. ``"bf16 autocast, channels_last, on cpu (auto: …)"``."""
+        number = "fp32" if self.dtype is None else f"{self.name} autocast"
+        layout = "channels_last" if self.channels_last else "NCHW"
+        return f"{number}, {layout}, on {self.device_type} ({self.reason})"
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values for a metrics JSON."""
+        return {
+            "precision": self.name,
+            "channels_last": self.channels_last,
+            "device": self.device_type,
+            "reason": self.reason,
+        }
+
+
+FP32 = Precision(reason="plain fp32")
+"""Plain fp32 in the usual layout: the default where no precision is chosen, and the reference for the others."""
+
+
+def choose_precision(
+    requested: str | None = "auto", device: torch.device | str | None = None, training: bool = True
+) -> Precision:
+    """The precision to use on ``device``: ``"auto"`` measures, ``"fp32"``/``"bf16"``/``"fp16"`` force.
+
+    ``auto`` (overridden by ``$UNET_PRECISION``): on CUDA, bf16 where the GPU supports it, else fp16 with
+    a gradient scaler; on a CPU or Apple GPU, the fastest of fp32 and the low precision the hardware
+    offers, by a short timed probe (cached per process), for training (forward + backward) or inference.
+    """
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        requested = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
+    device_type = torch.device(device).type if device is not None else pick_device().type
+    if requested != "auto":
+        return Precision(device_type, _DTYPES[requested], device_type == "cuda", f"{requested} as requested")
+    if device_type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return Precision("cuda", torch.bfloat16, True, "auto: this GPU computes bf16 natively")
+        return Precision("cuda", torch.float16, True, "auto: fp16 with a gradient scaler, the GPU lacks bf16")
+    return _measured_precision(device_type, training)
+
+
+def low_precision_candidate(device_type: str) -> torch.dtype | None:
+    """The low precision worth probing: bf16 on a CPU whose oneDNN computes it, fp16 on an Apple GPU."""
+    if device_type == "mps":
+        return torch.float16
+    if device_type == "cpu" and torch.backends.mkldnn.is_available():
+        return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    return None
+
+
+@functools.cache
+def _measured_precision(device_type: str, training: bool) -> Precision:
+    """Time a U-Net block in each candidate format, interleaved; keep fp32 NCHW unless another is clearly faster."""
+    low = low_precision_candidate(device_type)
+    dtypes = [None] if low is None else [None, low]
+    candidates = [Precision(device_type, dtype, layout) for dtype in dtypes for layout in (False, True)]
+    runs = {candidate: probe(candidate, training) for candidate in candidates}
+    times: dict[Precision, list[float]] = {candidate: [] for candidate in candidates}
+    for _ in range(3):  # A/B interleaved, so that a busy moment hurts every candidate alike
+        for candidate, run in runs.items():
+            times[candidate].append(run())
+    median = {candidate: sorted(t)[1] for candidate, t in times.items()}
+    baseline, best = candidates[0], min(median, key=median.get)
+    if median[baseline] < FAST_ENOUGH * median[best]:
+        best = baseline
+    what = "training" if training else "inference"
+    if low is None:
+        finding = f"this {device_type} has no fast {'bf16' if device_type == 'cpu' else 'fp16'} arithmetic"
+    else:
+        ratio = median[baseline] / min(median[c] for c in candidates if c.dtype == low)
+        finding = f"{Precision(device_type, low).name} measured {ratio:.1f}× the speed of fp32 here"
+    return replace(best, reason=f"auto for {what}: {finding}")
+
+
+def probe(precision: Precision, training: bool) -> Callable[[], float]:
+    """A timer of one forward (and backward) pass of a 32-channel 3×3 double convolution at 64² in ``precision``.
+
+    The block and its input are made once; each call of the returned function times one pass in seconds.
+    The first call happens here (it picks the kernels), so the timed calls measure steady work.
+    """
+    device = torch.device(precision.device_type)
+    generator = torch.Generator().manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(32, 32, 3), torch.nn.ReLU(), torch.nn.Conv2d(32, 32, 3))
+    block = block.to(device, memory_format=precision.memory_format)
+    x = torch.randn(2, 32, 64, 64, generator=generator).to(device, memory_format=precision.memory_format)
+    x.requires_grad_(training)
+
+    def run() -> float:
+        start = time.perf_counter()
+        with precision.autocast(), torch.set_grad_enabled(training):
+            y = block(x)
+        if training:
+            y.float().sum().backward()
+        if device.type != "cpu":
+            getattr(torch, device.type).synchronize()
+        return time.perf_counter() - start
+
+    run()
+    return run

@@ -16,17 +16,23 @@ Two details make the stitching exact (the tests compare with one whole-image pas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import runtime
 from .data import mirror_indices, normalize
 from .model import unet_output_size
 
-DEFAULT_MAX_TILE = 572
-"""The paper's input tile size; prediction tiles are never larger than this by default."""
+MEMORY_BUDGET = 2**30
+"""Bytes of feature maps one forward pass of prediction may hold (1 GiB): it bounds the tile size and the batch."""
+
+MAPS_PER_PIXEL = 10
+"""Peak feature-map memory of one forward pass, in full-resolution maps of ``base_channels`` channels: measured
+5–7.6 for valid-padding U-Nets of 8–64 base channels (allocator included; tests/test_tiling.py), rounded up."""
 
 SAME_PADDING_CONTEXT = 16
 """For ``padding="same"`` models: pixels thrown away at every side of an output tile, where zero padding distorts it."""
@@ -55,20 +61,37 @@ def tile_stride(model: nn.Module, output_size: int) -> int:
     return max(step, output_size // step * step)
 
 
-def choose_tile_size(model: nn.Module, height: int, width: int, max_tile: int = DEFAULT_MAX_TILE) -> int:
-    """The smallest valid input tile whose output covers the image, but at most ``max_tile``.
+def forward_bytes(model: nn.Module, tile_size: int, batch_size: int = 1, bytes_per_value: int = 4) -> int:
+    """About how much memory the feature maps of one forward pass of ``batch_size`` tiles need at their peak."""
+    base = model.config["base_channels"] if hasattr(model, "config") else 64
+    return MAPS_PER_PIXEL * base * tile_size**2 * batch_size * bytes_per_value
 
-    Small images then take one tile; large ones take as many ``max_tile`` tiles as needed.
+
+def tile_count(model: nn.Module, height: int, width: int, tile_size: int) -> int:
+    """How many tiles of ``tile_size`` cover an image of ``height × width``."""
+    stride = tile_stride(model, model_margin(model, tile_size)[0])
+    return len(tile_positions(height, width, stride))
+
+
+def choose_tile_size(model: nn.Module, height: int, width: int, memory: int = MEMORY_BUDGET) -> int:
+    """The valid input tile that predicts the whole image with the least computation, within ``memory``.
+
+    Every tile recomputes its margin of context, so the cost is the number of tiles × the tile's area. One
+    tile that covers a 512² slice (700², output 516²) costs 490,000 input pixels; four 572² tiles cost
+    1.3 million (notebook 09). A large image takes as many of the largest affordable tiles as it needs.
     """
     depth, padding = getattr(model, "depth", 4), getattr(model, "padding", "valid")
-    candidates = [n for n in range(2**depth, max_tile + 1) if unet_output_size(n, depth, padding) is not None]
+    largest = max(math.isqrt(memory // forward_bytes(model, 1)), 2**depth)
+    candidates = [n for n in range(2**depth, largest + 1) if unet_output_size(n, depth, padding) is not None]
     candidates = [n for n in candidates if padding == "valid" or n > 2 * SAME_PADDING_CONTEXT + 2**depth]
     if not candidates:
-        raise ValueError(f"no valid tile size up to {max_tile} for this U-Net; raise max_tile")
-    for n in candidates:
-        if tile_stride(model, model_margin(model, n)[0]) >= max(height, width):
-            return n
-    return candidates[-1]
+        raise ValueError(f"no valid tile fits a memory budget of {memory / 2**20:.0f} MiB for this U-Net")
+    return min(candidates, key=lambda n: (tile_count(model, height, width, n) * n**2, n))
+
+
+def batch_for(model: nn.Module, tile_size: int, tiles: int, memory: int = MEMORY_BUDGET) -> int:
+    """How many tiles go through the network at once: as many as ``memory`` holds, at least one."""
+    return max(1, min(tiles, memory // forward_bytes(model, tile_size)))
 
 
 def tile_positions(height: int, width: int, stride: int) -> list[tuple[int, int]]:
@@ -107,31 +130,39 @@ def input_tile(channels: np.ndarray, top: int, left: int, size: int) -> np.ndarr
     return channels[:, rows[:, None], cols[None, :]]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_logits(
     model: nn.Module,
     image: np.ndarray | torch.Tensor,
     tile_size: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
+    precision: str | runtime.Precision = "auto",
 ) -> np.ndarray:
     """Class scores ``(num_classes, H, W)`` for a prepared ``(H, W)`` or ``(C, H, W)`` image, tile by tile.
 
     The image goes in as it is (normalise it first, see ``predict_probability``). Each
     input tile is its output tile plus ``margin`` pixels of context on every side,
     mirrored beyond the border; ``batch_size`` tiles go through the network at a time.
+    By default the tile is the cheapest one (``choose_tile_size``: often a single tile)
+    and the batch as large as memory allows; ``precision`` as in ``runtime.choose_precision``.
     """
     channels = as_channels(image)
     _, height, width = channels.shape
     tile_size = tile_size or choose_tile_size(model, height, width)
     out_size, margin = model_margin(model, tile_size)
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    how = precision if isinstance(precision, runtime.Precision) else runtime.choose_precision(precision, device, False)
+    positions = tile_positions(height, width, tile_stride(model, out_size))
+    batch_size = batch_size or batch_for(model, tile_size, len(positions))
     result = np.empty((model.num_classes, height, width), dtype=np.float32)
     was_training = model.training
-    model.eval()
-    for batch in batched(tile_positions(height, width, tile_stride(model, out_size)), batch_size):
+    model.eval().to(memory_format=how.memory_format)
+    for batch in batched(positions, batch_size):
         tiles = np.stack([input_tile(channels, top - margin, left - margin, tile_size) for top, left in batch])
-        logits = model(torch.from_numpy(tiles).to(device)).float().cpu().numpy()
+        x = torch.from_numpy(tiles).to(device).contiguous(memory_format=how.memory_format)
+        with how.autocast():
+            logits = model(x).float().cpu().numpy()
         if padding_is_same(model):  # keep only the centre, away from the zero padding
             logits = logits[..., margin : margin + out_size, margin : margin + out_size]
         for (top, left), tile in zip(batch, logits):  # tiles of the last row/column may stick out
@@ -145,11 +176,14 @@ def predict_probability(
     model: nn.Module,
     image: np.ndarray,
     tile_size: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
+    precision: str | runtime.Precision = "auto",
 ) -> np.ndarray:
-    """Cell probability ``(H, W)`` of a raw image in [0, 1]: normalise, overlap-tile, softmax, channel 1."""
-    logits = predict_logits(model, normalize(np.asarray(image, dtype=np.float32)), tile_size, batch_size, device)
+    """Cell probability ``(H, W)`` of a raw image in [0, 1]: normalise, overlap-tile, softmax (in fp32), channel 1."""
+    logits = predict_logits(
+        model, normalize(np.asarray(image, dtype=np.float32)), tile_size, batch_size, device, precision
+    )
     return torch.softmax(torch.from_numpy(logits), dim=0)[1].numpy()
 
 

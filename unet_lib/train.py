@@ -19,8 +19,10 @@ step the optimiser — until a step count or a time budget is reached. Around th
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from . import runtime
+from . import distributed, runtime
+from .batches import batch_stream, default_workers, load_batch
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .distributed import World
 from .losses import weighted_cross_entropy
 from .viz import LiveCurves
 
@@ -100,6 +104,8 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str = ""  # "steps", "time" or "interrupted"
+    precision: str = ""  # how the steps were computed, e.g. "fp32, NCHW, on cpu (…)"
+    world_size: int = 1  # how many processes trained together (notebook 10)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,55 +131,54 @@ def make_optimizer(model: nn.Module, name: str = "adam", lr: float | None = None
     return torch.optim.Adam(model.parameters(), **settings)
 
 
-def batch_indices(step: int, batch_size: int, num_items: int, seed: int = 0) -> list[int]:
-    """Which dataset items form the batch of ``step``: a fresh shuffle per pass, seeded by ``(seed, pass)``.
-
-    Computed from the step alone, so a resumed run draws exactly the batches it would have drawn.
-    """
-    if num_items < 1:
-        raise ValueError("the training dataset is empty")
-    indices = []
-    for position in range(step * batch_size, (step + 1) * batch_size):
-        epoch, offset = divmod(position, num_items)
-        indices.append(int(np.random.default_rng([seed, epoch]).permutation(num_items)[offset]))
-    return indices
-
-
-def load_batch(dataset: Dataset, indices: Sequence[int], device: torch.device) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Stack the items ``(x, y[, w])`` into batch tensors on ``device``; ``w`` is ``None`` when items have none."""
-    items = [dataset[i] for i in indices]
-    x, y = (torch.stack([torch.as_tensor(item[k]) for item in items]).to(device) for k in (0, 1))
-    w = torch.stack([torch.as_tensor(item[2]) for item in items]).to(device) if len(items[0]) > 2 else None
-    return x, y, w
-
-
 def default_loss() -> LossFn:
     """The paper's loss: pixel-wise softmax cross-entropy weighted by the weight map (notebook 07)."""
     return weighted_cross_entropy
 
 
 def train_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, x: Tensor, y: Tensor, w: Tensor | None
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    w: Tensor | None,
+    precision: runtime.Precision = runtime.FP32,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> float:
-    """One step of gradient descent on one batch; returns the loss before the step."""
+    """One step of gradient descent on one batch; returns the loss before the step.
+
+    ``precision`` (notebook 05) may run the forward pass in bf16 or fp16 where that is fast; the loss is always
+    computed in fp32. ``scaler`` scales an fp16 loss so that small gradients survive; for fp32 and bf16 it is off.
+    """
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), y, w)
-    loss.backward()
-    optimizer.step()
+    with precision.autocast():
+        logits = model(x)
+    loss = loss_fn(logits.float(), y, w)
+    scaler = scaler or precision.grad_scaler()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
     return loss.item()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def validate(
-    model: nn.Module, dataset: Dataset, loss_fn: LossFn, device: torch.device, batch_size: int = 4
+    model: nn.Module,
+    dataset: Dataset,
+    loss_fn: LossFn,
+    device: torch.device,
+    batch_size: int = 4,
+    precision: runtime.Precision = runtime.FP32,
 ) -> tuple[float, float]:
     """Mean loss and pixel accuracy on every item of ``dataset`` (fixed tiles, no augmentation)."""
     model.eval()
     losses, correct, total = [], 0, 0
     for start in range(0, len(dataset), batch_size):
         x, y, w = load_batch(dataset, range(start, min(start + batch_size, len(dataset))), device)
-        logits = model(x)
+        with precision.autocast():
+            logits = model(x.contiguous(memory_format=precision.memory_format)).float()
         losses.append(loss_fn(logits, y, w).item() * len(x))
         correct += int((logits.argmax(1) == y).sum())
         total += y.numel()
@@ -210,6 +215,36 @@ def _in_notebook() -> bool:
     return type(get_ipython()).__name__ == "ZMQInteractiveShell"
 
 
+class StopRequests:
+    """While training, Ctrl-C, SIGTERM (a batch scheduler, ``torchrun``) and SIGHUP (a closed terminal) ask the
+    loop to stop after the step it is in, so the checkpoint it then writes is whole; a second Ctrl-C stops at once.
+
+    A ``with StopRequests() as stops:`` block installs the handlers (in the main thread only, where Python
+    delivers signals) and puts the previous ones back at its end. ``stops.reason`` is ``"interrupted"`` once asked.
+    """
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.reason, self.quiet, self._previous = "", quiet, {}
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {number: signal.signal(number, self._ask) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _ask(self, number: int, _frame: object) -> None:
+        if self.reason:
+            raise KeyboardInterrupt
+        self.reason = "interrupted"
+        if not self.quiet:
+            print(f"{signal.Signals(number).name}: stopping after this step (press Ctrl-C again to stop at once)")
+
+
 def stop_reason(step: int, steps: int | None, start: float, minutes: float | None) -> str:
     """Why training should stop now — ``"steps"`` or ``"time"`` — or ``""`` to go on (``None`` = no such budget)."""
     if steps is not None and step >= steps:
@@ -236,6 +271,21 @@ def annealed_lr(lr: float, used: float, floor: float = 0.02) -> float:
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * used)))
 
 
+def check_fit_arguments(
+    steps: int | None, minutes: float | None, batch_size: int, val_every: int, checkpoint_every: int
+) -> None:
+    """Refuse a budget or schedule that cannot work, before any work is done, with a message that says why."""
+    if steps is None and minutes is None:
+        raise ValueError("give a budget: steps=…, minutes=… or both")
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
+    if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a number > 0, got {minutes!r}")
+    for name, value in (("batch_size", batch_size), ("val_every", val_every), ("checkpoint_every", checkpoint_every)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
+
+
 def fit(
     model: nn.Module,
     train_data: Dataset,
@@ -249,6 +299,7 @@ def fit(
     loss_fn: LossFn | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
+    precision: str = "auto",
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 100,
     val_every: int = 50,
@@ -256,6 +307,7 @@ def fit(
     live_plot: bool | None = None,
     progress: bool | None = None,
     anneal: bool = False,
+    workers: int | None = None,
     notes: dict[str, Any] | None = None,
 ) -> History:
     """Train ``model`` on ``train_data`` items ``(x, y, w)`` until ``steps`` steps or ``minutes`` minutes.
@@ -266,56 +318,96 @@ def fit(
     drawn, in a notebook). With ``anneal`` the learning rate follows a cosine from
     ``lr`` down to nearly 0 over the budget (``annealed_lr``). A checkpoint is written
     every ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
-    file; ``notes`` (plain values, e.g. the recipe) go into it too. Returns the ``History``.
+    file; ``notes`` (plain values, e.g. the recipe) go into it too. ``precision`` is
+    ``runtime.choose_precision``'s (``"auto"``: measured on this machine). Started by
+    ``torchrun``, every process trains its share of each batch (``unet_lib.distributed``,
+    notebook 10); ``batch_size`` is then per process. Returns the ``History``.
     """
-    if steps is None and minutes is None:
-        raise ValueError("give a budget: steps=…, minutes=… or both")
-    # set up: device, seeds, optimiser; when resuming, the saved weights, optimiser state and RNG
-    device = runtime.pick_device(None if device is None else str(device))
+    check_fit_arguments(steps, minutes, batch_size, val_every, checkpoint_every)
+    # set up: which process, device and precision; seeds, optimiser; when resuming, the saved state
+    world = distributed.world_from_env()
+    device = distributed.device_for(world, runtime.pick_device(None if device is None else str(device)))
+    how = runtime.choose_precision(precision, device, training=True)
+    distributed.start(world, device)
     loss_fn = loss_fn or default_loss()
     runtime.seed_everything(seed)
-    model.to(device)
+    model.to(device, memory_format=how.memory_format)
     opt = make_optimizer(model, optimizer, lr)
     step, history = resume_from(resume, model, opt) if resume else (0, History())
-    curves = live_curves(live_plot)
-    bar = progress_bar(steps, step, progress)
+    history.precision, history.world_size = how.describe(), world.size
+    net, scaler = distributed.wrap(model, world, device), how.grad_scaler()
+    workers = default_workers(device) if workers is None else workers
+    batches = batch_stream(train_data, step, batch_size, seed, world, device, workers)
+    curves = live_curves(live_plot) if world.is_main else None
+    bar = progress_bar(steps, step, progress if world.is_main else False)
     start, seconds_before = time.perf_counter(), history.seconds
 
     def save() -> None:
         history.seconds = seconds_before + time.perf_counter() - start
-        if checkpoint is not None:
+        if checkpoint is not None and world.is_main:
             save_checkpoint(checkpoint, model, opt, step, history, seed=seed, **(notes or {}))
 
-    try:  # the loop: one batch, one step, until the budget is spent (`:=` keeps the reason to stop)
-        while not (reason := stop_reason(step, steps, start, minutes)):
-            if anneal:
-                for group in opt.param_groups:
-                    group["lr"] = annealed_lr(opt.defaults["lr"], budget_used(step, steps, start, minutes))
-            x, y, w = load_batch(train_data, batch_indices(step, batch_size, len(train_data), seed), device)
-            loss = train_step(model, opt, loss_fn, x, y, w)
-            step += 1
-            history.step.append(step)
-            history.loss.append(loss)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-            if val_data is not None and step % val_every == 0:
-                val_loss, val_accuracy = validate(model, val_data, loss_fn, device, batch_size)
-                history.val_step.append(step)
-                history.val_loss.append(val_loss)
-                history.val_accuracy.append(val_accuracy)
-                if curves is not None:
-                    curves.update(history)
-            if step % checkpoint_every == 0:
-                save()
-    except KeyboardInterrupt:  # Ctrl-C in a terminal, ■ (interrupt the kernel) in Jupyter
-        reason = "interrupted"
-        print(f"Interrupted at step {step}: saving a checkpoint and stopping.")
+    with StopRequests(quiet=not world.is_main) as stops:  # Ctrl-C, SIGTERM, SIGHUP: stop after this step
+        try:  # the loop: one batch, one step, until the budget is spent (`:=` keeps the reason to stop)
+            while not (reason := agreed_stop(world, stops, step, steps, start, minutes, anneal, opt)):
+                x, y, w = next(batches)
+                loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=how.memory_format), y, w, how, scaler)
+                step += 1
+                history.step.append(step)
+                history.loss.append(loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}")
+                if val_data is not None and step % val_every == 0 and world.is_main:
+                    val_loss, val_accuracy = validate(model, val_data, loss_fn, device, batch_size, how)
+                    history.val_step.append(step)
+                    history.val_loss.append(val_loss)
+                    history.val_accuracy.append(val_accuracy)
+                    if curves is not None:
+                        curves.update(history)
+                if step % checkpoint_every == 0:
+                    save()
+        except KeyboardInterrupt:  # a second Ctrl-C in a terminal or ■ (interrupt the kernel) in Jupyter
+            reason = "interrupted"
+            if world.is_main:
+                print(f"Interrupted at step {step}: saving a checkpoint and stopping.")
+        except Exception as error:  # another process of a torchrun job died: keep the last good checkpoint
+            if not distributed.peer_lost(error, world):
+                raise
+            bar.close()
+            raise distributed.PeerLost(
+                f"rank {world.rank}: another training process stopped at step {step} ({str(error).splitlines()[0]}); "
+                f"the last checkpoint written{f' ({checkpoint})' if checkpoint else ''} is intact: resume from it"
+            ) from error
     bar.close()
     history.stopped = reason
     save()
+    distributed.finish(world)
     if curves is not None:
         curves.update(history)
     return history
+
+
+def agreed_stop(
+    world: World,
+    stops: StopRequests,
+    step: int,
+    steps: int | None,
+    start: float,
+    minutes: float | None,
+    anneal: bool,
+    optimizer: torch.optim.Optimizer,
+) -> str:
+    """Why to stop now (an interrupt, else ``stop_reason``), as every process sees it; sets the annealed rate.
+
+    With several processes, rank 0's clock and signals decide for all (``distributed.agree``), so they stop
+    at the same step and step with the same learning rate.
+    """
+    reason = stops.reason or stop_reason(step, steps, start, minutes)
+    reason, used = distributed.agree(world, reason, budget_used(step, steps, start, minutes))
+    if anneal:
+        for group in optimizer.param_groups:
+            group["lr"] = annealed_lr(optimizer.defaults["lr"], used)
+    return reason
 
 
 def progress_bar(steps: int | None, initial: int, enabled: bool | None = None):

@@ -1,0 +1,38 @@
+"""tools/bench_speed.py runs end to end (tiny sizes) and reports every row with its ratio and precision."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import bench_speed  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_benchmark_reports_ratios_for_every_row(tmp_path, capsys, one_thread):
+    result = bench_speed.main(["--quick", "--json", str(tmp_path / "speed.json")])
+    assert json.loads((tmp_path / "speed.json").read_text()) == json.loads(json.dumps(result))
+    assert {"fp32 NCHW", "fp32 channels_last"} <= set(result["convolution_gflops"])
+    names = [row["what"] for row in result["rows"]]
+    assert names[:3] == ["paper forward 188²", "CPU-recipe training step 2 × 188²", "whole 200² slice, shipped model"]
+    for row in result["rows"]:
+        assert row["speedup"] == pytest.approx(row["textbook_s"] / row["course_s"])
+    assert all("on cpu" in row["course_precision"] for row in result["rows"][:3])
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_the_textbook_loop_predicts_what_the_course_predicts():
+    """The baseline is a fair one: same model, same answer (fp32), only computed the textbook way."""
+    import numpy as np
+
+    from unet_lib import tiling
+
+    course, textbook = bench_speed.shipped_model()
+    image = np.random.default_rng(0).random((150, 170)).astype(np.float32)
+    expected = tiling.predict_probability(course, image, precision="fp32")
+    assert np.abs(bench_speed.textbook_probability(textbook, image) - expected).max() <= 1e-4
