@@ -118,19 +118,29 @@ def _skip_and_up(input_size: int, level: int, depth: int) -> tuple[int, int, int
     return sizes[2 * level + 1], sizes[up], sizes[up + 1]
 
 
+def _per_side(input_size: int, level: int, depth: int) -> int:
+    skip, up, _ = _skip_and_up(input_size, level, depth)
+    return (skip - up) // 2
+
+
+def _both_sides(input_size: int, level: int, depth: int) -> int:
+    skip, up, _ = _skip_and_up(input_size, level, depth)
+    return skip - up
+
+
+def _after_double_conv(input_size: int, level: int, depth: int) -> int:
+    skip, _, after = _skip_and_up(input_size, level, depth)
+    return (skip - after) // 2
+
+
 _CROP_PER_SIDE_MISTAKES = [
+    Mistake(gives=_both_sides, says="that is what both sides lose together — each side loses half."),
     Mistake(
-        gives=lambda n, level, depth: (lambda skip, up, _: skip - up)(*_skip_and_up(n, level, depth)),
-        says="that is what both sides lose together — each side loses half.",
-    ),
-    Mistake(
-        gives=lambda n, level, depth: (lambda skip, up, _: (skip - up) // 2)(
-            *_skip_and_up(n, depth - 1 - level, depth)
-        ),
+        gives=lambda input_size, level, depth: _per_side(input_size, depth - 1 - level, depth),
         says="your levels are counted from the bottom. Level 0 is the top level, the one with the longest copy arrow.",
     ),
     Mistake(
-        gives=lambda n, level, depth: (lambda skip, _, after: (skip - after) // 2)(*_skip_and_up(n, level, depth)),
+        gives=_after_double_conv,
         says="you cropped to the size after the expansive double convolution. The crop happens right after the "
         "up-convolution, before the double convolution.",
     ),
@@ -150,8 +160,8 @@ def check_crop_per_side(crop_per_side: Callable[..., int]) -> Feedback:
     for n, level, depth in inputs:
         skip, up, _ = _skip_and_up(n, level, depth)
         note = f"here the skip is {skip} px and the up-convolved map {up} px, and the two sides share the difference"
-        cases.append(case(n, level, depth=depth, expected=(skip - up) // 2, note=note))
-    amounts = [(skip - up) // 2 for skip, up, _ in (_skip_and_up(572, level, 4) for level in range(4))]
+        cases.append(case(n, level, depth=depth, expected=_per_side(n, level, depth), note=note))
+    amounts = [_per_side(572, level, 4) for level in range(4)]
     return check_cases(
         "crop_per_side",
         crop_per_side,
