@@ -1,123 +1,152 @@
-"""The exercise checkers of notebooks 06 and 07: accept the reference solution, name the typical mistakes."""
+"""Checkers of notebooks 06–07 (``unet_lib.checks.data``): answers written here, independently of unet_lib.
+
+Each checker passes a known-right answer and names every typical mistake it claims to name.
+"""
+
+from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
+from checker_answers import assert_passed, assert_rejected
 
 from unet_lib import checks
 
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Your turn")
+# -- notebook 06 --------------------------------------------------------------------------------------
 
 
-# -- notebook 06 ------------------------------------------------------------------------------
+def mirror_pad(image: np.ndarray, pad: int) -> np.ndarray:
+    """Mirror about the border pixel, by index arithmetic: position −k reads k, position H−1+k reads H−1−k."""
+    height, width = image.shape
+
+    def source(position: int, size: int) -> int:
+        return -position if position < 0 else 2 * (size - 1) - position if position >= size else position
+
+    rows = [source(r, height) for r in range(-pad, height + pad)]
+    cols = [source(c, width) for c in range(-pad, width + pad)]
+    return image[np.ix_(rows, cols)]
 
 
-def test_mirror_pad_accepts_reflect_padding():
-    def mirror_pad(image, pad):
-        rows = np.concatenate([image[pad:0:-1], image, image[-2 : -pad - 2 : -1]]) if pad else image
-        return np.concatenate([rows[:, pad:0:-1], rows, rows[:, -2 : -pad - 2 : -1]], axis=1) if pad else rows
-
-    feedback = checks.check_mirror_pad(mirror_pad)
-    assert feedback.passed, feedback.message
-    assert checks.check_mirror_pad(lambda image, pad: np.pad(image, pad, mode="reflect"))
-    assert checks.check_mirror_pad(lambda image, pad: torch.from_numpy(np.pad(image, pad, mode="reflect")))
+def test_mirror_pad_accepts_mirroring_by_hand_numpy_and_a_tensor():
+    assert_passed(checks.check_mirror_pad(mirror_pad), "numpy.pad(mode='reflect')")
+    assert_passed(checks.check_mirror_pad(lambda image, pad: np.pad(image, pad, mode="reflect")))
+    assert_passed(checks.check_mirror_pad(lambda image, pad: torch.from_numpy(mirror_pad(image, pad))))
 
 
-def test_mirror_pad_names_the_typical_mistakes():
-    assert "edge pixel is repeated" in checks.check_mirror_pad(lambda im, p: np.pad(im, p, mode="symmetric")).message
-    assert "zero padding" in checks.check_mirror_pad(lambda im, p: np.pad(im, p)).message
-    assert "wraps around" in checks.check_mirror_pad(lambda im, p: np.pad(im, p, mode="wrap")).message
-    one_side = checks.check_mirror_pad(lambda im, p: np.pad(im, ((p, 0), (p, 0)), mode="reflect"))
-    assert not one_side and "all four sides" in one_side.message
-    assert "NumPy array" in checks.check_mirror_pad(lambda im, p: np.pad(im, p, mode="reflect").tolist()).message
-    assert "your turn" in checks.check_mirror_pad(stub).message
+def _shifted_centre(image: np.ndarray, pad: int) -> np.ndarray:
+    padded = mirror_pad(image, pad)
+    return np.roll(padded, 1, axis=1) if pad else padded
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda im, p: np.pad(im, p, mode="symmetric"), ["edge pixel is repeated", '"reflect", not "symmetric"']),
+        (lambda im, p: np.pad(im, p), ["zero padding"]),
+        (lambda im, p: np.pad(im, p, mode="edge"), ["repeats the edge pixel outwards"]),
+        (lambda im, p: np.pad(im, p, mode="wrap"), ["wraps around"]),
+        (lambda im, p: np.pad(im, ((p, 0), (p, 0)), mode="reflect"), ["shape (7, 8), expected (9, 10)", "four sides"]),
+        (_shifted_centre, ["unchanged in the middle"]),
+        (lambda im, p: mirror_pad(im, p).tolist(), ["a list", "NumPy array"]),
+    ],
+    ids=["symmetric", "zeros", "edge", "wrap", "one side", "moved", "list"],
+)
+def test_mirror_pad_names_the_mistake(answer, words):
+    assert_rejected(checks.check_mirror_pad(answer), *words)
+
+
+def cell_fraction(labels: list[np.ndarray]) -> float:
+    cells = pixels = 0
+    for label in labels:
+        cells += int(np.count_nonzero(label == 1))
+        pixels += label.size
+    return cells / pixels
 
 
 def test_cell_fraction_accepts_the_pooled_share():
-    feedback = checks.check_cell_fraction(
-        lambda labels: sum(int((lab == 1).sum()) for lab in labels) / sum(lab.size for lab in labels)
-    )
-    assert feedback.passed, feedback.message
+    assert_passed(checks.check_cell_fraction(cell_fraction), "(18 of 60 here)")
 
 
-def test_cell_fraction_names_the_typical_mistakes():
-    assert (
-        "mean of per-image"
-        in checks.check_cell_fraction(lambda labels: np.mean([lab.mean() for lab in labels])).message
-    )
-    pooled = lambda labels: sum(int(lab.sum()) for lab in labels) / sum(lab.size for lab in labels)  # noqa: E731
-    assert "percentage" in checks.check_cell_fraction(lambda labels: 100 * pooled(labels)).message
-    assert "membrane" in checks.check_cell_fraction(lambda labels: 1 - pooled(labels)).message
-    assert (
-        "255" in checks.check_cell_fraction(lambda labels: sum(int((lab == 255).sum()) for lab in labels) / 60).message
-    )
-    assert "one number" in checks.check_cell_fraction(lambda labels: "0.5").message
-    assert "your turn" in checks.check_cell_fraction(stub).message
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda labels: float(np.mean([np.mean(lab == 1) for lab in labels])), ["mean of per-image fractions"]),
+        (lambda labels: 100 * cell_fraction(labels), ["returned 30, expected 0.3", "percentage"]),
+        (lambda labels: 1 - cell_fraction(labels), ["membrane (class 0) share"]),
+        (lambda labels: sum(int((lab == 255).sum()) for lab in labels) / 60, ["nothing counted", "label == 1"]),
+        (lambda labels: "0.3", ["one number"]),
+        (lambda labels: 0.5, ["returned 0.5, expected 0.3", "divide by the number of all pixels"]),
+    ],
+    ids=["per image", "percent", "membrane", "255", "text", "other"],
+)
+def test_cell_fraction_names_the_mistake(answer, words):
+    assert_rejected(checks.check_cell_fraction(answer), *words)
 
 
-# -- notebook 07 ------------------------------------------------------------------------------
+# -- notebook 07 --------------------------------------------------------------------------------------
 
 
-def stable_cross_entropy(logits, target):
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Stable by hand: log p = x − max − log Σ exp(x − max), the true class picked per pixel."""
     shifted = logits - logits.max(dim=1, keepdim=True).values
     log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
     return -log_p.gather(1, target.unsqueeze(1)).mean()
 
 
+def naive(logits, target):
+    """The softmax by hand without subtracting the maximum: exp(1000) overflows."""
+    p = logits.exp() / logits.exp().sum(dim=1, keepdim=True)
+    return -p.gather(1, target.unsqueeze(1)).log().mean()
+
+
 def test_cross_entropy_accepts_a_stable_hand_version():
-    feedback = checks.check_cross_entropy_by_hand(stable_cross_entropy)
-    assert feedback.passed, feedback.message
-    assert checks.check_cross_entropy_by_hand(torch.nn.functional.cross_entropy)
+    assert_passed(checks.check_cross_entropy_by_hand(cross_entropy), "stable for logits of ±1000")
 
 
-def test_cross_entropy_names_the_typical_mistakes():
-    def naive(logits, target):  # softmax by hand without subtracting the maximum
-        p = logits.exp() / logits.exp().sum(dim=1, keepdim=True)
-        return -p.gather(1, target.unsqueeze(1)).log().mean()
-
-    assert "overflows" in checks.check_cross_entropy_by_hand(naive).message
-    assert "sign" in checks.check_cross_entropy_by_hand(lambda lg, t: -stable_cross_entropy(lg, t)).message
-    summed = lambda lg, t: stable_cross_entropy(lg, t) * t.numel()  # noqa: E731
-    assert "sum over pixels" in checks.check_cross_entropy_by_hand(summed).message
-
-    def wrong_axis(logits, target):
-        return -torch.log_softmax(logits, dim=3).gather(1, target.unsqueeze(1)).mean()
-
-    assert "wrong axis" in checks.check_cross_entropy_by_hand(wrong_axis).message
-    per_pixel = lambda lg, t: torch.nn.functional.cross_entropy(lg, t, reduction="none")  # noqa: E731
-    assert "one number" in checks.check_cross_entropy_by_hand(per_pixel).message
-    assert "your turn" in checks.check_cross_entropy_by_hand(stub).message
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (naive, ["logits (1000, −1000) with class 1", "expected 2000", "overflows"]),
+        (lambda lg, t: -cross_entropy(lg, t), ["sign is flipped"]),
+        (lambda lg, t: cross_entropy(lg, t) * t.numel(), ["sum over pixels"]),
+        (lambda lg, t: -torch.log_softmax(lg, dim=3).gather(1, t.unsqueeze(1)).mean(), ["wrong axis"]),
+        (lambda lg, t: -torch.log_softmax(lg, dim=0).gather(1, t.unsqueeze(1)).mean(), ["wrong axis"]),
+        (lambda lg, t: -torch.log_softmax(lg, dim=1).gather(1, t.unsqueeze(1)), ["one number as a tensor"]),
+        (lambda lg, t: float(cross_entropy(lg, t)), ["returned ", "as a tensor"]),
+        (lambda lg, t: cross_entropy(lg, t) + 1, ["log_softmax over the classes (dim 1)"]),
+    ],
+    ids=["overflow", "sign", "sum", "axis 3", "axis 0", "per pixel", "float", "other"],
+)
+def test_cross_entropy_names_the_mistake(answer, words):
+    assert_rejected(checks.check_cross_entropy_by_hand(answer), *words)
 
 
 def border_weight(d1, d2, w0=10.0, sigma=5.0):
-    return w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma**2))
+    gap = np.asarray(d1) + np.asarray(d2)
+    return w0 * np.exp(-(gap * gap) / (2 * sigma * sigma))
 
 
 def test_border_weight_accepts_the_papers_formula():
-    feedback = checks.check_border_weight(border_weight)
-    assert feedback.passed, feedback.message
-    assert f"{10 * math.exp(-0.5):.2f}" in feedback.message
+    assert_passed(checks.check_border_weight(border_weight), f"{10 * math.exp(-0.5):.2f} extra weight")
 
 
-def test_border_weight_names_the_typical_mistakes():
-    def variant(expression):
-        return lambda d1, d2, w0=10.0, sigma=5.0: expression(np.asarray(d1), np.asarray(d2), w0, sigma)
+@pytest.mark.parametrize(
+    "expression, words",
+    [
+        (lambda a, b, w0, s: w0 * np.exp(-(a**2 + b**2) / (2 * s**2)), ["*sum*"]),
+        (lambda a, b, w0, s: w0 * np.exp(-((a + b) ** 2) / s**2), ["factor 2"]),
+        (lambda a, b, w0, s: w0 * np.exp(-((a + b) ** 2) / (2 * s)), ["σ must be squared"]),
+        (lambda a, b, w0, s: np.exp(-((a + b) ** 2) / (2 * s**2)), ["w0 is missing"]),
+        (lambda a, b, w0, s: w0 + np.exp(-((a + b) ** 2) / (2 * s**2)), ["not added"]),
+        (lambda a, b, w0, s: border_weight(a, b), ["6 distances, w0=4, σ=2.5", "from the arguments"]),
+        (lambda a, b, w0, s: math.exp(-((a[0] + b[0]) ** 2)), ["element-wise", "np.exp, not math.exp"]),
+    ],
+    ids=["each squared", "no 2", "σ not squared", "no w0", "w0 added", "fixed constants", "scalar"],
+)
+def test_border_weight_names_the_mistake(expression, words):
+    def answer(d1, d2, w0=10.0, sigma=5.0):
+        return expression(np.asarray(d1), np.asarray(d2), w0, sigma)
 
-    cases = {
-        "*sum*": lambda a, b, w0, s: w0 * np.exp(-(a**2 + b**2) / (2 * s**2)),
-        "factor 2": lambda a, b, w0, s: w0 * np.exp(-((a + b) ** 2) / s**2),
-        "squared": lambda a, b, w0, s: w0 * np.exp(-((a + b) ** 2) / (2 * s)),
-        "w0 is missing": lambda a, b, w0, s: np.exp(-((a + b) ** 2) / (2 * s**2)),
-        "not added": lambda a, b, w0, s: w0 + np.exp(-((a + b) ** 2) / (2 * s**2)),
-    }
-    for phrase, expression in cases.items():
-        feedback = checks.check_border_weight(variant(expression))
-        assert not feedback and phrase in feedback.message, (phrase, feedback.message)
-    fixed_constants = checks.check_border_weight(lambda d1, d2, w0=10.0, sigma=5.0: border_weight(d1, d2))
-    assert not fixed_constants and "w0=4" in fixed_constants.message
-    scalar_only = checks.check_border_weight(lambda d1, d2, w0=10.0, sigma=5.0: math.exp(-((d1[0] + d2[0]) ** 2)))
-    assert not scalar_only and "element-wise" in scalar_only.message
-    assert "your turn" in checks.check_border_weight(stub).message
+    assert_rejected(checks.check_border_weight(answer), *words)

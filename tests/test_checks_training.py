@@ -1,127 +1,277 @@
-"""Checkers of notebooks 08 and 09: each accepts the reference and names typical mistakes."""
+"""Checkers of notebooks 08–09 (``unet_lib.checks.training``): answers written here, independently of unet_lib.
+
+Each checker passes a known-right answer and names every typical mistake it claims to name. None of
+the answers below calls ``unet_lib.train`` or ``unet_lib.metrics``: a checker whose expected value comes
+from the library must be shown to accept an answer that does not.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from checker_answers import assert_passed, assert_rejected
 
-from unet_lib import checks, metrics, train
+from unet_lib import checks
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("your turn")
+# -- notebook 08 --------------------------------------------------------------------------------------
 
 
-# -- notebook 08 --------------------------------------------------------------------------
-def test_check_train_step():
-    assert checks.check_train_step(train.train_step)
-
-    def without_zero_grad(model, optimizer, loss_fn, x, y, w):
-        model.train()
-        loss = loss_fn(model(x), y, w)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def without_train_mode(model, optimizer, loss_fn, x, y, w):
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y, w)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def without_step(model, optimizer, loss_fn, x, y, w):
-        model.train()
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y, w)
-        loss.backward()
-        return loss.item()
-
-    def returns_tensor(model, optimizer, loss_fn, x, y, w):
-        train.train_step(model, optimizer, loss_fn, x, y, w)
-        return torch.tensor(1.0)
-
-    assert "zero_grad" in checks.check_train_step(without_zero_grad).message
-    assert "model.train()" in checks.check_train_step(without_train_mode).message
-    assert "optimizer.step()" in checks.check_train_step(without_step).message
-    assert "loss.item()" in checks.check_train_step(returns_tensor).message
-    assert "your turn" in checks.check_train_step(stub).message
+def my_train_step(model, optimizer, loss_fn, x, y, w) -> float:
+    model.train()
+    for parameter in model.parameters():
+        parameter.grad = None
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
 
 
-def test_check_should_stop():
-    def reference(step, steps, elapsed, minutes):
-        return (steps is not None and step >= steps) or (minutes is not None and elapsed >= 60 * minutes)
-
-    assert checks.check_should_stop(reference)
-    assert (
-        "× 60"
-        in checks.check_should_stop(lambda s, n, e, m: (n is not None and s >= n) or (m is not None and e >= m)).message
-    )
-    assert (
-        "≥"
-        in checks.check_should_stop(
-            lambda s, n, e, m: (n is not None and s > n) or (m is not None and e > 60 * m)
-        ).message
-    )
-    assert "None" in checks.check_should_stop(lambda s, n, e, m: s >= (n or 0) or e >= 60 * (m or 0)).message
-    assert not checks.check_should_stop(stub)
+def without_zero_grad(model, optimizer, loss_fn, x, y, w):
+    model.train()
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
-def test_check_save_atomically():
-    def reference(obj, path):
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path))
-        os.close(handle)
-        try:
-            torch.save(obj, temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+def without_train_mode(model, optimizer, loss_fn, x, y, w):
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
-    def leaves_temporary(obj, path):
-        torch.save(obj, str(path) + ".tmp")
-        os.replace(str(path) + ".tmp", path)
 
-    assert checks.check_save_atomically(reference)
-    assert (
-        "destroyed the previous checkpoint"
-        in checks.check_save_atomically(lambda obj, path: torch.save(obj, path)).message
-    )
-    assert "left behind" in checks.check_save_atomically(leaves_temporary).message
-    assert "your turn" in checks.check_save_atomically(stub).message
+def without_step(model, optimizer, loss_fn, x, y, w):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    return loss.item()
+
+
+def returns_the_tensor(model, optimizer, loss_fn, x, y, w):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def unweighted(model, optimizer, loss_fn, x, y, w):
+    return my_train_step(model, optimizer, loss_fn, x, y, None)
+
+
+def test_train_step_accepts_a_step_written_by_hand():
+    assert_passed(checks.check_train_step(my_train_step), "two steps give exactly unet_lib's weights")
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (without_zero_grad, ["the second is not", "optimizer.zero_grad()"]),
+        (without_train_mode, ["model.train()", "running statistics"]),
+        (without_step, ["did not change", "optimizer.step()"]),
+        (returns_the_tensor, ["loss.item()", "graph"]),
+        (lambda *step: my_train_step(*step) and "loss", ["as a float", "str"]),
+        (unweighted, ["expected 0.77527", "loss_fn(model(x), y, w)"]),
+    ],
+    ids=["no zero_grad", "no train()", "no step", "tensor", "text", "weights ignored"],
+)
+def test_train_step_names_the_mistake(answer, words):
+    assert_rejected(checks.check_train_step(answer), *words)
+
+
+def test_train_step_stub_names_the_learners_function():
+    """Issue 12: notebook 08's function is `my_train_step`, and the message must say so."""
+
+    def my_train_step(model, optimizer, loss_fn, x, y, w) -> float:
+        raise NotImplementedError("Your turn: complete `my_train_step` (Exercise 1), then run the check cell below.")
+
+    assert checks.check_train_step(my_train_step).message.startswith("your turn — fill in `my_train_step` where")
+
+
+def should_stop(step, steps, elapsed_seconds, minutes) -> bool:
+    if steps is not None and step >= steps:
+        return True
+    return minutes is not None and elapsed_seconds >= minutes * 60
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda s, n, e, m: (n is not None and s >= n) or (m is not None and e >= m), ["(0, None, 59, 1)", "60 ·"]),
+        (lambda s, n, e, m: (n is not None and s > n) or (m is not None and e > 60 * m), ["≥, not >"]),
+        (lambda s, n, e, m: s >= (n or 0) or e >= 60 * (m or 0), ["None means no limit"]),
+        (lambda s, n, e, m: n is not None and s >= n, ["(3, 10, 1000, 5) returned False", "time budget is ignored"]),
+        (lambda s, n, e, m: m is not None and e >= 60 * m, ["step budget is ignored"]),
+        (lambda s, n, e, m: (n is None or s >= n) and (m is None or e >= 60 * m), ["(or, not and)"]),
+        (lambda s, n, e, m: should_stop(s, n, e, m) or s == 3, ["(3, None, 1000, None) returned True", "never stops"]),
+    ],
+    ids=["minutes", "strict", "None as 0", "steps only", "time only", "and", "other"],
+)
+def test_should_stop(answer, words):
+    assert_passed(checks.check_should_stop(should_stop), "whichever comes first")
+    assert_rejected(checks.check_should_stop(answer), *words)
+
+
+def save_by_rename(obj, path) -> None:
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path))
+    os.close(handle)
+    try:
+        torch.save(obj, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def leaves_temporary(obj, path):
+    torch.save(obj, str(path) + ".tmp")
+    os.replace(str(path) + ".tmp", path)
+
+
+def leaves_a_temporary_file_after_a_crash(obj, path):
+    temporary = Path(str(path) + ".tmp")
+    torch.save(obj, temporary)
+    os.replace(temporary, path)
+
+
+def test_save_atomically_accepts_write_then_rename():
+    assert_passed(checks.check_save_atomically(save_by_rename), "survives a crash")
     assert torch.save.__module__.startswith("torch")  # the checker put the real torch.save back
 
 
-# -- notebook 09 --------------------------------------------------------------------------
-def test_check_count_tiles():
-    assert checks.check_count_tiles(lambda h, w, s: -(-h // s) * -(-w // s))
-    assert "round up" in checks.check_count_tiles(lambda h, w, s: (h // s) * (w // s)).message
-    assert "separately" in checks.check_count_tiles(lambda h, w, s: -(-(h * w) // s**2)).message
-    assert not checks.check_count_tiles(stub)
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda obj, path: torch.save(obj, path), ["destroyed the previous checkpoint"]),
+        (leaves_a_temporary_file_after_a_crash, ["half-written temporary file", "finally"]),
+        (lambda obj, path: torch.save(obj, str(path) + ".new"), ["the file must exist"]),
+        (lambda obj, path: (torch.save(obj, path), Path(str(path) + ".bak").write_text("x")), ["was left beside"]),
+    ],
+    ids=["in place", "crash leftovers", "wrong file", "extra file"],
+)
+def test_save_atomically_names_the_mistake(answer, words):
+    assert_rejected(checks.check_save_atomically(answer), *words)
+    assert torch.save.__module__.startswith("torch")
 
 
-def test_check_foreground_iou():
-    assert checks.check_foreground_iou(metrics.iou)
-    assert "union" in checks.check_foreground_iou(lambda p, t: (p & t).sum() / (p.sum() + t.sum())).message
-    assert "class 1" in checks.check_foreground_iou(lambda p, t: metrics.iou(1 - p, 1 - t)).message
-    assert "Dice" in checks.check_foreground_iou(metrics.dice).message
+def test_save_atomically_stub_after_the_first_save():
+    """A stub that only raises on the second call still gets "your turn", and torch.save is put back."""
+    calls = []
+
+    def save_atomically(obj, path):
+        calls.append(path)
+        if len(calls) > 1:
+            raise NotImplementedError
+        save_by_rename(obj, path)
+
+    assert_rejected(checks.check_save_atomically(save_atomically), "your turn", "`save_atomically`")
+    assert torch.save.__module__.startswith("torch")
+
+
+# -- notebook 09 --------------------------------------------------------------------------------------
+
+
+def count_tiles(height: int, width: int, stride: int) -> int:
+    rows = (height + stride - 1) // stride
+    cols = (width + stride - 1) // stride
+    return rows * cols
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda h, w, s: (h // s) * (w // s), ["round up"]),
+        (lambda h, w, s: -(-(h * w) // s**2), ["separately"]),
+        (
+            lambda h, w, s: (h // s + 1) * (w // s + 1),
+            ["count_tiles(512, 512, 256) returned 9, expected 4", "adding 1"],
+        ),
+        (lambda h, w, s: float(count_tiles(h, w, s)), ["a float"]),
+    ],
+    ids=["floor", "areas", "plus one", "float"],
+)
+def test_count_tiles(answer, words):
+    assert_passed(checks.check_count_tiles(count_tiles), "2 × 2 = 4 tiles")
+    assert_rejected(checks.check_count_tiles(answer), *words)
+
+
+def iou(pred: np.ndarray, true: np.ndarray) -> float:
+    both = either = 0
+    for p, t in zip(pred.astype(bool).flat, true.astype(bool).flat):
+        both += p and t
+        either += p or t
+    return 1.0 if either == 0 else both / either
+
+
+def python_division(pred, true):
+    return int((pred & true).sum()) / int((pred | true).sum())
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda p, t: (p & t).sum() / (p.sum() + t.sum()), ["not |P| + |T|"]),
+        (lambda p, t: iou(1 - p, 1 - t), ["membrane (class 0)"]),
+        (lambda p, t: 2 * (p & t).sum() / (p.sum() + t.sum()), ["Dice coefficient"]),
+        (python_division, ["ZeroDivisionError", "two empty 4×4 masks", "return 1.0"]),
+        (lambda p, t: [iou(p, t)], ["one number"]),
+    ],
+    ids=["areas", "membrane", "Dice", "empty", "list"],
+)
+def test_foreground_iou(answer, words):
+    assert_passed(checks.check_foreground_iou(iou), "0.824 on the test masks")
+    assert_rejected(checks.check_foreground_iou(answer), *words)
+
+
+def test_foreground_iou_names_nan_for_empty_masks():
     with np.errstate(invalid="ignore"):
-        assert "1.0" in checks.check_foreground_iou(lambda p, t: (p & t).sum() / (p | t).sum()).message
-    assert not checks.check_foreground_iou(stub)
+        feedback = checks.check_foreground_iou(lambda p, t: (p & t).sum() / (p | t).sum())
+    assert_rejected(feedback, "two empty 4×4 masks", "returned nan, expected 1", "return 1.0")
 
 
-def test_check_isbi_pixel_error():
-    assert checks.check_isbi_pixel_error(metrics.isbi_pixel_error)
-    assert "1 − accuracy" in checks.check_isbi_pixel_error(lambda p, t, th: metrics.pixel_error(p > 0.5, t)).message
-    assert (
-        "best F-score itself"
-        in checks.check_isbi_pixel_error(lambda p, t, th: metrics.max_f_score(p, t, th)[0]).message
-    )
-    assert "worst" in checks.check_isbi_pixel_error(lambda p, t, th: 1 - metrics.f_scores(p, t, th).min()).message
-    assert not checks.check_isbi_pixel_error(stub)
+def f_score(pred: np.ndarray, true: np.ndarray) -> float:
+    tp = np.count_nonzero(pred & true)
+    total = np.count_nonzero(pred) + np.count_nonzero(true)
+    return 1.0 if total == 0 else 2 * tp / total
+
+
+def isbi_pixel_error(probability, true, thresholds) -> float:
+    true = true.astype(bool)
+    return 1 - max(f_score(probability > t, true) for t in thresholds)
+
+
+def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.mean(pred == true.astype(bool)))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (  # issue 12: "got 0.0856, expected 0.0573" said nothing about what was computed
+            lambda p, t, th: 1 - max(accuracy(p > x, t) for x in th),
+            ["returned 0.0856, expected 0.0573", "1 − accuracy", "best threshold", "*F-score*"],
+        ),
+        (lambda p, t, th: 1 - accuracy(p > 0.5, t), ["1 − accuracy at threshold 0.5"]),
+        (lambda p, t, th: 1 - accuracy(p > 0.3, t), ["1 − accuracy at threshold 0.3"]),
+        (lambda p, t, th: 1 - f_score(p > 0.5, t.astype(bool)), ["F-score at the single threshold 0.5"]),
+        (lambda p, t, th: max(f_score(p > x, t.astype(bool)) for x in th), ["best F-score itself"]),
+        (lambda p, t, th: 1 - min(f_score(p > x, t.astype(bool)) for x in th), ["*worst* threshold"]),
+        (lambda p, t, th: 1 - max(f_score(1 - p > x, t == 0) for x in th), ["membrane (class 0)"]),
+        (lambda p, t, th: np.array([isbi_pixel_error(p, t, th)] * 2), ["one number"]),
+    ],
+    ids=["1 − best accuracy", "1 − accuracy at 0.5", "at 0.3", "F at 0.5", "F", "worst", "membrane", "array"],
+)
+def test_isbi_pixel_error(answer, words):
+    assert_passed(checks.check_isbi_pixel_error(isbi_pixel_error), "1 − max F = 0.057", "0.102")
+    assert_rejected(checks.check_isbi_pixel_error(answer), *words)
