@@ -4,6 +4,8 @@
     python tools/nbtools.py header 01_double_convolution     # print the standard first cells
     python tools/nbtools.py slides [notebooks/NN_x.ipynb ...]  # set slide metadata (execute does it too)
     python tools/nbtools.py sync [--check]                   # rewrite `#| unet_lib.X` cells from the library
+    python tools/nbtools.py pair [--check]                   # write the text twins notebooks/text/NN_x.md
+    python tools/nbtools.py pair --from-text notebooks/text/NN_x.md   # take edits of a twin into its notebook
 
 Notebooks are stored executed top to bottom (nbval compares against the stored outputs),
 so after editing a notebook run ``execute`` on it and commit the result.
@@ -95,6 +97,8 @@ def execute(path: Path, timeout: int = 900) -> float:
     seconds = time.perf_counter() - start
     apply_slides(nb)
     nbformat.write(nb, path)
+    if path.parent.resolve() == NOTEBOOKS:
+        pair_notebook(path)
     return seconds
 
 
@@ -254,7 +258,68 @@ def sync_notebook(path: Path, write: bool = True) -> list[str]:
         tmp = path.with_suffix(".ipynb.tmp")
         nbformat.write(nb, tmp)
         os.replace(tmp, path)
+        if path.parent.resolve() == NOTEBOOKS:
+            pair_notebook(path)
     return diffs
+
+
+# -- diffable notebooks: a text twin for review (issue 11) -----------------------------------------------------
+# Every course notebook has a twin in notebooks/text/, its cells as MyST Markdown without outputs or metadata,
+# written by jupytext. Review a change by reading the twin's diff; edit either side: `pair` rewrites the twins
+# from the notebooks, `pair --from-text` takes a twin's edits into its notebook (outputs of unchanged cells
+# are kept; run `execute` afterwards). tests/test_notebook_text.py fails when a pair disagrees.
+
+TEXT_DIR = NOTEBOOKS / "text"
+TEXT_FORMAT = "md:myst"
+_NO_METADATA = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}
+
+
+def text_twin(path: Path) -> Path:
+    """``notebooks/text/NN_x.md`` for ``notebooks/NN_x.ipynb``."""
+    return TEXT_DIR / f"{path.stem}.md"
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """The cells of ``nb`` as MyST Markdown: prose as it is, code in ``{code-cell}`` blocks, no outputs."""
+    import jupytext
+
+    bare = nbformat.from_dict({**nb, "metadata": {**nb.metadata, "jupytext": _NO_METADATA}})
+    return jupytext.writes(bare, fmt=TEXT_FORMAT)
+
+
+def pair_notebook(path: Path, write: bool = True) -> str:
+    """Rewrite the twin of ``path`` from the notebook; returns a unified diff of what changed ("" if nothing)."""
+    twin = text_twin(path)
+    fresh = notebook_text(nbformat.read(path, as_version=4))
+    old = twin.read_text(encoding="utf-8") if twin.is_file() else ""
+    if fresh == old:
+        return ""
+    if write:
+        TEXT_DIR.mkdir(exist_ok=True)
+        tmp = twin.with_suffix(".md.tmp")
+        tmp.write_text(fresh, encoding="utf-8")
+        os.replace(tmp, twin)
+    diff = difflib.unified_diff(
+        old.splitlines(), fresh.splitlines(), str(twin.relative_to(ROOT)), path.name, lineterm=""
+    )
+    return "\n".join(diff)
+
+
+def notebook_from_text(twin: Path, path: Path | None = None) -> Path:
+    """Take the cells of a twin into its notebook, keeping the stored outputs of every unchanged cell."""
+    import jupytext
+    from jupytext.combine import combine_inputs_with_outputs
+
+    path = path or NOTEBOOKS / f"{twin.stem}.ipynb"
+    stored = nbformat.read(path, as_version=4)
+    edited = jupytext.reads(twin.read_text(encoding="utf-8"), fmt=TEXT_FORMAT)
+    combined = combine_inputs_with_outputs(edited, stored, fmt=TEXT_FORMAT)
+    combined.metadata = stored.metadata
+    apply_slides(combined)
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(combined, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,8 +334,21 @@ def main(argv: list[str] | None = None) -> None:
     sync = sub.add_parser("sync", help="rewrite `#| unet_lib.X` cells from the library and print the diff")
     sync.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
     sync.add_argument("--check", action="store_true", help="change nothing; exit 1 if a cell is out of date")
+    twins = sub.add_parser("pair", help="write the text twins in notebooks/text/ (or take a twin's edits back)")
+    twins.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
+    twins.add_argument("--check", action="store_true", help="change nothing; exit 1 if a twin is out of date")
+    twins.add_argument("--from-text", action="store_true", help="the paths are twins: update their notebooks")
     args = parser.parse_args(argv)
-    if args.command == "execute":
+    if args.command == "pair":
+        if args.from_text:
+            for twin in args.paths:
+                print(f"{notebook_from_text(twin).name}: updated from {twin.name}; now run `execute` on it")
+            return
+        diffs = [d for path in args.paths or course_notebooks() if (d := pair_notebook(path, write=not args.check))]
+        print("\n".join(diffs) if diffs else "every notebook matches its text twin")
+        if diffs and args.check:
+            sys.exit(1)
+    elif args.command == "execute":
         for path in args.paths:
             print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr)
     elif args.command == "sync":
