@@ -1466,3 +1466,7 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
         True,
         f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is {metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.",
     )
+
+
+# -- notebook 11: your own images ------------------------------------------------------------------
+from .own_images import check_colour_to_instances, check_median_diameter, check_object_scores  # noqa: E402, F401
