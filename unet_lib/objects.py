@@ -2,14 +2,14 @@
 
 A biologist rarely asks "which pixels are nucleus?" but "how many nuclei, and how big is each?". Pixel
 scores (``unet_lib.metrics``) barely notice when two touching nuclei come out as one blob — a few dozen
-pixels of a thin background line are wrong — but the count is off by one and both nuclei are lost.
+pixels of a thin background line are wrong — but the count is off by one and at least one nucleus is lost.
 Object scores count that mistake as what it is:
 
 * ``label_objects`` — one number per object: the connected pieces of a mask (4-connectivity, as
   ``metrics.cell_segments``), specks below ``MIN_OBJECT_SIZE`` pixels dropped; ``split_objects`` also
   splits touching objects along the background line the network predicts between them;
 * ``iou_matrix`` and ``match_objects`` — a predicted object *matches* a true one when their IoU is at
-  least ``MATCH_IOU`` = 0.5, one-to-one (the usual rule of cell-tracking and nucleus challenges);
+  least ``MATCH_IOU`` = 0.5, one-to-one (the common choice; stricter benchmarks average over higher ones too);
 * ``object_scores`` — matched objects are true positives, unmatched predictions false positives,
   unmatched true objects false negatives: precision, recall and F1 of *objects*, and the counts;
 * ``equivalent_diameters`` and ``median_diameter`` — object sizes in pixels, to compare magnifications.
