@@ -33,6 +33,7 @@ TOPICS = {
     "07": "softmax cross-entropy, the paper's weight map, Dice",
     "08": "the training loop, a real run on EM tiles",
     "09": "overlap-tile prediction, the paper's metrics",
+    "11": "your own folder: mask formats, touching nuclei, objects rather than pixels, pixel size",
 }
 
 

@@ -28,6 +28,7 @@ module              notebook  what it holds
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate
 ``cli``             08–09     ``python -m unet_lib train | predict | evaluate``
+``objects``         11        objects rather than pixels: matching at IoU ≥ 0.5, counts
 ==================  ========  ================================================================
 
 Course tools, which help you learn but are not part of the U-Net:

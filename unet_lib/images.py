@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import skimage.transform
 import tifffile
 from PIL import Image
 from scipy import ndimage
@@ -183,3 +184,81 @@ def mask_to_label(mask: np.ndarray, name: str = "mask") -> np.ndarray:
     objects = mask.astype(np.int64)
     touching = (objects > 0) & (ndimage.maximum_filter(objects, size=3, mode="nearest") > objects)
     return ((objects > 0) & ~touching).astype(np.uint8)
+
+
+# -- notebook 11: your own images — colour-coded masks, pixel size, rescaling ---------------------
+
+_MICROMETRES_PER_UNIT = {"nm": 1e-3, "um": 1.0, "µm": 1.0, "\\u00b5m": 1.0, "micron": 1.0, "mm": 1e3, "cm": 1e4}
+"""ImageJ's names of length units, in micrometres."""
+
+
+def colour_mask_to_instances(mask: np.ndarray) -> np.ndarray:
+    """A colour-coded instance mask (H, W, 3 or 4) → int32 instance labels: black 0, each other colour 1, 2, 3 …
+
+    Annotation tools often save one random colour per object. Averaging the channels to gray would give
+    two colours of the same brightness the same number; packing the three channels into one integer keeps
+    every colour apart. An alpha channel is ignored.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 3 or mask.shape[-1] not in (3, 4):
+        raise ValueError(f"expected a colour mask of shape (H, W, 3) or (H, W, 4), got {mask.shape}")
+    rgb = mask[..., :3].astype(np.int64)
+    packed = (rgb[..., 0] << 32) | (rgb[..., 1] << 16) | rgb[..., 2]
+    colours, numbers = np.unique(packed, return_inverse=True)
+    if colours[0] != 0:  # no black pixel: every colour is an object
+        numbers = numbers + 1
+    return numbers.reshape(packed.shape).astype(np.int32)
+
+
+def read_pixel_size(path: str | Path) -> float | None:
+    """Micrometres per pixel recorded in a TIFF file (its resolution tags, ImageJ's unit), or ``None`` if it says none.
+
+    Microscope software and Fiji write the pixel size into the TIFFs they save (Fiji: Image ▸ Properties).
+    PNG and JPEG files from screenshots or exports usually carry none; then ask whoever took the images.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return None
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        if "XResolution" not in tags:
+            return None
+        numerator, denominator = tags["XResolution"].value
+        unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
+        if unit == 2:  # pixels per inch
+            micrometres = 25_400.0
+        elif unit == 3:  # pixels per centimetre
+            micrometres = 10_000.0
+        else:  # no unit in the TIFF tags: ImageJ keeps it in its own metadata
+            name = str((tif.imagej_metadata or {}).get("unit", "")).strip().lower()
+            micrometres = _MICROMETRES_PER_UNIT.get(name, 0.0)
+    if not micrometres or not numerator:
+        return None
+    return micrometres * denominator / numerator
+
+
+def rescale(array: np.ndarray, factor: float, mask: bool = False) -> np.ndarray:
+    """``array`` resampled by ``factor`` (0.5 halves both sides): images to another pixel size.
+
+    Images are interpolated bilinearly and smoothed first when they shrink, so fine texture does not
+    alias into noise; masks and instance labels (``mask=True``) take the nearest pixel, so labels stay
+    labels. The new size is the old one times ``factor``, rounded.
+    """
+    if factor <= 0:
+        raise ValueError(f"the rescaling factor must be positive, got {factor}")
+    shape = tuple(max(1, round(n * factor)) for n in np.shape(array))
+    return resize(array, shape, mask)
+
+
+def resize(array: np.ndarray, shape: tuple[int, int], mask: bool = False) -> np.ndarray:
+    """``array`` resampled to ``shape``: the way back after predicting on a rescaled image (see ``rescale``)."""
+    array = np.asarray(array)
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-D image or mask, got shape {array.shape}")
+    if mask:
+        return skimage.transform.resize(array, shape, order=0, preserve_range=True, anti_aliasing=False).astype(
+            array.dtype
+        )
+    shrinks = shape[0] < array.shape[0] or shape[1] < array.shape[1]
+    resized = skimage.transform.resize(array.astype(np.float32), shape, order=1, anti_aliasing=shrinks)
+    return resized.astype(np.float32)

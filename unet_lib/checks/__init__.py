@@ -20,6 +20,8 @@ Modules by responsibility, in course order (each builds on ``core`` and imports 
   07: ``check_cross_entropy_by_hand``, ``check_border_weight``.
 * ``training`` — notebook 08: ``check_train_step``, ``check_should_stop``, ``check_save_atomically``;
   09: ``check_count_tiles``, ``check_foreground_iou``, ``check_isbi_pixel_error``.
+* ``own_images`` — notebook 11: ``check_colour_to_instances``, ``check_object_scores``,
+  ``check_median_diameter``.
 
 A new notebook's checkers go in a module of their own that builds on ``core``, and one import
 line below.
@@ -34,6 +36,7 @@ from .basics import (
 )
 from .core import Case, Feedback, Mistake, attempt, case, check_cases, your_turn
 from .data import check_border_weight, check_cell_fraction, check_cross_entropy_by_hand, check_mirror_pad
+from .own_images import check_colour_to_instances, check_median_diameter, check_object_scores
 from .sampling import (
     check_contracting_path_sizes,
     check_max_pool_by_hand,
@@ -94,4 +97,8 @@ __all__ = [
     "check_count_tiles",
     "check_foreground_iou",
     "check_isbi_pixel_error",
+    # notebook 11
+    "check_colour_to_instances",
+    "check_object_scores",
+    "check_median_diameter",
 ]

@@ -1,0 +1,146 @@
+"""Checkers of notebook 11: each accepts a right answer written here without the library, and names typical slips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unet_lib import checks
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("your turn")
+
+
+# -- exercise 1: colour-coded masks -----------------------------------------------------------------
+
+
+def colours_by_loop(rgb):
+    """Right: number each distinct non-black colour, one at a time."""
+    labels = np.zeros(rgb.shape[:2], np.int32)
+    colours = [tuple(c) for c in np.unique(rgb.reshape(-1, 3), axis=0) if tuple(c) != (0, 0, 0)]
+    for number, colour in enumerate(colours, start=1):
+        labels[(rgb == colour).all(axis=-1)] = number
+    return labels
+
+
+def test_check_colour_to_instances_accepts_a_right_answer():
+    assert checks.check_colour_to_instances(colours_by_loop)
+    assert checks.check_colour_to_instances(lambda rgb: colours_by_loop(rgb) * 10)  # any numbers will do
+
+
+def test_check_colour_to_instances_names_the_slips():
+    def averaged(rgb):
+        return rgb.mean(axis=-1).astype(np.int32)
+
+    def red_only(rgb):
+        return rgb[..., 0].astype(np.int32)
+
+    def black_is_an_object(rgb):
+        return colours_by_loop(rgb) + 1
+
+    def kept_channels(rgb):
+        return rgb.astype(np.int32)
+
+    def floats(rgb):
+        return colours_by_loop(rgb).astype(float)
+
+    assert "averaging" in checks.check_colour_to_instances(averaged).message
+    assert "green and blue objects became background" in checks.check_colour_to_instances(red_only).message
+    assert "black (0, 0, 0) is the background" in checks.check_colour_to_instances(black_is_an_object).message
+    assert "one number per pixel" in checks.check_colour_to_instances(kept_channels).message
+    assert "whole numbers" in checks.check_colour_to_instances(floats).message
+    assert "your turn" in checks.check_colour_to_instances(stub).message
+
+
+# -- exercise 2: object precision, recall, F1 --------------------------------------------------------
+
+
+def scores_by_loops(true, pred, min_iou=0.5, strict=False, one_to_one=True, background=False):
+    """Right by default: the IoU of every pair from boolean masks, pairs taken best first, each object once."""
+    first = 0 if background else 1
+    true_ids = [t for t in np.unique(true) if t >= first]
+    pred_ids = [p for p in np.unique(pred) if p >= first]
+    pairs = []
+    for t in true_ids:
+        for p in pred_ids:
+            a, b = true == t, pred == p
+            iou = (a & b).sum() / (a | b).sum()
+            if (iou > min_iou) if strict else (iou >= min_iou):
+                pairs.append((iou, t, p))
+    taken_true, taken_pred = set(), set()
+    for _, t, p in sorted(pairs, reverse=True):
+        if not one_to_one or (t not in taken_true and p not in taken_pred):
+            taken_true.add(t)
+            taken_pred.add(p)
+    precision, recall = len(taken_pred) / len(pred_ids), len(taken_true) / len(true_ids)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def test_check_object_scores_accepts_a_right_answer():
+    assert checks.check_object_scores(scores_by_loops)
+    assert checks.check_object_scores(lambda t, p: np.array(scores_by_loops(t, p)))
+
+
+def test_check_object_scores_names_the_slips():
+    def swapped(t, p):
+        precision, recall, f1 = scores_by_loops(t, p)
+        return recall, precision, f1
+
+    def plain_mean(t, p):
+        precision, recall, _ = scores_by_loops(t, p)
+        return precision, recall, (precision + recall) / 2
+
+    message = checks.check_object_scores(swapped).message
+    assert "swapped" in message
+    assert "harmonic mean" in checks.check_object_scores(plain_mean).message
+    slips = {
+        "background (label 0)": dict(background=True),
+        "not just any overlap": dict(min_iou=1e-9),
+        "only once": dict(min_iou=1e-9, one_to_one=False),
+        "use >=, not >": dict(strict=True),
+        "one-to-one": dict(one_to_one=False),
+    }
+    for words, slip in slips.items():
+        feedback = checks.check_object_scores(lambda t, p, slip=slip: scores_by_loops(t, p, **slip))
+        assert not feedback and words in feedback.message, (slip, feedback.message)
+    assert "three numbers" in checks.check_object_scores(lambda t, p: 0.5).message
+    assert "your turn" in checks.check_object_scores(stub).message
+
+
+# -- exercise 3: the median diameter ------------------------------------------------------------------
+
+
+def diameter_by_loop(labels):
+    """Right: the diameter of the circle of each object's area, then the median."""
+    diameters = [np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k != 0]
+    return float(np.median(diameters))
+
+
+def test_check_median_diameter_accepts_a_right_answer():
+    assert checks.check_median_diameter(diameter_by_loop)
+
+
+def test_check_median_diameter_names_the_slips():
+    def areas(labels):
+        return float(np.median([np.count_nonzero(labels == k) for k in np.unique(labels) if k]))
+
+    def square_sides(labels):
+        return float(np.median([np.sqrt(np.count_nonzero(labels == k)) for k in np.unique(labels) if k]))
+
+    def mean(labels):
+        return float(np.mean([np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k]))
+
+    def with_background(labels):
+        return float(np.median([np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels)]))
+
+    def every_number(labels):
+        return float(np.median(np.sqrt(4 * np.bincount(labels.ravel())[1:] / np.pi)))
+
+    assert "median *area*" in checks.check_median_diameter(areas).message
+    assert "side of a square" in checks.check_median_diameter(square_sides).message
+    assert "use the median" in checks.check_median_diameter(mean).message
+    assert "background (label 0)" in checks.check_median_diameter(with_background).message
+    assert "numbers that do not occur" in checks.check_median_diameter(every_number).message
+    assert "one number" in checks.check_median_diameter(lambda labels: [1, 2]).message
+    assert "your turn" in checks.check_median_diameter(stub).message
