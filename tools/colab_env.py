@@ -231,8 +231,9 @@ def kernel_folder(venv: Path, folder: Path) -> dict[str, str]:
     spec.mkdir(parents=True)
     argv = [str(venv_python(venv)), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Colab-like", "language": "python"}))
+    quiet = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}  # debugpy's note on Python 3.13's frozen modules
     return {"JUPYTER_PATH": str(folder / "jupyter"), "IPYTHONDIR": str(folder / "ipython"),
-            "PYTHONPATH": str(folder / "standin")}  # fmt: skip
+            "PYTHONPATH": str(folder / "standin"), **quiet}  # fmt: skip
 
 
 def run_setup_cell(venv: Path, source: str) -> int:
