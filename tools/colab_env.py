@@ -146,6 +146,7 @@ def build(venv: Path) -> None:
     pip(python, "install", "-q", "-c", str(pinned), TORCH)
     pip(python, "install", "-q", "-c", str(pinned), *COLAB_PACKAGES, *CI_ONLY)
     pip(python, "uninstall", "-q", "-y", *COURSE_ADDS)  # a venv kept from an earlier run starts as Colab does
+    pip(python, "download", "-q", "--no-deps", "-d", str(venv / "wheels"), *COURSE_ADDS[1:])  # for offline dry-runs
     report = mismatches(installed(python), versions)
     if report:
         raise SystemExit("the Colab-like venv differs from Colab:\n  " + "\n  ".join(report))
@@ -172,12 +173,18 @@ def mismatches(have: dict[str, str], colab: dict[str, str]) -> list[str]:
 # -- what installing the course would change -----------------------------------------------------------
 
 
-def dry_run_report(python: Path, target: str) -> dict:
-    """``pip install --dry-run --report`` of ``target`` in the environment of ``python`` (no build isolation:
-    the setuptools that is there builds the course's metadata, as on Colab)."""
+def dry_run_report(python: Path, target: str, offline: bool = False) -> dict:
+    """``pip install --dry-run --report`` of ``target`` in the environment of ``python``.
+
+    No build isolation: the setuptools that is there builds the course's metadata, as on Colab. ``offline``
+    resolves from what is installed plus the wheels ``build`` saved of what Colab lacks (``wheels/``), so
+    the test needs no network; a floor above an installed version then fails to resolve instead of upgrading.
+    """
+    index = ["--no-index", "--find-links", str(python.parents[1] / "wheels")] if offline else []
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
-        pip(python, "install", "--dry-run", "-q", "--no-build-isolation", "--report", str(report), target)
+        pip(python, "install", "--dry-run", "-q", "--no-build-isolation", *index, "--report", str(report), target,
+            capture=True)  # fmt: skip
         return json.loads(report.read_text())
 
 
