@@ -137,7 +137,9 @@ def test_conda_forge_and_cpu_pytorch():
     packages = conda_packages(env)
     assert "pytorch-cpu" in packages, "pytorch-cpu selects the CPU build; Binder has no GPU"
     assert not any("cuda" in name for name in packages)
-    assert re.match(r">=4(\.|$)", packages["jupyterlab"]) and re.match(r">=8(\.|$)", packages["ipywidgets"])
+    assert re.match(r">=4(\.|$)", packages["jupyterlab"])
+    # conda-forge resolves ipywidgets 8 for JupyterLab 4; the floor stays at Colab's 7.7.1 (tests/test_colab.py)
+    assert Version("7.7.1") in SpecifierSet(packages["ipywidgets"])
 
 
 def test_unet_lib_is_installed_from_the_repository():

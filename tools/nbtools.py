@@ -64,6 +64,8 @@ def setup_cell_source() -> str:
     On Colab, pip adds only what Colab lacks (unet_lib, torchinfo): the course's version floors are ones that
     Colab's preinstalled packages already meet, so nothing Colab ships is upgraded and no restart is needed.
     ``UNET_INSTALL_SOURCE`` points the install at another source, e.g. a local checkout (the Colab-like test).
+    The install runs ``python -m pip`` through ``!``, not ``%pip``: IPython 7 (Colab's) ends every ``%pip`` with
+    "Note: you may need to restart the kernel", a restart nobody needs here (tools/colab_env.py checks both).
     """
     return (
         "# Setup. On Colab this first installs the course library and keeps Colab's own packages\n"
@@ -73,7 +75,7 @@ def setup_cell_source() -> str:
         "\n"
         'if "google.colab" in sys.modules:\n'
         f'    source = os.environ.get("UNET_INSTALL_SOURCE", "git+{repository_url()}@{BRANCH}")\n'
-        "    %pip install -q {source}\n"
+        '    !"{sys.executable}" -m pip install -q "{source}"\n'
         "\n"
         "from unet_lib import runtime\n"
         "\n"

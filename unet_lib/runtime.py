@@ -11,10 +11,12 @@ import functools
 import os
 import platform
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +59,46 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def environment_report() -> dict[str, str]:
-    """Versions and hardware, for notebook 00's environment check."""
-    import matplotlib
+def where_running() -> str:
+    """``"Colab"``, ``"Binder"`` or ``"local"``: where this kernel runs, which decides how to fix a widget that does
+    not draw (``widget_help``).
 
+    Colab imports ``google.colab`` into every kernel before the first cell (the setup cell asks the same
+    question); BinderHub sets ``BINDER_*`` variables (e.g. ``BINDER_LAUNCH_HOST``) in the sessions it starts.
+    """
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "Colab"
+    if any(name.startswith("BINDER_") for name in os.environ):
+        return "Binder"
+    return "local"
+
+
+WIDGET_HELP = {
+    "Colab": "Colab draws ipywidgets 7, the version it ships: do not upgrade ipywidgets. "
+    "If a slider is missing, choose Runtime → Restart session, then Run all.",
+    "Binder": "Binder's JupyterLab has the widget extension: reload the browser tab, then Run all.",
+    "local": "In JupyterLab, ipywidgets and jupyterlab_widgets must be installed where `jupyter lab` runs "
+    "(`make course` does it): install them there, restart JupyterLab and reload the page. "
+    "VS Code and Jupyter Notebook 7 draw widgets too.",
+}
+"""What to do when a widget does not draw, by ``where_running()``. Everywhere: a static view of a notebook
+(GitHub, nbviewer, the HTML export) shows no widgets at all; open it in Jupyter or Colab and run it."""
+
+
+def widget_help(where: str | None = None) -> str:
+    """One or two sentences on what to do when a widget does not draw here (or on ``where``)."""
+    return WIDGET_HELP[where or where_running()]
+
+
+def environment_report() -> dict[str, str]:
+    """Where the course runs, versions and hardware, for notebook 00's environment check."""
     return {
+        "runs on": where_running(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
+        "matplotlib": version("matplotlib"),
+        "ipywidgets": version("ipywidgets"),
         "device": str(pick_device()),
         "cpu threads": str(torch.get_num_threads()),
     }

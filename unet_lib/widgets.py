@@ -2,6 +2,7 @@
 
 Each function builds and returns a widget; the notebook displays it. Widgets work in
 JupyterLab, Binder and Colab; without a front end (nbval, a terminal) they still build.
+They use only what ipywidgets 7.7 (Colab's) and 8.x both have; tests/test_widgets.py runs in both.
 Sections follow the notebooks that introduce each widget.
 """
 
@@ -28,6 +29,34 @@ def _show_in(output: widgets.Output, figure: plt.Figure) -> None:
         output.clear_output(wait=True)
         display(figure)
     plt.close(figure)
+
+
+# -- notebook 00: do widgets draw here? ------------------------------------------------------
+
+
+def widget_check(size: int = 572) -> widgets.VBox:
+    """A slider and a sentence that follows it (notebook 00): if both appear and the sentence changes while you
+    drag, widgets work here; if not, ``runtime.widget_help()`` says what to do.
+
+    The sentence is notebook 01's first fact: a valid 3×3 convolution trims one pixel from every side.
+    """
+    slider = widgets.IntSlider(
+        value=size,
+        min=3,
+        max=1200,
+        description="image size",
+        style={"description_width": "90px"},
+        layout=widgets.Layout(width="520px"),
+    )
+    sentence = widgets.HTML()
+
+    def update(_change: object = None) -> None:
+        n = slider.value
+        sentence.value = f"a valid 3×3 convolution turns <b>{n} × {n}</b> pixels into <b>{n - 2} × {n - 2}</b>"
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, sentence])
 
 
 # -- notebook 04: valid-size calculator ---------------------------------------------------
