@@ -118,7 +118,7 @@ def describe_input_size(size: int, depth: int = 4, padding: Padding = "valid") -
 
 
 def _check_size_arguments(depth: int, padding: str) -> None:
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+    if not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth must be a whole number ≥ 0, got {depth!r}")
     if padding not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
@@ -180,6 +180,8 @@ def check_config(
     for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    if isinstance(depth, bool):
+        raise ValueError(f"depth must be a whole number ≥ 0, got {depth!r}")
     _check_size_arguments(depth, padding)
     if depth > MAX_DEPTH:
         raise ValueError(
@@ -346,11 +348,9 @@ class UNetModel(nn.Module):
                 f"UNetModel expects a floating-point tensor, got {x.dtype} "
                 "(convert with x.float(), e.g. x.float() / 255)"
             )
-        weights = next(self.parameters()).dtype
-        if x.dtype != weights and not _autocast_enabled(x.device.type):
+        if x.dtype == torch.float64 and self.head.weight.dtype != torch.float64:
             raise TypeError(
-                f"this UNetModel has {str(weights).removeprefix('torch.')} weights but the input is "
-                f"{str(x.dtype).removeprefix('torch.')}: convert the input with x.to({weights}) (usually x.float())"
+                "UNetModel got a float64 tensor (NumPy's default) but its weights are float32: convert with x.float()"
             )
         if x.shape[1] != self.in_channels:
             raise ValueError(
@@ -359,14 +359,6 @@ class UNetModel(nn.Module):
         for name, size in zip(("height", "width"), x.shape[-2:]):
             if not self.is_valid_input_size(size):
                 raise ValueError(f"input {name} {size}: " + describe_input_size(size, self.depth, self.padding))
-
-
-def _autocast_enabled(device_type: str) -> bool:
-    """Whether mixed precision (``torch.autocast``) is on, which casts inputs to the weights' needs by itself."""
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 takes no device type
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -91,7 +91,9 @@ def test_one_row_images_are_two_dimensional(tmp_path):
 def test_float64_input_gets_a_clear_message_from_the_model():
     """11: float64 input used to get torch's raw dtype error."""
     unet = UNetModel(base_channels=2, depth=1)
-    with pytest.raises(TypeError, match=r"float32 weights but the input is float64.*x\.float\(\)"):
+    with pytest.raises(
+        TypeError, match=r"float64 tensor \(NumPy's default\) but its weights are float32.*x\.float\(\)"
+    ):
         unet(torch.zeros(1, 1, 28, 28, dtype=torch.float64))
 
 
