@@ -237,8 +237,12 @@ def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
         for key in sorted(set(notes) & set(expected))
         if not isinstance(notes[key], kinds[expected[key]]) or (expected[key] == "int" and isinstance(notes[key], bool))
     ]
-    if wrong or notes["optimizer"] not in train.OPTIMIZER_DEFAULTS:
-        raise CheckpointError(f"{path} has a malformed training recipe (check {', '.join(wrong) or 'optimizer'})")
+    if not wrong:
+        numbers = ("batch_size", "tile_size", "lr")
+        wrong = [key for key in numbers if not (math.isfinite(notes[key]) and notes[key] > 0)]
+        wrong += [] if notes["optimizer"] in train.OPTIMIZER_DEFAULTS else ["optimizer"]
+    if wrong:
+        raise CheckpointError(f"{path} has a malformed training recipe (check {', '.join(wrong)}); train again")
     return train.Recipe(**notes)
 
 
@@ -262,21 +266,26 @@ def resume_conflicts(args: argparse.Namespace, recipe: train.Recipe) -> list[str
     return clashes
 
 
-def check_memory(recipe: train.Recipe) -> None:
-    """Refuse a recipe whose training step cannot fit into this machine's memory, before anything is allocated.
+def training_memory_bytes(recipe: train.Recipe) -> int:
+    """An upper estimate of the memory one training step of ``recipe`` needs, in bytes, from its configuration.
 
-    An upper estimate: every feature map kept three times (the value, what the backward pass keeps,
-    the gradient) for each tile of a batch, plus weights, gradients and two optimiser moments. For the
+    Every feature map kept three times (the value, what the backward pass keeps, the gradient; twice that
+    with batch norm) for each tile of a batch, plus weights, gradients and two optimiser moments. For the
     paper's network and one 572² tile it says 2.2 GB; FACTS.md measured a 1.45 GB peak for that step.
     """
+    maps = feature_map_elements(recipe.tile_size, base_channels=recipe.base_channels, depth=recipe.depth)
+    weights = count_config_parameters(
+        base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm
+    )
+    return 4 * (3 * maps * (2 if recipe.batch_norm else 1) * recipe.batch_size + 4 * weights)
+
+
+def check_memory(recipe: train.Recipe) -> None:
+    """Refuse a recipe whose training step cannot fit into this machine's memory, before anything is allocated."""
     try:
-        maps = feature_map_elements(recipe.tile_size, base_channels=recipe.base_channels, depth=recipe.depth)
-        memory = os_memory_bytes()
-    except (ValueError, OSError, AttributeError):
+        needed, memory = training_memory_bytes(recipe), os_memory_bytes()
+    except (ValueError, OSError, AttributeError):  # a size that does not fit is refused elsewhere; Windows
         return
-    config = dict(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
-    weights = count_config_parameters(**config)
-    needed = 4 * (3 * maps * (2 if recipe.batch_norm else 1) * recipe.batch_size + 4 * weights)
     if needed > memory:
         raise UsageError(
             f"one training step needs about {needed / 2**30:.1f} GiB (batch {recipe.batch_size} of "

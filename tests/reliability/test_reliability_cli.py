@@ -230,13 +230,33 @@ def test_resume_accepts_the_same_recipe_and_records_it(cli, run, tmp_path):
     assert "--depth 2" in record["command"]
 
 
-def test_a_checkpoint_with_a_broken_recipe_is_refused_in_one_line(cli, run, tmp_path):
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda r: r.update(momentum=0.9), "momentum"),
+        (lambda r: r.update(lr=float("nan")), "lr"),
+        (lambda r: r.update(batch_size=0), "batch_size"),
+        (lambda r: r.update(optimizer="lbfgs"), "optimizer"),
+        (lambda r: r.update(depth=True), "depth"),
+    ],
+)
+def test_a_checkpoint_with_a_broken_recipe_is_refused_in_one_line(cli, run, tmp_path, change, named):
     """10: an unknown recipe key used to end in a TypeError."""
     out, _ = run
     state = torch.load(out / "last.ckpt", weights_only=True)
-    state["recipe"]["momentum"] = 0.9
+    change(state["recipe"])
     torch.save(state, tmp_path / "odd.ckpt")
-    cli("train", "--resume", tmp_path / "odd.ckpt", "--out", tmp_path / "o").refused("malformed training recipe")
+    cli("train", "--resume", tmp_path / "odd.ckpt", "--out", tmp_path / "o").refused(
+        f"malformed training recipe (check {named})"
+    )
+
+
+def test_the_memory_estimate_is_an_upper_bound_of_the_measured_peak():
+    """The numbers in ``training_memory_bytes``' docstring: 2.2 GB for the paper's step, above the measured 1.45 GB."""
+    from unet_lib import train
+    from unet_lib.cli import training_memory_bytes
+
+    assert round(training_memory_bytes(train.PAPER) / 1e9, 1) == 2.2 > 1.45
 
 
 # -- 8, 10, 11: checkpoints that lie, through the command line --------------------------------------------
