@@ -273,15 +273,18 @@ def load_folder(path: str | Path) -> SegmentationData:
 
 
 def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    """One line per kind of note (the text before the first colon), naming at most three of its masks."""
-    kinds: dict[str, list[str]] = {}
+    """One line per kind of note (the text before its first colon): the masks it concerns (at most three named)
+    and the first one's details, e.g. "instance labels in masks/ a.png, b.png — a.png: 12 objects …"."""
+    kinds: dict[str, list[tuple[str, str]]] = {}
     for name, note in notes:
         if note:
-            kinds.setdefault(note.split(":")[0], []).append(name)
+            kind, _, detail = note.partition(": ")
+            kinds.setdefault(kind, []).append((name, detail))
     lines = []
-    for kind, names in kinds.items():
+    for kind, found in kinds.items():
+        names = [name for name, _ in found]
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        lines.append(f"masks/ {shown}: {kind}")
+        lines.append(f"{kind} in masks/ {shown} — {found[0][0]}: {found[0][1]}")
     return tuple(lines)
 
 

@@ -197,8 +197,11 @@ def test_load_folder_says_how_masks_were_read(tmp_path, capsys):
     Image.fromarray((three > 0).astype(np.uint8) * 255).save(tmp_path / "masks" / "c.png")
     data = load_dataset(str(tmp_path))
     printed = capsys.readouterr().out
-    assert data.notes == ("masks/ a.png, b.png: instance labels",)
-    assert "note: masks/ a.png, b.png: instance labels" in printed
+    assert data.notes == (
+        "instance labels in masks/ a.png, b.png — a.png: 2 objects numbered up to 2, one number per object; "
+        "touching objects are kept apart by a background line",
+    )
+    assert "  note: instance labels in masks/ a.png, b.png — a.png: 2 objects" in printed
 
 
 def test_a_jpeg_mask_is_thresholded_with_a_note(tmp_path):
