@@ -170,7 +170,8 @@ def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
     import tifffile
 
     tifffile.imwrite(tmp_path / "deep.tif", (np.random.default_rng(0).random((100, 130)) * 60000).astype(np.uint16))
-    Image.fromarray(np.zeros((64, 80, 3), np.uint8)).save(tmp_path / "colour.png")
+    colour = np.random.default_rng(1).integers(0, 256, (64, 80, 3), dtype=np.uint8)  # a constant image is refused
+    Image.fromarray(colour).save(tmp_path / "colour.png")
     out = tmp_path / "out"
     assert (
         main(

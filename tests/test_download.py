@@ -226,7 +226,7 @@ def test_download_off_reports_missing_files(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_DATA_DIR", str(tmp_path))
     with pytest.raises(DataUnavailable, match="missing") as caught:
         load_isbi2012("train", download=False)
-    assert caught.value.reason == "files missing, download off"
+    assert caught.value.reason == "images/00.png is missing, download off"  # names the first file
     assert not (tmp_path / "isbi2012").exists()
 
 

@@ -24,10 +24,13 @@ module              notebook  what it holds
 ``losses``          07        weighted cross-entropy, the paper's weight map, Dice
 ``checkpoints``     08        atomic, validated checkpoints; the shipped model
 ``train``           08        recipes and the training loop ``fit``
+``outputs``         08        output folders checked first, no silent replacing, orderly stops
 ``tiling``          09        overlap-tile prediction of whole images
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate
-``cli``             08–09     ``python -m unet_lib train | predict | evaluate``
+``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
+``commands``        08–09     ``train`` and ``evaluate``: plan, run, stop, record
+``cli``             08–09     ``python -m unet_lib train | predict | evaluate``: options, checks, errors
 ``objects``         11        objects rather than pixels: matching at IoU ≥ 0.5, counts
 ==================  ========  ================================================================
 

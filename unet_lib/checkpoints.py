@@ -4,13 +4,17 @@
   step, history and RNG state) through ``runtime.write_atomic``: a temporary file, then ``os.replace``,
   so a crash leaves the old file or the new one, never half of one.
 * ``load_checkpoint`` reads with ``torch.load(..., weights_only=True)`` (no code runs from the file)
-  and validates what it finds, with errors that say what to do; ``load_model`` rebuilds the U-Net.
+  and validates what it finds — the model config within ``unet_lib.model.check_config``'s bounds
+  *before* anything is built, the weights, the step, the stored thresholds — with errors that say
+  what to do; ``load_model`` rebuilds the U-Net.
 * ``SHIPPED_CHECKPOINT`` is the trained model that ships with the course; ``course_checkpoint`` is the
   one notebook 09 opens.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from . import runtime
-from .model import UNetModel
+from .model import UNetModel, check_config
 
 CHECKPOINT_FORMAT = "unet_lib.checkpoint/1"
 """Written into every checkpoint; a file without it was not written by ``save_checkpoint``."""
@@ -61,7 +65,25 @@ def save_checkpoint(
         "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         **extra,
     }
-    return runtime.write_atomic(path, lambda temporary: torch.save(state, temporary))
+    return runtime.write_atomic(path, lambda temporary: _save(state, temporary))
+
+
+def _save(state: dict[str, Any], temporary: str) -> None:
+    """``torch.save`` through a file we opened, so that a full disk is an ``OSError`` that says so.
+
+    torch's writer reports a failed write as a ``RuntimeError`` about an "unexpected pos"; the
+    ``OSError`` behind it (e.g. ``ENOSPC``) is what ``runtime.write_atomic`` turns into one clear line.
+    """
+    with open(temporary, "wb") as handle:
+        try:
+            torch.save(state, handle)
+        except RuntimeError as error:
+            cause = error.__context__
+            while cause is not None and not isinstance(cause, OSError):
+                cause = cause.__context__
+            if cause is None:
+                raise
+            raise OSError(cause.errno, cause.strerror) from error
 
 
 _CONFIG_TYPES = {
@@ -74,6 +96,14 @@ _CONFIG_TYPES = {
     "up_mode": str,
     "dropout": (float, int),
 }
+"""The model config's keys and types (``check_config`` then checks their values)."""
+
+
+_WRITTEN_KEYS = ("model_state", "optimizer_state", "optimizer_name", "step", "history", "torch_rng_state")
+"""Keys ``save_checkpoint`` always writes and ``load_model`` / ``train.resume_from`` read."""
+
+THRESHOLD_KEYS = ("threshold", "segmentation_threshold")
+"""Thresholds ``train`` stores beside the weights; each must be a probability strictly between 0 and 1."""
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -84,6 +114,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
+        code = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if code:
+            raise CheckpointError(
+                f"{path} was NOT loaded: it asks to import {code.group(1)}, Python code or objects that a checkpoint "
+                "never needs (loading it the unsafe way could run code from the file); use checkpoints written by "
+                "unet_lib.checkpoints.save_checkpoint, from people you trust"
+            ) from error
         raise CheckpointError(
             f"cannot read {path} as a checkpoint ({type(error).__name__}): the file is damaged or "
             "not a PyTorch checkpoint; train again or copy it again"
@@ -98,6 +135,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} was not written by unet_lib.checkpoints.save_checkpoint.{hint} "
             "Save with save_checkpoint(path, model) so the model config travels with the weights."
         )
+    _check_contents(path, state)
+    return state
+
+
+def _check_contents(path: Path, state: dict[str, Any]) -> None:
+    """Everything ``load_model``, ``train.resume_from`` and the commands read, checked before any of it is used."""
     config = state.get("model_config")
     if (
         not isinstance(config, dict)
@@ -105,7 +148,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         or not all(isinstance(config[k], t) for k, t in _CONFIG_TYPES.items())
     ):
         raise CheckpointError(f"{path} has a missing or malformed model config: {config!r}")
-    return state
+    try:
+        check_config(**config)  # bounded sizes: a hostile config cannot ask for all the memory
+    except ValueError as error:
+        raise CheckpointError(f"{path} describes a U-Net that cannot be built: {error}") from error
+    weights = state.get("model_state")
+    if not isinstance(weights, dict) or not weights or not all(isinstance(v, Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path} holds no model weights (model_state); train again or copy it again")
+    missing = sorted(set(_WRITTEN_KEYS) - set(state))
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}: it is incomplete; train again or copy it again")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path} has a malformed step count {step!r}; train again or copy it again")
+    for key in THRESHOLD_KEYS:
+        if key in state and not _is_probability(state[key]):
+            raise CheckpointError(
+                f"{path} stores {key} {state[key]!r}, which is not a probability between 0 and 1: the file was "
+                "changed or damaged; train again or copy it again"
+            )
+    for key, kind in (("optimizer_state", dict), ("optimizer_name", str), ("history", dict), ("recipe", dict)):
+        if state.get(key) is not None and not isinstance(state[key], kind):
+            raise CheckpointError(f"{path} has a malformed {key} ({type(state[key]).__name__}); train again")
+    rng = state["torch_rng_state"]
+    if not isinstance(rng, Tensor) or rng.dtype != torch.uint8:
+        raise CheckpointError(f"{path} has a malformed random-number state; train again or copy it again")
+
+
+def _is_probability(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 1
 
 
 def load_model(path: str | Path, device: torch.device | str | None = None) -> UNetModel:

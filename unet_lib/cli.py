@@ -3,376 +3,159 @@
     python -m unet_lib train                    # ISBI 2012 (or the built-in data), default budget
     python -m unet_lib train --data synthetic --steps 50 --out runs/quick
     python -m unet_lib predict --checkpoint runs/train/model.ckpt my_image.png --out runs/predicted
+    python -m unet_lib predict --isbi2012-test  # the challenge's submission file, isbi2012_test_probability.tif
     python -m unet_lib evaluate --checkpoint runs/train/model.ckpt            # ISBI validation slices 25–29
     python -m unet_lib evaluate --checkpoint runs/train/model.ckpt --data my_folder
 
 ``unet`` (installed with the package) is the same command. ``DIR`` for ``--data`` is a
-folder with ``images/`` and ``masks/`` (see ``unet_lib.data.load_folder``).
+folder with ``images/`` and ``masks/`` (see ``unet_lib.images.load_folder``).
+
+This module is the front door: the options and their ranges (``build_parser``), the checks that need
+more than one option (``train_plan``: the recipe, ``--resume``), and ``main``, which answers every
+mistake a user can make with one line on stderr and exit status 2, and treats SIGTERM and SIGHUP like
+Ctrl-C. The commands themselves are in ``unet_lib.commands`` (train, evaluate) and ``unet_lib.prediction``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import shlex
+import signal
 import sys
-import time
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import numpy as np
-import torch
-from PIL import Image
-from skimage.segmentation import find_boundaries
-
-from . import distributed, runtime, train, viz
-from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .data import TileDataset, load_dataset, train_val_split
-from .evaluation import calibrate, evaluate_images, format_table, predict_all, stored_thresholds
-from .images import IMAGE_SUFFIXES, SegmentationData, image_files, read_image
-from .losses import weight_maps
-from .metrics import cell_segments
-from .model import UNetModel, count_parameters, describe_input_size
+from . import distributed, runtime, train
+from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
+from .commands import TrainPlan, command_evaluate, command_train
+from .isbi2012 import DataUnavailable
+from .model import check_config, count_config_parameters, describe_input_size, feature_map_elements, unet_output_size
+from .outputs import StopSignals, UsageError
+from .prediction import command_predict
+from .runtime import OutputError
 
 DEFAULT_MINUTES = 8.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 10 minutes on 2 CPU
 cores."""
 
-
-class UsageError(Exception):
-    """A problem the user can fix (a path, a file); printed as one line, without a traceback."""
-
-
-# -- small helpers ------------------------------------------------------------------------
-def _silent(*_args: Any, **_kwargs: Any) -> None:
-    """``print`` for the ranks that are not rank 0: they keep quiet."""
+DEFAULT_OUT = {"train": "runs/train", "predict": "runs/predict", "evaluate": "runs/evaluate"}
+"""Where each command writes unless ``--out`` says otherwise (a taken default moves on to ``runs/train-2`` …)."""
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    runtime.write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+# -- option types: a wrong value is refused by argparse, in one line ----------------------------------
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line saying what is wrong and where the options are listed; exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
 
-def save_png(path: Path, array: np.ndarray) -> None:
-    """Save a uint8 gray (H, W) or RGB (H, W, 3) array as PNG."""
-    runtime.write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An ``int`` option that must be at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def save_figure(path: Path, figure: Any) -> None:
-    runtime.write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=80))
-
-
-def _load_data(name: str, verbose: bool = True) -> SegmentationData:
+def positive_number(text: str) -> float:
+    """A ``float`` option that must be a real number above 0 (not NaN, not infinite)."""
     try:
-        return load_dataset(name, verbose=verbose)
-    except (FileNotFoundError, ValueError) as error:  # no such folder, no pairs, unreadable or mismatched files
-        raise UsageError(str(error)) from error
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
 
 
-def split_data(dataset: SegmentationData) -> tuple[SegmentationData, SegmentationData]:
-    """Training and validation parts (``unet_lib.data.train_val_split``: ISBI slices 0–24 / 25–29).
-
-    A folder with a single image trains and validates on that image (and says so).
-    """
-    if len(dataset) < 2:
-        print("only one image: it is used for training and for validation, so the scores are optimistic")
-        return dataset, dataset
-    return train_val_split(dataset)
-
-
-# -- train ----------------------------------------------------------------------------------
-def recipe_from(args: argparse.Namespace):
-    """The CPU default (or, with ``--paper``, the paper's setting), changed by the options given."""
-    if args.resume:
-        notes = load_checkpoint(args.resume).get("recipe")
-        if not isinstance(notes, dict):
-            raise UsageError(f"{args.resume} has no training recipe: resume from a last.ckpt written by `train`")
-        return train.Recipe(**notes)
-    recipe = train.PAPER if args.paper else train.CPU_DEFAULT
-    options = {
-        "base_channels": args.base_channels,
-        "depth": args.depth,
-        "tile_size": args.tile_size,
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-    }
-    changes = {key: value for key, value in options.items() if value is not None}
-    if args.optimizer is not None and args.lr is None:
-        changes["lr"] = train.OPTIMIZER_DEFAULTS[args.optimizer]["lr"]
-    if args.no_batch_norm:
-        changes["batch_norm"] = False
-    if args.augment is not None:
-        changes["augment"] = args.augment
-    return replace(recipe, **changes)
-
-
-def command_train(args: argparse.Namespace) -> int:
-    """Train on a dataset, then write the checkpoints, the metrics JSON and a figure of validation predictions."""
-    started = time.perf_counter()
-    world = distributed.world_from_env()  # one process, or one of several started by torchrun
-    say = print if world.is_main else _silent
-    out = Path(args.out)
-    recipe = recipe_from(args)
-    dataset = _load_data(args.data, verbose=world.is_main)
-    if dataset.labels is None:
-        raise UsageError(f"{args.data} has no labels to train on")
-    train_part, val_part = split_data(dataset)
-    runtime.seed_everything(args.seed)
-    model = UNetModel(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
-    if not model.is_valid_input_size(recipe.tile_size):
-        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth)}")
-    out_size = model.output_size(recipe.tile_size)
-    minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
-    tiles = (args.steps or 100_000) * recipe.batch_size * world.size  # every step draws batch × ranks tiles
-    train_tiles = TileDataset(
-        train_part,
-        recipe.tile_size,
-        out_size,
-        num_tiles=tiles,
-        augment=recipe.augment,
-        weight_maps=weight_maps(train_part.labels),
-        seed=args.seed,
-    )
-    val_tiles = TileDataset(
-        val_part,
-        recipe.tile_size,
-        out_size,
-        num_tiles=args.val_tiles,
-        augment=False,
-        weight_maps=weight_maps(val_part.labels),
-        seed=args.seed + 1,
-    )
-    budget = " or ".join(
-        ([f"{minutes:g} minutes"] if minutes is not None else []) + ([f"{args.steps} steps"] if args.steps else [])
-    )
-    say(
-        f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
-        f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
-        f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
-        f"augmentation {recipe.augment} | budget {budget}"
-    )
-    history = train.fit(
-        model,
-        train_tiles,
-        val_tiles,
-        steps=args.steps,
-        minutes=minutes,
-        batch_size=recipe.batch_size,
-        optimizer=recipe.optimizer,
-        lr=recipe.lr,
-        seed=args.seed,
-        checkpoint=out / "last.ckpt",
-        checkpoint_every=args.checkpoint_every,
-        val_every=args.val_every,
-        resume=args.resume,
-        live_plot=False,
-        anneal=recipe.anneal,
-        precision=args.precision,
-        notes={"recipe": asdict(recipe)},
-    )
-    if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
-        return 0
-    steps = history.step[-1] if history.step else 0
-    processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
-    print(f"trained {steps} steps in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
-    print(f"training computed in {history.precision}")
-    inference = runtime.choose_precision(args.precision, runtime.pick_device(), training=False)
-    print(f"prediction computes in {inference.describe()}")
-    thresholds = calibrate(model, train_part, args.threshold, args.segmentation_threshold, inference)
-    print(
-        f"thresholds chosen on training images: pixel {thresholds['threshold']:g}, "
-        f"segmentation {thresholds['segmentation_threshold']:g}"
-    )
-    probabilities = predict_all(model, val_part.images, inference)
-    metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
-    print(format_table(metrics))
-    record = {
-        "command": "python -m unet_lib " + " ".join(shlex.quote(a) for a in args.argv),
-        "data": dataset.description,
-        "validation_images": list(val_part.names),
-        "seed": args.seed,
-        "steps": steps,
-        "stopped_by": history.stopped,
-        "training_seconds": round(history.seconds, 1),
-        "recipe": asdict(recipe),
-        "model_config": model.config,
-        "device": str(runtime.pick_device()),
-        "world_size": history.world_size,
-        "training_precision": history.precision,
-        "prediction_precision": inference.describe(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "validation": metrics,
-    }
-    save_checkpoint(
-        out / "model.ckpt",
-        model,
-        None,
-        steps,
-        history,
-        **thresholds,
-        recipe=asdict(recipe),
-        record=json.loads(json.dumps(record)),
-    )
-    save_figure(
-        out / "validation.png",
-        viz.prediction_figure(
-            val_part.images, probabilities, val_part.labels, list(val_part.names), thresholds["threshold"]
-        ),
-    )
-    record["total_seconds"] = round(time.perf_counter() - started, 1)
-    write_json(out / "metrics.json", record)
-    print(
-        f"wrote {out / 'model.ckpt'} (for predict/evaluate), {out / 'last.ckpt'} (to --resume), "
-        f"{out / 'metrics.json'}, {out / 'validation.png'}; total {record['total_seconds'] / 60:.1f} min"
-    )
-    return 0
-
-
-# -- predict ---------------------------------------------------------------------------------
-def _input_files(inputs: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = image_files(item)
-            if not found:
-                raise UsageError(f"{item} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            files.extend(found)
-        else:
-            files.append(item)
-    return files
-
-
-def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The image in gray with the outlines of the predicted cells/objects drawn in orange (Okabe–Ito)."""
-    gray = (np.clip(image, 0, 1) * 255).astype(np.uint8)
-    rgb = np.repeat(gray[..., None], 3, axis=-1)
-    rgb[find_boundaries(cell_segments(mask), mode="inner")] = (230, 159, 0)
-    return rgb
-
-
-def _read_input(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise UsageError(f"no image at {path}")
+def probability(text: str) -> float:
+    """A threshold on a probability: strictly between 0 and 1 (at 0 or 1 every pixel would get the same class)."""
     try:
-        return read_image(path)
-    except ValueError as error:
-        raise UsageError(f"{error}; give a PNG, TIFF, JPEG or BMP file") from error
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
 
 
-def command_predict(args: argparse.Namespace) -> int:
-    """Probability map, mask and overlay PNGs for each input image."""
-    model = load_model(args.checkpoint)
-    threshold = stored_thresholds(load_checkpoint(args.checkpoint), args.threshold)["threshold"]
-    out = Path(args.out)
-    files = _input_files(args.inputs)
-    images = [_read_input(path) for path in files]  # read all first: a bad file fails before any work
-    how = runtime.choose_precision(args.precision, next(model.parameters()).device, training=False)
-    print(f"predicting {len(images)} image(s) in {how.describe()}")
-    for path, image in zip(files, images):
-        probability = predict_all(model, [image], how)[0]
-        mask = probability > threshold
-        save_png(out / f"{path.stem}_probability.png", (probability * 255).round().astype(np.uint8))
-        save_png(out / f"{path.stem}_mask.png", mask.astype(np.uint8) * 255)
-        save_png(out / f"{path.stem}_overlay.png", overlay(image, mask))
-        print(f"{path} ({image.shape[0]}×{image.shape[1]}): {mask.mean():.1%} foreground → {out}/{path.stem}_*.png")
-    return 0
-
-
-# -- evaluate --------------------------------------------------------------------------------
-def command_evaluate(args: argparse.Namespace) -> int:
-    """Measure a checkpoint on labelled images: a table on the terminal and a metrics JSON."""
-    model = load_model(args.checkpoint)
-    dataset = _load_data(args.data)
-    if dataset.labels is None:
-        raise UsageError(f"{args.data} has no labels to evaluate against")
-    which = "all"
-    if dataset.source != "folder" and args.slices == "val":
-        dataset, which = split_data(dataset)[1], "the validation"
-    print(f"evaluating {args.checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
-    thresholds = stored_thresholds(load_checkpoint(args.checkpoint), args.threshold, args.segmentation_threshold)
-    how = runtime.choose_precision(args.precision, next(model.parameters()).device, training=False)
-    print(f"predicting in {how.describe()}")
-    metrics = evaluate_images(predict_all(model, dataset.images, how), dataset.labels, dataset.names, thresholds)
-    print(format_table(metrics))
-    path = Path(args.out) / "metrics.json"
-    record = {"checkpoint": str(args.checkpoint), "data": dataset.description, "precision": how.as_dict(), **metrics}
-    write_json(path, record)
-    print(f"wrote {path}")
-    return 0
-
-
-# -- the command line ------------------------------------------------------------------------
-def _precision_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--precision",
-        choices=runtime.PRECISIONS,
-        default="auto",
-        help="auto (default: bf16/fp16 where this machine computes it faster, measured), or force fp32, bf16, fp16",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+# -- the options -------------------------------------------------------------------------------------
+def build_parser() -> Parser:
+    parser = Parser(
         prog="python -m unet_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    at_least_1 = whole_number(1)
 
     t = sub.add_parser("train", help="train a U-Net and write a checkpoint, metrics JSON and figure")
-    t.add_argument(
-        "--data",
-        default="isbi2012",
-        help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR",
-    )
+    t.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
     budget = t.add_argument_group(f"budget (default: {DEFAULT_MINUTES:g} minutes)")
-    budget.add_argument("--minutes", type=float, help="wall-time budget for training")
-    budget.add_argument("--steps", type=int, help="number of training steps (alone: no time limit)")
-    recipe = t.add_argument_group("recipe (default: the CPU recipe of notebook 08)")
+    budget.add_argument("--minutes", type=positive_number, help="wall-time budget for training")
+    budget.add_argument("--steps", type=at_least_1, help="number of training steps (alone: no time limit)")
+    recipe = t.add_argument_group("recipe (default: the CPU recipe of notebook 08; --resume keeps the stored one)")
     recipe.add_argument(
         "--paper",
         action="store_true",
         help="the paper's setting: 64 base channels, no batch norm, 572 tiles, batch 1, SGD",
     )
-    recipe.add_argument("--base-channels", type=int, help="channels of the first level (default 16; paper 64)")
-    recipe.add_argument("--depth", type=int, help="number of poolings (default 4, as the paper)")
+    recipe.add_argument("--base-channels", type=at_least_1, help="channels of the first level (default 16; paper 64)")
+    recipe.add_argument("--depth", type=whole_number(0), help="number of poolings (default 4, as the paper)")
     recipe.add_argument("--no-batch-norm", action="store_true", help="the paper's U-Net has none")
-    recipe.add_argument("--tile-size", type=int, help="training input tile (default 380; paper 572)")
-    recipe.add_argument("--batch-size", type=int, help="tiles per step (default 2; paper 1)")
+    recipe.add_argument("--tile-size", type=at_least_1, help="training input tile (default 380; paper 572)")
+    recipe.add_argument("--batch-size", type=at_least_1, help="tiles per step (default 2; paper 1)")
     recipe.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd with momentum 0.99 (paper)")
-    recipe.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
+    recipe.add_argument("--lr", type=positive_number, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
     recipe.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="the paper's augmentation (default: off; on with --paper)",
     )
-    t.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe)")
+    add_out_options(t, "train")
+    t.add_argument("--seed", type=whole_number(0), help="seed of the run (default 0; --resume keeps the stored one)")
+    t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe and data)")
     t.add_argument(
-        "--threshold", type=float, help="pixel threshold on the cell probability (default: chosen on training images)"
+        "--threshold", type=probability, help="pixel threshold on the cell probability (default: chosen on training)"
     )
     t.add_argument(
         "--segmentation-threshold",
-        type=float,
+        type=probability,
         help="threshold whose cell pieces seed the Rand-error segmentation (default: chosen)",
     )
-    t.add_argument("--val-every", type=int, default=100, help="steps between validation losses")
-    t.add_argument("--val-tiles", type=int, default=4, help="fixed validation tiles for the loss curve")
-    t.add_argument("--checkpoint-every", type=int, default=100)
-    _precision_option(t)
-    t.set_defaults(handler=command_train)
+    t.add_argument("--val-every", type=at_least_1, default=100, help="steps between validation losses")
+    t.add_argument("--val-tiles", type=at_least_1, default=4, help="fixed validation tiles for the loss curve")
+    t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
+    add_precision_option(t)
+    t.set_defaults(handler=run_train)
 
     p = sub.add_parser("predict", help="predict probability maps, masks and overlays for images")
-    p.add_argument("inputs", nargs="+", help="image files or folders of images")
+    p.add_argument("inputs", nargs="*", help="image files (a multi-page TIFF is a stack) or folders of images")
+    p.add_argument(
+        "--isbi2012-test",
+        action="store_true",
+        help="the 30 ISBI 2012 test slices; writes the challenge's submission file isbi2012_test_probability.tif "
+        "(32-bit float stack, 0 = membrane, 1 = non-membrane)",
+    )
     p.add_argument(
         "--checkpoint", default=str(SHIPPED_CHECKPOINT), help="model.ckpt from train (default: the shipped one)"
     )
-    p.add_argument("--out", default="runs/predict", help="output folder (default runs/predict)")
-    p.add_argument("--threshold", type=float, help="pixel threshold (default: the one stored with the model)")
-    _precision_option(p)
-    p.set_defaults(handler=command_predict)
+    add_out_options(p, "predict")
+    p.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
+    add_precision_option(p)
+    p.set_defaults(handler=run_predict)
 
     e = sub.add_parser("evaluate", help="measure a checkpoint on labelled images")
     e.add_argument(
@@ -387,26 +170,292 @@ def build_parser() -> argparse.ArgumentParser:
         default="val",
         help="isbi2012/synthetic: validation slices 25–29 (default) or all 30",
     )
-    e.add_argument("--out", default="runs/evaluate", help="folder for metrics.json (default runs/evaluate)")
-    e.add_argument("--threshold", type=float, help="pixel threshold (default: the one stored with the model)")
+    add_out_options(e, "evaluate")
+    e.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
     e.add_argument(
-        "--segmentation-threshold", type=float, help="segmentation threshold for the Rand error (default: stored)"
+        "--segmentation-threshold", type=probability, help="segmentation threshold for the Rand error (default: stored)"
     )
-    _precision_option(e)
-    e.set_defaults(handler=command_evaluate)
+    add_precision_option(e)
+    e.set_defaults(handler=run_evaluate)
     return parser
+
+
+def add_out_options(parser: argparse.ArgumentParser, command: str) -> None:
+    default = DEFAULT_OUT[command]
+    parser.add_argument("--out", help=f"output folder (default {default}; if taken, {default}-2, …)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in --out")
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=runtime.PRECISIONS,
+        default="auto",
+        help="auto (default: bf16/fp16 where this machine computes it faster, measured), or force fp32, bf16, fp16",
+    )
+
+
+def out_folder(args: argparse.Namespace) -> tuple[Path, bool]:
+    """``(folder, given)``: ``--out`` as given, or the command's default."""
+    return Path(args.out or DEFAULT_OUT[args.command]), args.out is not None
+
+
+# -- train: the recipe, --resume, and what the machine can hold --------------------------------------
+RECIPE_FLAGS = {
+    "base_channels": "--base-channels",
+    "depth": "--depth",
+    "tile_size": "--tile-size",
+    "batch_size": "--batch-size",
+    "optimizer": "--optimizer",
+    "lr": "--lr",
+}
+"""The recipe's fields that one option each sets."""
+
+
+def requested_recipe(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """``{field: (option, value)}`` for every recipe field the command line sets (``--paper`` sets them all)."""
+    asked: dict[str, tuple[str, Any]] = {}
+    if args.paper:
+        asked = {key: ("--paper", value) for key, value in asdict(train.PAPER).items()}
+    for key, flag in RECIPE_FLAGS.items():
+        if getattr(args, key) is not None:
+            asked[key] = (flag, getattr(args, key))
+    if args.no_batch_norm:
+        asked["batch_norm"] = ("--no-batch-norm", False)
+    if args.augment is not None:
+        asked["augment"] = ("--augment" if args.augment else "--no-augment", args.augment)
+    return asked
+
+
+def new_recipe(args: argparse.Namespace) -> train.Recipe:
+    """The CPU default (or, with ``--paper``, the paper's setting), changed by the options given."""
+    recipe = train.PAPER if args.paper else train.CPU_DEFAULT
+    changes = {key: value for key, (_, value) in requested_recipe(args).items()}
+    if args.optimizer is not None and args.lr is None:
+        changes["lr"] = train.OPTIMIZER_DEFAULTS[args.optimizer]["lr"]
+    return replace(recipe, **changes)
+
+
+def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
+    """The recipe a ``last.ckpt`` was trained with, checked field by field."""
+    notes = state.get("recipe")
+    if not isinstance(notes, dict):
+        raise UsageError(f"{path} has no training recipe: resume from a last.ckpt written by `train`")
+    expected = {f.name: f.type for f in fields(train.Recipe)}
+    kinds = {"int": int, "bool": bool, "str": str, "float": (int, float)}
+    wrong = sorted(set(notes) ^ set(expected))
+    wrong += [
+        key
+        for key in sorted(set(notes) & set(expected))
+        if not isinstance(notes[key], kinds[expected[key]]) or (expected[key] == "int" and isinstance(notes[key], bool))
+    ]
+    if not wrong:
+        numbers = ("batch_size", "tile_size", "lr")
+        wrong = [key for key in numbers if not (math.isfinite(notes[key]) and notes[key] > 0)]
+        wrong += [] if notes["optimizer"] in train.OPTIMIZER_DEFAULTS else ["optimizer"]
+    if wrong:
+        raise CheckpointError(f"{path} has a malformed training recipe (check {', '.join(wrong)}); train again")
+    return train.Recipe(**notes)
+
+
+def resume_conflicts(args: argparse.Namespace, recipe: train.Recipe) -> list[str]:
+    """Options that disagree with the checkpoint's recipe, one entry per option: ``"--depth 3 (the checkpoint has
+    depth 2)"``, ``"--paper (base_channels 64 where the checkpoint has 16, …)"``."""
+    stored = asdict(recipe)
+    differing: dict[str, list[tuple[str, Any]]] = {}
+    for key, (flag, value) in requested_recipe(args).items():
+        same = math.isclose(value, stored[key], rel_tol=1e-9) if key == "lr" else value == stored[key]
+        if not same:
+            differing.setdefault(flag, []).append((key, value))
+    clashes = []
+    for flag, items in differing.items():
+        if flag == "--paper":
+            details = ", ".join(f"{key} {value} where the checkpoint has {stored[key]}" for key, value in items)
+            clashes.append(f"--paper ({details})")
+        else:
+            (key, value), shown = items[0], flag if isinstance(items[0][1], bool) else f"{flag} {items[0][1]}"
+            clashes.append(f"{shown} (the checkpoint has {key} {stored[key]})")
+    return clashes
+
+
+def training_memory_bytes(recipe: train.Recipe) -> int:
+    """An upper estimate of the memory one training step of ``recipe`` needs, in bytes, from its configuration.
+
+    Every feature map kept three times (the value, what the backward pass keeps, the gradient; twice that
+    with batch norm) for each tile of a batch, plus weights, gradients and two optimiser moments. For the
+    paper's network and one 572² tile it says 2.2 GB; FACTS.md measured a 1.45 GB peak for that step.
+    """
+    maps = feature_map_elements(recipe.tile_size, base_channels=recipe.base_channels, depth=recipe.depth)
+    weights = count_config_parameters(
+        base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm
+    )
+    return 4 * (3 * maps * (2 if recipe.batch_norm else 1) * recipe.batch_size + 4 * weights)
+
+
+def check_memory(recipe: train.Recipe) -> None:
+    """Refuse a recipe whose training step cannot fit into this machine's memory, before anything is allocated."""
+    try:
+        needed, memory = training_memory_bytes(recipe), os_memory_bytes()
+    except (ValueError, OSError, AttributeError):  # a size that does not fit is refused elsewhere; Windows
+        return
+    if needed > memory:
+        raise UsageError(
+            f"one training step needs about {needed / 2**30:.1f} GiB (batch {recipe.batch_size} of "
+            f"{recipe.tile_size}² tiles, {recipe.base_channels} base channels), more than this machine's "
+            f"{memory / 2**30:.1f} GiB: lower --batch-size, --tile-size or --base-channels"
+        )
+
+
+def os_memory_bytes() -> int:
+    """This machine's physical memory (``AttributeError`` or ``OSError`` where the system does not say: Windows)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
+    """Every ``train`` option checked against the others, against a resumed checkpoint and against the machine."""
+    out, given = out_folder(args)
+    data, seed, start = args.data, args.seed, 0
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None:
+        state = load_checkpoint(resume)
+        if state["optimizer_state"] is None:
+            raise UsageError(
+                f"{resume} holds no optimiser state (a finished model): resume from the last.ckpt beside it"
+            )
+        recipe, start = stored_recipe(resume, state), int(state["step"])
+        clashes = resume_conflicts(args, recipe)
+        stored_data, stored_seed = state.get("data"), state.get("seed")
+        if data is not None and stored_data is not None and same_data(data) != stored_data:
+            clashes.append(f"--data {data} (the checkpoint trained on {stored_data})")
+        if seed is not None and stored_seed is not None and seed != stored_seed:
+            clashes.append(f"--seed {seed} (the checkpoint has seed {stored_seed})")
+        if clashes:
+            raise UsageError(
+                f"--resume continues the run stored in {resume}, but these options disagree with it: "
+                f"{'; '.join(clashes)}. Leave them out, or start a new run without --resume"
+            )
+        if args.steps is not None and args.steps < start:
+            raise UsageError(
+                f"--steps {args.steps} is below the {start} steps {resume} has done (steps count from the start "
+                f"of training): give --steps {start} or more"
+            )
+        data, seed = data or stored_data, stored_seed if seed is None else seed
+        if not given:
+            out, given = resume.parent, True
+    else:
+        recipe = new_recipe(args)
+    try:
+        check_config(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    if unet_output_size(recipe.tile_size, recipe.depth) is None:
+        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth)}")
+    check_memory(recipe)
+    minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
+    return TrainPlan(
+        recipe=recipe,
+        data=same_data(data or "isbi2012"),
+        out=out,
+        steps=args.steps,
+        minutes=minutes,
+        seed=0 if seed is None else seed,
+        resume=resume,
+        start_step=start,
+        threshold=args.threshold,
+        segmentation_threshold=args.segmentation_threshold,
+        val_every=args.val_every,
+        val_tiles=args.val_tiles,
+        checkpoint_every=args.checkpoint_every,
+        out_given=given,
+        overwrite=args.overwrite,
+        command="python -m unet_lib " + " ".join(shlex.quote(a) for a in args.argv),
+        signals=signals,
+        precision=args.precision,
+    )
+
+
+def same_data(name: str) -> str:
+    """``--data`` as it is stored with a run: a folder by its absolute path (a resume may start elsewhere)."""
+    return str(Path(name).expanduser().resolve()) if name not in ("isbi2012", "synthetic") else name
+
+
+# -- the handlers and main -----------------------------------------------------------------------------
+def run_train(args: argparse.Namespace, signals: StopSignals) -> int:
+    return command_train(train_plan(args, signals))
+
+
+def run_predict(args: argparse.Namespace, signals: StopSignals) -> int:
+    out, given = out_folder(args)
+    return command_predict(
+        args.inputs, args.checkpoint, out, given, args.overwrite, args.threshold, args.isbi2012_test, args.precision
+    )
+
+
+def run_evaluate(args: argparse.Namespace, signals: StopSignals) -> int:
+    out, given = out_folder(args)
+    return command_evaluate(
+        args.checkpoint,
+        args.data,
+        args.slices,
+        out,
+        given,
+        args.overwrite,
+        args.threshold,
+        args.segmentation_threshold,
+        args.precision,
+    )
+
+
+@contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """While a command runs, Ctrl-C, SIGTERM and SIGHUP all become ``StopSignals``' orderly stop."""
+    signals = StopSignals()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield signals
+        return
+    previous = {number: signal.signal(number, signals.handle) for number in StopSignals.NAMES}
+    try:
+        yield signals
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Python's ``MemoryError``, torch's ``OutOfMemoryError`` (a ``RuntimeError``), or the CPU allocator's refusal."""
+    text = str(error)
+    return isinstance(error, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+USER_ERRORS = (UsageError, CheckpointError, DataUnavailable, OutputError, FileNotFoundError)
+"""Mistakes (or states of the machine) a user can fix: one line on stderr, exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m unet_lib`` and the ``unet`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
     try:
-        return args.handler(args)
-    except (UsageError, CheckpointError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except distributed.PeerLost as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a refused option (already explained in one line)
+        return int(stop.code or 0)
+    args.argv = argv
+    with stop_signals() as signals:
+        try:
+            return args.handler(args, signals)
+        except USER_ERRORS as error:
+            print("error: " + " ".join(str(error).split()), file=sys.stderr)
+            return 2
+        except (MemoryError, RuntimeError) as error:
+            if not out_of_memory(error):
+                raise
+            print(
+                "error: out of memory: use a smaller --tile-size, --batch-size or --base-channels, or fewer images",
+                file=sys.stderr,
+            )
+            return 2
+        except distributed.PeerLost as error:  # another process of a torchrun job died (notebook 10)
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"stopped by {signals.name}: every file written so far is complete", file=sys.stderr)
+            return signals.exit_status

@@ -31,16 +31,24 @@ VAL_SLICES: tuple[int, ...] = tuple(range(25, 30))
 # -- choosing a dataset ------------------------------------------------------------------------------
 
 
-def load_dataset(name: str = "isbi2012", verbose: bool = True, download: bool = True) -> SegmentationData:
+def load_dataset(
+    name: str = "isbi2012", verbose: bool = True, download: bool = True, fallback: bool = True
+) -> SegmentationData:
     """``"isbi2012"`` (the real data, else the built-in data), ``"synthetic"``, or a folder path.
 
-    With ``verbose`` it prints one line saying which data is in use, never a local path.
+    With ``verbose`` it prints one line saying which data is in use, never a local path, and the
+    notes of an own folder (how its masks were read). ``fallback=False`` raises ``DataUnavailable``
+    instead of using the built-in data when the real slices cannot be had (``evaluate`` does: a score
+    on other data than asked for would be silent nonsense).
     """
+    notes: tuple[str, ...] = ()
     if name == "isbi2012":
         try:
             data = load_isbi2012("train", download=download)
             message = "Data: real ISBI 2012 data (checksums verified), 30 labelled slices."
         except DataUnavailable as error:
+            if not fallback:
+                raise
             data = make_synthetic_em()
             message = (
                 f"Data: built-in synthetic EM-like data ({error.reason}); the real ISBI 2012 slices could not be had. "
@@ -51,11 +59,11 @@ def load_dataset(name: str = "isbi2012", verbose: bool = True, download: bool = 
         message = "Data: built-in synthetic EM-like data (chosen), 30 labelled slices."
     elif Path(name).expanduser().is_dir():
         data = load_folder(name)
-        message = f"Data: {data.description}."
+        message, notes = f"Data: {data.description}.", data.notes
     else:
         raise ValueError(f"unknown dataset {name!r}: use 'isbi2012', 'synthetic' or a folder with images/ and masks/")
     if verbose:
-        print(message)
+        print("\n".join([message, *(f"  note: {note}" for note in notes)]))
     return data
 
 

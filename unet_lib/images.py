@@ -1,9 +1,14 @@
 """Image files and the label convention (notebook 06): one reader for every command, your own folders.
 
 * ``read_image`` — any PNG, TIFF, JPEG or BMP as a gray float32 image in [0, 1]: the one reader of
-  ``train``, ``evaluate`` and ``predict``, of ``load_folder`` and of the ISBI loader, so that every
-  path sees the same numbers. ``IMAGE_SUFFIXES`` is the one list of file types they accept.
-* ``mask_to_label`` — binary or instance-label masks in the course convention.
+  ``train``, ``evaluate`` and ``predict`` and of ``load_folder``, so that every path sees the same
+  numbers. ``IMAGE_SUFFIXES`` is the one list of file types they accept, ``image_files`` the one
+  rule for which files of a folder count. Palette (indexed-colour) files are looked up in their
+  palette, colour is averaged to gray; NaN, infinite or constant images are refused by name.
+* ``count_slices`` / ``read_slices`` — multi-page TIFF stacks (the ISBI challenge's format, and most
+  microscopes'), one slice at a time.
+* ``interpret_mask`` / ``mask_to_label`` — binary, anti-aliased or instance-label masks in the course
+  convention, with a note saying how a mask with more than two values was read.
 * ``SegmentationData`` — images with their labels: what every data source returns.
 * ``load_folder`` — your own ``images/`` + ``masks/`` folder.
 
@@ -12,7 +17,7 @@ Labels everywhere: 1 = cell interior / object (foreground, white in the ISBI lab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +26,14 @@ import skimage.transform
 import tifffile
 from PIL import Image
 from scipy import ndimage
+from skimage import measure
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 """The file types every command and loader reads (case does not matter); files starting with ``.`` are skipped."""
+
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+"""The largest image (pixels per slice) the readers open: Pillow's own limit against decompression bombs,
+applied to TIFF files too, so that one damaged or hostile header cannot ask for all the memory."""
 
 
 @dataclass
@@ -32,6 +42,7 @@ class SegmentationData:
 
     ``images``: (H, W) float32 in [0, 1], sizes may differ. ``labels``: (H, W) uint8,
     1 = cell / object, 0 = membrane / background; ``None`` for unlabelled images.
+    ``notes``: how the loader read unusual files (e.g. instance-label masks), for the learner to see.
     """
 
     images: list[np.ndarray]
@@ -39,6 +50,7 @@ class SegmentationData:
     names: list[str]
     source: str
     description: str
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         counts = {len(self.images), len(self.names)} | ({len(self.labels)} if self.labels is not None else set())
@@ -50,7 +62,12 @@ class SegmentationData:
         pick = [int(i) for i in indices]
         labels = None if self.labels is None else [self.labels[i] for i in pick]
         return SegmentationData(
-            [self.images[i] for i in pick], labels, [self.names[i] for i in pick], self.source, self.description
+            [self.images[i] for i in pick],
+            labels,
+            [self.names[i] for i in pick],
+            self.source,
+            self.description,
+            self.notes,
         )
 
     def __len__(self) -> int:
@@ -62,50 +79,164 @@ class SegmentationData:
 
 def image_files(folder: Path) -> list[Path]:
     """The image files of ``folder`` in name order: ``IMAGE_SUFFIXES`` only, hidden ``.x`` and macOS ``._x`` skipped."""
-    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
+    return sorted(f for f in folder.iterdir() if is_image_file(f) and not f.name.startswith("."))
 
 
-def read_array(path: Path) -> np.ndarray:
-    """The pixel array of an image file, as stored (``tifffile`` for TIFF, Pillow for the rest)."""
+def is_image_file(path: Path) -> bool:
+    """True for a file whose suffix is one of ``IMAGE_SUFFIXES`` (any case)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+def _is_tiff(path: Path) -> bool:
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
+def count_slices(path: str | Path) -> int:
+    """How many 2-D images a file holds: the pages of a TIFF stack, 1 for every other image."""
+    path = Path(path)
+    if not _is_tiff(path):
+        return 1
     try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            return np.asarray(tifffile.imread(path))
+        with tifffile.TiffFile(path) as tiff:
+            return max(1, len(tiff.pages))
+    except Exception as error:  # tifffile raises many kinds
+        raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
+
+
+def read_array(path: str | Path, index: int | None = None) -> np.ndarray:
+    """The pixels of an image file as they look: palette files through their palette, other colour models as RGB.
+
+    TIFF files are read with ``tifffile`` (all pages, or page ``index`` of a stack), the rest with Pillow.
+    """
+    path = Path(path)
+    try:
+        if _is_tiff(path):
+            return _tiff_array(path, index)
         with Image.open(path) as image:
-            return np.asarray(image)
+            _check_pixel_count(path, image.height * image.width)
+            return np.asarray(_plain_mode(image))
+    except ValueError:
+        raise
     except Exception as error:  # Pillow and tifffile raise many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
 
 
+def _check_pixel_count(path: Path, pixels: int) -> None:
+    if pixels > MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"{path.name} has {pixels:,} pixels per image, more than the {MAX_IMAGE_PIXELS:,} the readers open; "
+            "cut it into smaller images"
+        )
+
+
+def _plain_mode(image: Image.Image) -> Image.Image:
+    """Palette images become the colours they show; CMYK, YCbCr, LAB and HSV become RGB; the rest stay."""
+    if image.mode in ("P", "PA"):
+        return image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    if image.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return image.convert("RGB")
+    return image
+
+
+def _tiff_array(path: Path, index: int | None) -> np.ndarray:
+    with tifffile.TiffFile(path) as tiff:
+        pages = [tiff.pages[index]] if index is not None else list(tiff.pages)
+        _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
+        arrays = []
+        for page in pages:
+            array = page.asarray()
+            if page.photometric == tifffile.PHOTOMETRIC.PALETTE and page.colormap is not None:
+                array = np.moveaxis(page.colormap[:, array], 0, -1)  # indices → the RGB colours they stand for
+            elif page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
+                array = np.moveaxis(array, 0, -1)  # colour planes one after the other → channels last
+            arrays.append(array)
+    return arrays[0] if len(arrays) == 1 else np.stack(arrays)
+
+
 def _single_channel(array: np.ndarray, name: str, average_colour: bool) -> np.ndarray:
     """A 2-D array: gray stored as RGB(A) keeps one channel; real colour is averaged, or refused for masks."""
-    array = np.squeeze(array)
+    while array.ndim > 2 and array.shape[0] == 1:  # (1, H, W) and (1, 1, H, W) TIFF pages
+        array = array[0]
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[-1] == 2:  # gray + alpha
+        array = array[..., 0]
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         rgb = array[..., :3]
         if np.ptp(rgb, axis=-1).max() == 0:
             array = rgb[..., 0]
         elif average_colour:
-            array = rgb.astype(np.float32).mean(axis=-1)
+            array = rgb.astype(np.float64).mean(axis=-1)
+    if array.ndim == 3 and array.shape[-1] > 4:
+        raise ValueError(
+            f"{name} is a stack of {array.shape[0]} images ({' × '.join(map(str, array.shape))}); "
+            "predict reads stacks slice by slice, but for training save each slice as its own file"
+        )
     if array.ndim != 2 or min(array.shape) < 1:
         raise ValueError(f"{name} has shape {array.shape}, but must be one 2-D image; save it as a single gray image")
     return array
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """A gray float32 image in [0, 1] from an image file; colour is averaged to gray.
+def _check_values(array: np.ndarray, name: str) -> None:
+    """Refuse what no image should hold: complex numbers, NaN or infinite pixels."""
+    if np.iscomplexobj(array):
+        raise ValueError(f"{name} holds complex numbers; save the magnitude (numpy.abs) as a gray image")
+    if array.dtype.kind == "f":
+        nan, infinite = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if nan or infinite:
+            raise ValueError(
+                f"{name} holds {nan:,} NaN and {infinite:,} infinite pixels; replace them with real values "
+                "(e.g. numpy.nan_to_num) and save it again"
+            )
+
+
+def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
+    """A gray float32 image in [0, 1] from an image file (slice ``index`` of a TIFF stack); colour is averaged.
 
     Each image is scaled by its own minimum and maximum, so 8-bit, 16-bit and float files all
-    end up on the same scale; a constant image becomes all zeros.
+    end up on the same scale. A constant image (one value everywhere, nothing to segment),
+    NaN or infinite pixels and a stack without ``index`` are refused with a ``ValueError`` that
+    names the file.
     """
     path = Path(path)
-    array = _single_channel(read_array(path), path.name, average_colour=True).astype(np.float32)
-    low, high = float(array.min()), float(array.max())
-    return (array - low) / (high - low) if high > low else np.zeros_like(array)
+    name = path.name if index is None else f"{path.name} (slice {index})"
+    array = read_array(path, index)
+    _check_values(array, name)
+    array = _single_channel(array, name, average_colour=True)
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    low, high = array.min(), array.max()
+    if not high > low:
+        raise ValueError(f"{name} has the same value ({low}) in every pixel: there is nothing to segment in it")
+    if array.dtype.kind == "f":  # halve first: the range of a float64 image may not fit a float64 itself
+        scaled = (array.astype(np.float64) / 2 - float(low) / 2) / (float(high) / 2 - float(low) / 2)
+    else:
+        scaled = (array.astype(np.float64) - float(low)) / (float(high) - float(low))
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+
+
+def read_slices(path: str | Path) -> Iterator[np.ndarray]:
+    """The slices of an image file one at a time (``read_image`` each): a TIFF stack page by page, else one image."""
+    path = Path(path)
+    slices = count_slices(path)
+    if slices == 1:
+        yield read_image(path)
+        return
+    for index in range(slices):
+        yield read_image(path, index)
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """A mask file as a uint8 label in the course convention (see ``mask_to_label``)."""
+    """A mask file as a uint8 label in the course convention (see ``interpret_mask``)."""
+    return read_mask_with_note(path)[0]
+
+
+def read_mask_with_note(path: str | Path) -> tuple[np.ndarray, str]:
+    """A mask file as a uint8 label, and ``interpret_mask``'s note on how it was read."""
     path = Path(path)
-    return mask_to_label(_single_channel(read_array(path), path.name, average_colour=False), path.name)
+    array = read_array(path)
+    _check_values(array, path.name)
+    return interpret_mask(_single_channel(array, path.name, average_colour=False), path.name, path.suffix.lower())
 
 
 def load_folder(path: str | Path) -> SegmentationData:
@@ -114,7 +245,8 @@ def load_folder(path: str | Path) -> SegmentationData:
     Masks may be binary (0/255 or 0/1) or instance labels (0 = background, 1, 2, 3 … one
     number per object); instance labels become foreground = label > 0 with a one-pixel
     background line wherever two objects touch, so the weight map can see the border.
-    Images of any size; each is scaled to [0, 1] by its own minimum and maximum.
+    Anti-aliased binary masks are thresholded (``interpret_mask``); ``notes`` says which masks
+    were read in which way. Images of any size; each is scaled to [0, 1] by its own minimum and maximum.
     """
     root = Path(path).expanduser()
     folders = root / "images", root / "masks"
@@ -125,17 +257,36 @@ def load_folder(path: str | Path) -> SegmentationData:
             )
     images, masks = (_files_by_stem(folder) for folder in folders)
     _check_pairs(images, masks)
-    pairs = [(read_image(images[stem]), read_mask(masks[stem])) for stem in sorted(images)]
-    for stem, (image, label) in zip(sorted(images), pairs):
+    stems = sorted(images)
+    pictures = [read_image(images[stem]) for stem in stems]
+    readings = [read_mask_with_note(masks[stem]) for stem in stems]
+    for stem, image, (label, _) in zip(stems, pictures, readings):
         if image.shape != label.shape:
             raise ValueError(f"{images[stem].name} is {image.shape} but its mask {masks[stem].name} is {label.shape}")
     return SegmentationData(
-        [p[0] for p in pairs],
-        [p[1] for p in pairs],
-        [images[s].name for s in sorted(images)],
+        pictures,
+        [label for label, _ in readings],
+        [images[s].name for s in stems],
         "folder",
-        f"your own data ({root.name}: {len(pairs)} images with masks)",
+        f"your own data ({root.name}: {len(pictures)} images with masks)",
+        _summarise_notes([(masks[stem].name, note) for stem, (_, note) in zip(stems, readings)]),
     )
+
+
+def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """One line per kind of note (the text before its first colon): the masks it concerns (at most three named)
+    and the first one's details, e.g. "instance labels in masks/ a.png, b.png — a.png: 12 objects …"."""
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for name, note in notes:
+        if note:
+            kind, _, detail = note.partition(": ")
+            kinds.setdefault(kind, []).append((name, detail))
+    lines = []
+    for kind, found in kinds.items():
+        names = [name for name, _ in found]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        lines.append(f"{kind} in masks/ {shown} — {found[0][0]}: {found[0][1]}")
+    return tuple(lines)
 
 
 def _files_by_stem(folder: Path) -> dict[str, Path]:
@@ -162,25 +313,76 @@ def _check_pairs(images: dict[str, Path], masks: dict[str, Path]) -> None:
         )
 
 
-def mask_to_label(mask: np.ndarray, name: str = "mask") -> np.ndarray:
-    """Binary (0/255, 0/1, bool) or instance-label mask → uint8 label, 1 = object, 0 = background.
+# -- what a mask means --------------------------------------------------------------------------------
 
-    Instance labels keep a background line where two objects touch: a pixel becomes 0 when a
-    neighbour (3×3) carries a larger object number, which separates every pair of objects.
+ANTI_ALIASING_SPECK = 4
+"""The in-between values of an anti-aliased mask come in pieces of this many pixels or fewer, on average."""
+
+
+def interpret_mask(mask: np.ndarray, name: str = "mask", suffix: str = "") -> tuple[np.ndarray, str]:
+    """A mask → ``(uint8 label, note)``: 1 = object, 0 = background; the note says how it was read ("" if plainly).
+
+    * two values (0 and any one other; or bool): binary, no note;
+    * a binary mask with anti-aliased edges (its in-between values lie only at the border of the
+      full-value regions) or a JPEG-compressed one: thresholded at half its maximum, with a note;
+    * whole numbers ≥ 0 otherwise: instance labels, one number per object, with a note;
+      touching objects get a background line between them (``_separate_instances``).
+
+    Negative or other non-integer values are refused with what to do instead.
     """
     if mask.dtype == bool:
-        return mask.astype(np.uint8)
+        return mask.astype(np.uint8), ""
     values = np.unique(mask)
-    if np.issubdtype(mask.dtype, np.floating) and not np.all(np.isfinite(values) & (values == np.round(values))):
-        raise ValueError(
-            f"{name} holds non-integer values; a mask must be binary (0/255 or 0/1) or instance labels (0, 1, 2, …)"
-        )
     if values.min() < 0:
         raise ValueError(
             f"{name} holds negative values; a mask must be binary (0/255 or 0/1) or instance labels (0, 1, 2, …)"
         )
-    if set(values.tolist()) <= {0, 255} or set(values.tolist()) <= {0, 1}:
-        return (mask > 0).astype(np.uint8)
+    top = values.max()
+    whole = not np.issubdtype(mask.dtype, np.floating) or bool(np.all(values == np.round(values)))
+    if whole and set(values.tolist()) <= {0, top}:
+        return (mask > 0).astype(np.uint8), ""
+    between = (mask > 0) & (mask < top)
+    if suffix in (".jpg", ".jpeg") or _looks_anti_aliased(mask, between, top):
+        label = (mask >= top / 2).astype(np.uint8)
+        why = "JPEG-compressed" if suffix in (".jpg", ".jpeg") else "anti-aliased edges"
+        return label, (
+            f"binary with {why}: {between.mean():.1%} of its pixels lie between 0 and {top:g}, "
+            f"thresholded at {top / 2:g} (save masks as PNG or TIFF with two values to avoid this)"
+        )
+    if not whole:
+        raise ValueError(
+            f"{name} holds non-integer values; a mask must be binary (0/255 or 0/1) or instance labels (0, 1, 2, …)"
+        )
+    objects = len(values) - 1
+    return _separate_instances(mask), (
+        f"instance labels: {objects} objects numbered up to {top:g}, one number per object; "
+        "touching objects are kept apart by a background line"
+    )
+
+
+def _looks_anti_aliased(mask: np.ndarray, between: np.ndarray, top: float) -> bool:
+    """In-between values only as specks along edges: no more of them than full-value pixels, and each value in
+    pieces of a few pixels. In an instance-label image each number is one whole object."""
+    if not between.any() or between.sum() > (mask == top).sum():
+        return False
+    pieces = measure.label(np.where(between, mask, 0), background=0, connectivity=2).max()
+    return between.sum() / pieces <= ANTI_ALIASING_SPECK
+
+
+def mask_to_label(mask: np.ndarray, name: str = "mask") -> np.ndarray:
+    """Binary (0/255, 0/1, bool), anti-aliased or instance-label mask → uint8 label, 1 = object, 0 = background.
+
+    See ``interpret_mask``, which also says how the mask was read.
+    """
+    return interpret_mask(mask, name)[0]
+
+
+def _separate_instances(mask: np.ndarray) -> np.ndarray:
+    """Instance labels → foreground with a background line where two objects touch.
+
+    A pixel becomes 0 when a neighbour (3×3) carries a larger object number, which separates
+    every pair of objects.
+    """
     objects = mask.astype(np.int64)
     touching = (objects > 0) & (ndimage.maximum_filter(objects, size=3, mode="nearest") > objects)
     return ((objects > 0) & ~touching).astype(np.uint8)

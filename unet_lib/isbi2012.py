@@ -43,7 +43,9 @@ ISBI2012_BASE_URL = f"https://raw.githubusercontent.com/zhixuhao/unet/{ISBI2012_
 SPLIT_FOLDERS = {"train": ("images", "labels"), "test": ("test_images",)}
 """Which subfolders of ``isbi2012/`` each split reads."""
 
-DOWNLOAD_TIMEOUT_S = 30
+DOWNLOAD_TIMEOUT_S = 15
+"""Seconds to wait for the mirror to connect or to send the next bytes; a silent mirror fails after two tries."""
+
 DOWNLOAD_RETRIES = 1
 _CHECKSUMS_FILE = "isbi2012_sha256.txt"
 _REMOTE_FOLDERS = {"images": "train/image", "labels": "train/label", "test_images": "test"}
@@ -107,18 +109,39 @@ def download_isbi2012(split: str = "train", root: Path | None = None, base_url: 
     Files already there and correct are only read. Missing or damaged ones are fetched with
     ``pooch``, which downloads to a temporary file beside the target and moves it into place
     only after its SHA-256 matched: a failed or corrupt download never leaves a partial file.
+    When a damaged file cannot be replaced, ``DataUnavailable`` names it.
     """
     root = (root or data_dir()) / "isbi2012"
     checksums = isbi2012_checksums()
     names = sorted(n for n in checksums if n.split("/")[0] in _split_folders(split))
     todo = _missing_or_bad(root, names, checksums)
     if todo:
-        _fetch(root, todo, checksums, base_url)
+        damaged = [name for name in todo if (root / name).is_file()]
+        try:
+            _fetch(root, todo, checksums, base_url)
+        except DataUnavailable as error:
+            if not damaged:
+                raise
+            raise DataUnavailable(
+                f"{_damaged_text(root, damaged)}, and no good copy could be had: {error}",
+                reason=f"{damaged[0]} is damaged and {error.reason}",
+            ) from error
     return root
 
 
+def _damaged_text(root: Path, damaged: Sequence[str]) -> str:
+    more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+    return (
+        f"{root / damaged[0]}{more} does not match its SHA-256: the file is damaged or was changed; "
+        "delete it (it is downloaded again) or copy it again from the original"
+    )
+
+
 def _fetch(root: Path, names: list[str], checksums: dict[str, str], base_url: str | None) -> None:
-    print(f"Downloading {len(names)} ISBI 2012 files from the public mirror; each is checked against its SHA-256 …")
+    print(
+        f"Downloading {len(names)} ISBI 2012 files from the public mirror; each is checked against its SHA-256 "
+        f"(a mirror that does not answer for {DOWNLOAD_TIMEOUT_S} s is given up) …"
+    )
     registry = {name: f"sha256:{checksums[name]}" for name in names}
     urls = {name: isbi2012_url(name, base_url) for name in names}
     store = pooch.create(path=root, base_url="", registry=registry, urls=urls, retry_if_failed=DOWNLOAD_RETRIES)
@@ -144,8 +167,15 @@ def _fetch_one(store: Any, name: str, url: str, downloader: Callable[..., Any]) 
     """Fetch one file; turn each way it can fail into a ``DataUnavailable`` that says what to do."""
     try:
         store.fetch(name, downloader=downloader)
+    except requests.exceptions.Timeout as error:  # before RequestException: it is one
+        raise DataUnavailable(
+            f"The mirror did not answer within {DOWNLOAD_TIMEOUT_S} s (tried {DOWNLOAD_RETRIES + 1} times) for "
+            f"{name} at {url}. Try again later, set ${DATA_URL_ENV} to another mirror, or put the ISBI 2012 "
+            f"slices into {store.abspath} yourself (see data/README.md).",
+            reason=f"the mirror did not answer within {DOWNLOAD_TIMEOUT_S} s",
+        ) from error
     except requests.exceptions.RequestException as error:  # before OSError: it is one
-        offline = isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
+        offline = isinstance(error, requests.exceptions.ConnectionError)
         raise DataUnavailable(
             f"Could not download {name} from {url} ({type(error).__name__}: {error}). Check your internet "
             f"connection, or put the ISBI 2012 slices into {store.abspath} yourself (see data/README.md).",
@@ -162,7 +192,7 @@ def _fetch_one(store: Any, name: str, url: str, downloader: Callable[..., Any]) 
         raise DataUnavailable(
             f"Could not write {name} into {store.abspath} ({error}). Point ${DATA_DIR_ENV} at a writable "
             "folder, or at one that already holds the complete ISBI 2012 slices.",
-            reason="data folder not writable",
+            reason="the data folder is not writable",
         ) from error
 
 
@@ -187,10 +217,11 @@ def load_isbi2012(split: str = "train", download: bool = True) -> SegmentationDa
         wanted = sorted(n for n in checksums if n.split("/")[0] in folders)
         bad = _missing_or_bad(root, wanted, checksums)
         if bad:
+            state = "damaged" if (root / bad[0]).is_file() else "missing"
             raise DataUnavailable(
-                f"{len(bad)} ISBI 2012 files are missing or damaged in {root} (first: {bad[0]}); "
+                f"{len(bad)} ISBI 2012 files are missing or damaged in {root} (first: {bad[0]}, {state}); "
                 "call load_isbi2012(download=True) or set $UNET_DATA_DIR to a folder that has them.",
-                reason="files missing, download off",
+                reason=f"{bad[0]} is {state}, download off",
             )
     names = [f"{folders[0]}/{i:02d}.png" for i in range(30)]
     images = [read_array(root / name).astype(np.float32) / 255.0 for name in names]

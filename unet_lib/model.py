@@ -124,6 +124,122 @@ def _check_size_arguments(depth: int, padding: str) -> None:
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
 
+MAX_DEPTH = 12
+"""The deepest U-Net ``UNetModel`` builds: a valid depth-12 U-Net already needs input tiles of 49,148 px."""
+
+MAX_PARAMETERS = 250_000_000
+"""The largest U-Net ``UNetModel`` builds: 1 GB of float32 weights, eight times the paper's network.
+
+Checked from the configuration *before* any layer is allocated, so that a typo (``depth=20``) or a
+checkpoint file whose config asks for a giant network ends in a clear error, not in the out-of-memory killer.
+"""
+
+
+def count_config_parameters(
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 4,
+    batch_norm: bool = False,
+    up_mode: str = "transpose",
+) -> int:
+    """The number of parameters ``UNetModel`` would have, computed from its configuration without building it.
+
+    Counted block by block as ``UNetModel.__init__`` builds them (the tests compare it with
+    ``count_parameters`` of the built model): 3×3 convolutions, batch-norm scales and shifts,
+    up-convolutions, the 1×1 head.
+    """
+
+    def block(c_in: int, c_out: int) -> int:  # double_conv: bias or batch norm (scale + shift) per conv
+        return 9 * c_in * c_out + 9 * c_out * c_out + (4 * c_out if batch_norm else 2 * c_out)
+
+    widths = [base_channels * 2**level for level in range(depth + 1)]
+    kernel = 4 if up_mode == "transpose" else 1
+    total = sum(block(c_in, c_out) for c_in, c_out in zip([in_channels] + widths, widths))
+    total += sum(
+        kernel * widths[lv + 1] * widths[lv] + widths[lv] + block(2 * widths[lv], widths[lv]) for lv in range(depth)
+    )
+    return total + widths[0] * num_classes + num_classes
+
+
+def check_config(
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 4,
+    padding: str = "valid",
+    batch_norm: bool = False,
+    up_mode: str = "transpose",
+    dropout: float = 0.0,
+) -> None:
+    """Raise a ``ValueError`` that names the problem if ``UNetModel(**config)`` cannot or should not be built.
+
+    Types and ranges first, then the size: at most ``MAX_DEPTH`` poolings and ``MAX_PARAMETERS``
+    parameters. ``UNetModel`` and ``unet_lib.checkpoints`` call it before allocating anything.
+    """
+    for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    if isinstance(depth, bool):
+        raise ValueError(f"depth must be a whole number ≥ 0, got {depth!r}")
+    _check_size_arguments(depth, padding)
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"depth {depth} is more than the {MAX_DEPTH} poolings a U-Net here may have (the paper uses 4); "
+            f"use a depth of at most {MAX_DEPTH}"
+        )
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
+    if up_mode not in ("transpose", "bilinear", "nearest"):
+        raise ValueError(f"up mode must be 'transpose', 'bilinear' or 'nearest', got {up_mode!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    parameters = count_config_parameters(in_channels, num_classes, base_channels, depth, batch_norm, up_mode)
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(
+            f"a U-Net with {base_channels} base channels and depth {depth} would have {parameters:,} parameters, "
+            f"more than the {MAX_PARAMETERS:,} allowed here (the paper's has 31,030,658); use fewer base channels "
+            "or a smaller depth"
+        )
+
+
+def feature_map_elements(
+    input_size: int,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 4,
+    padding: Padding = "valid",
+) -> int:
+    """How many values the feature maps of one forward pass hold for one ``input_size`` tile.
+
+    Every convolution's, pooling's and up-convolution's output, counted from the size rule
+    (the tests count them with hooks on a real forward pass). Training keeps them for the
+    backward pass, so memory grows with this number times the batch size; the command line
+    uses it to refuse a recipe that cannot fit into the machine's memory before it allocates anything.
+    """
+    if unet_output_size(input_size, depth, padding) is None:
+        raise ValueError(describe_input_size(input_size, depth, padding))
+    trim = 2 if padding == "valid" else 0  # per 3×3 convolution
+    widths = [base_channels * 2**level for level in range(depth + 1)]
+
+    def double(channels: int, size: int) -> int:
+        return channels * (size - trim) ** 2 + channels * (size - 2 * trim) ** 2
+
+    total, size = 0, input_size
+    for level in range(depth):  # contracting path: two convolutions, then the pooling
+        total += double(widths[level], size)
+        size = (size - 2 * trim) // 2
+        total += widths[level] * size**2
+    total += double(widths[depth], size)  # bottleneck
+    size -= 2 * trim
+    for level in reversed(range(depth)):  # expansive path: up-convolution, then two convolutions
+        size *= 2
+        total += widths[level] * size**2 + double(widths[level], size)
+        size -= 2 * trim
+    return total + num_classes * size**2
+
+
 class UNetModel(nn.Module):
     """The U-Net of Ronneberger, Fischer & Brox (2015), built from ``unet_lib.layers``.
 
@@ -148,9 +264,7 @@ class UNetModel(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_size_arguments(depth, padding)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_config(in_channels, num_classes, base_channels, depth, padding, batch_norm, up_mode, dropout)
         self.config: dict[str, Any] = dict(
             in_channels=in_channels,
             num_classes=num_classes,
@@ -233,6 +347,10 @@ class UNetModel(nn.Module):
             raise TypeError(
                 f"UNetModel expects a floating-point tensor, got {x.dtype} "
                 "(convert with x.float(), e.g. x.float() / 255)"
+            )
+        if x.dtype == torch.float64 and self.head.weight.dtype != torch.float64:
+            raise TypeError(
+                "UNetModel got a float64 tensor (NumPy's default) but its weights are float32: convert with x.float()"
             )
         if x.shape[1] != self.in_channels:
             raise ValueError(

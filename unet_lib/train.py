@@ -106,6 +106,7 @@ class History:
     stopped: str = ""  # "steps", "time" or "interrupted"
     precision: str = ""  # how the steps were computed, e.g. "fp32, NCHW, on cpu (…)"
     world_size: int = 1  # how many processes trained together (notebook 10)
+    stop_signal: int = 0  # the signal that stopped an interrupted run (SIGINT, SIGTERM, SIGHUP), 0 if none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,7 +227,7 @@ class StopRequests:
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, quiet: bool = False) -> None:
-        self.reason, self.quiet, self._previous = "", quiet, {}
+        self.reason, self.quiet, self._previous, self.number = "", quiet, {}, 0
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
@@ -240,7 +241,7 @@ class StopRequests:
     def _ask(self, number: int, _frame: object) -> None:
         if self.reason:
             raise KeyboardInterrupt
-        self.reason = "interrupted"
+        self.reason, self.number = "interrupted", number
         if not self.quiet:
             print(f"{signal.Signals(number).name}: stopping after this step (press Ctrl-C again to stop at once)")
 
@@ -379,7 +380,7 @@ def fit(
                 f"the last checkpoint written{f' ({checkpoint})' if checkpoint else ''} is intact: resume from it"
             ) from error
     bar.close()
-    history.stopped = reason
+    history.stopped, history.stop_signal = reason, stops.number if reason == "interrupted" else 0
     save()
     distributed.finish(world)
     if curves is not None:

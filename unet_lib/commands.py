@@ -1,0 +1,400 @@
+"""Two commands of ``python -m unet_lib``, train and evaluate (notebooks 08–09); predict is ``unet_lib.prediction``.
+
+``unet_lib.cli`` parses and checks the options and hands over a checked plan; the commands do
+the work, and keep three promises (``unet_lib.outputs`` holds the pieces):
+
+* nothing is replaced without consent: a run folder that holds an earlier run is refused (or, for the
+  default folder, a fresh numbered one is used, and the command says so); prediction names never collide;
+* every file is written whole or not at all (``runtime.write_atomic``); the output folder is checked
+  (writable, room on the disk) before any work;
+* a stop — Ctrl-C, SIGTERM, SIGHUP — ends with a checkpoint, a metrics JSON and the command that resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import distributed, runtime, train, viz
+from .checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from .data import TileDataset, load_dataset, train_val_split
+from .evaluation import calibrate, evaluate_images, format_table, predict_all, stored_thresholds
+from .images import SegmentationData
+from .isbi2012 import DataUnavailable
+from .losses import weight_maps
+from .model import UNetModel, count_config_parameters, count_parameters
+from .outputs import (
+    StopSignals,
+    UsageError,
+    check_writable,
+    choose_folder,
+    finite_or_null,
+    occupied,
+    save_figure,
+    write_json,
+)
+
+
+# -- train -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainPlan:
+    """A checked ``train`` command line: what to train, on what, for how long, and where the outputs go."""
+
+    recipe: train.Recipe
+    data: str
+    out: Path
+    steps: int | None
+    minutes: float | None
+    seed: int
+    resume: Path | None = None
+    start_step: int = 0
+    threshold: float | None = None
+    segmentation_threshold: float | None = None
+    val_every: int = 100
+    val_tiles: int = 4
+    checkpoint_every: int = 100
+    out_given: bool = False
+    overwrite: bool = False
+    command: str = "python -m unet_lib train"
+    precision: str = "auto"
+    signals: StopSignals = field(default_factory=StopSignals)
+
+    def model_config(self) -> dict[str, Any]:
+        recipe = self.recipe
+        return dict(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
+
+    def model(self) -> UNetModel:
+        return UNetModel(**self.model_config())
+
+    def output_bytes(self) -> int:
+        """About what the run writes: two copies of ``last.ckpt`` (weights and optimiser state, the old one kept
+        until the new one is whole), ``model.ckpt``, the figure and the JSON."""
+        weights = 4 * count_config_parameters(**self.model_config())
+        return 2 * 3 * weights + weights + 2_000_000
+
+    def resume_command(self, out: Path, steps: int | None, minutes: float | None) -> str:
+        words = ["python -m unet_lib train", "--resume", str(out / "last.ckpt"), "--out", str(out)]
+        words += ["--steps", str(steps)] if steps is not None else []
+        words += ["--minutes", f"{minutes:.1f}"] if minutes is not None else []
+        words += ["--threshold", f"{self.threshold:g}"] if self.threshold is not None else []
+        if self.segmentation_threshold is not None:
+            words += ["--segmentation-threshold", f"{self.segmentation_threshold:g}"]
+        return " ".join(shlex.quote(w) if i else w for i, w in enumerate(words))
+
+
+def run_folder(plan: TrainPlan) -> tuple[Path, bool]:
+    """The checked output folder of a training run (see ``choose_folder``), and whether this run creates it.
+
+    Continuing a run in its own folder (``--resume R/last.ckpt``) is consent to replace its files.
+    """
+    continuing = plan.resume is not None and plan.resume.resolve().parent == plan.out.resolve()
+    out = choose_folder(plan.out, plan.out_given, plan.overwrite or continuing, occupied)
+    created = not out.exists()
+    return check_writable(out, plan.output_bytes()), created
+
+
+def training_data(plan: TrainPlan, verbose: bool = True) -> tuple[SegmentationData, SegmentationData, SegmentationData]:
+    """``(all, training part, validation part)``; refuses data a U-Net cannot learn from."""
+    try:
+        dataset = load_dataset(plan.data, verbose=verbose)
+    except (FileNotFoundError, ValueError) as error:  # no such folder, no pairs, unreadable or mismatched files
+        raise UsageError(str(error)) from error
+    if dataset.labels is None:
+        raise UsageError(f"{plan.data} has no labels to train on")
+    train_part, val_part = split_data(dataset, verbose)
+    if not any(label.any() for label in train_part.labels):
+        raise UsageError(
+            "every training mask is empty (no pixel marks an object): nothing to learn; "
+            "objects must be nonzero in the masks (e.g. 255 on 0)"
+        )
+    if all(label.all() for label in train_part.labels):
+        raise UsageError("every training mask marks every pixel as object: nothing to learn; background must be 0")
+    return dataset, train_part, val_part
+
+
+def split_data(dataset: SegmentationData, verbose: bool = True) -> tuple[SegmentationData, SegmentationData]:
+    """Training and validation parts (``unet_lib.data.train_val_split``: ISBI slices 0–24 / 25–29).
+
+    A folder with a single image trains and validates on that image (and says so).
+    """
+    if len(dataset) < 2:
+        if verbose:
+            print("only one image: it is used for training and for validation, so the scores are optimistic")
+        return dataset, dataset
+    return train_val_split(dataset)
+
+
+def fit_arguments(plan: TrainPlan, out: Path) -> dict[str, Any]:
+    """The one place that turns a plan into ``train.fit``'s options (``notes`` travel into ``last.ckpt``)."""
+    recipe = plan.recipe
+    return dict(
+        steps=plan.steps,
+        minutes=plan.minutes,
+        batch_size=recipe.batch_size,
+        optimizer=recipe.optimizer,
+        lr=recipe.lr,
+        seed=plan.seed,
+        checkpoint=out / "last.ckpt",
+        checkpoint_every=plan.checkpoint_every,
+        val_every=plan.val_every,
+        resume=plan.resume,
+        live_plot=False,
+        anneal=recipe.anneal,
+        precision=plan.precision,
+        notes={"recipe": asdict(recipe), "data": plan.data},
+    )
+
+
+def command_train(plan: TrainPlan) -> int:
+    """Train on a dataset, then write the checkpoints, the metrics JSON and a figure of validation predictions."""
+    started = time.time()
+    world = distributed.world_from_env()  # one process, or one of several started by torchrun (notebook 10)
+    if world.is_main:  # only rank 0 writes, so only rank 0 chooses and checks the folder
+        out, created = run_folder(plan)
+    else:
+        out, created = plan.out, False
+    stage, model = "loading the data", None
+    try:
+        dataset, train_part, val_part = training_data(plan, verbose=world.is_main)
+        runtime.seed_everything(plan.seed)
+        model = plan.model()
+        out_size = model.output_size(plan.recipe.tile_size)
+        tiles = TileDataset(
+            train_part,
+            plan.recipe.tile_size,
+            out_size,
+            num_tiles=(plan.steps or 100_000) * plan.recipe.batch_size * world.size,  # batch × ranks per step
+            augment=plan.recipe.augment,
+            weight_maps=weight_maps(train_part.labels),
+            seed=plan.seed,
+        )
+        val_tiles = TileDataset(
+            val_part,
+            plan.recipe.tile_size,
+            out_size,
+            num_tiles=plan.val_tiles,
+            augment=False,
+            weight_maps=weight_maps(val_part.labels),
+            seed=plan.seed + 1,
+        )
+        if world.is_main:
+            print(describe_run(plan, model, out_size))
+        stage = "training"
+        history = train.fit(model, tiles, val_tiles, **fit_arguments(plan, out))  # a signal: stop after a step
+        if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
+            return 0
+        if history.stopped == "interrupted":
+            plan.signals.received = plan.signals.received or history.stop_signal or None
+            return stopped_early(plan, out, stage, started, created, model)
+        stage = "choosing thresholds and evaluating"
+        write_training_outputs(plan, out, model, history, dataset, train_part, val_part, started)
+        return 0
+    except KeyboardInterrupt:
+        return stopped_early(plan, out, stage, started, created, model)
+
+
+def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
+    recipe = plan.recipe
+    budget = " or ".join(
+        ([f"{plan.minutes:g} minutes"] if plan.minutes is not None else [])
+        + ([f"{plan.steps} steps"] if plan.steps else [])
+    )
+    resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""
+    return (
+        f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
+        f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
+        f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
+        f"augmentation {recipe.augment} | budget {budget}{resumed}"
+    )
+
+
+def write_training_outputs(
+    plan: TrainPlan,
+    out: Path,
+    model: UNetModel,
+    history: train.History,
+    dataset: SegmentationData,
+    train_part: SegmentationData,
+    val_part: SegmentationData,
+    started: float,
+) -> None:
+    """The one place that measures the trained model and writes ``model.ckpt``, ``validation.png``, ``metrics.json``."""
+    steps = history.step[-1] if history.step else plan.start_step
+    processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
+    print(f"trained {steps} steps in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
+    print(f"training computed in {history.precision}")
+    inference = runtime.choose_precision(plan.precision, runtime.pick_device(), training=False)
+    print(f"prediction computes in {inference.describe()}")
+    thresholds = calibrate(model, train_part, plan.threshold, plan.segmentation_threshold, inference)
+    print(
+        f"thresholds chosen on training images: pixel {thresholds['threshold']:g}, "
+        f"segmentation {thresholds['segmentation_threshold']:g}"
+    )
+    probabilities = predict_all(model, val_part.images, inference)
+    metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
+    print(format_table(metrics))
+    baseline = constant_baseline(val_part.labels)
+    note = below_baseline_note(metrics["mean"]["pixel_accuracy"], baseline)
+    if note:
+        print(note)
+    record = run_record(plan, dataset, val_part, model, history, steps)
+    record |= {"prediction_precision": inference.describe(), "validation": metrics, "baseline": baseline}
+    save_checkpoint(
+        out / "model.ckpt",
+        model,
+        None,
+        steps,
+        history,
+        **thresholds,
+        recipe=asdict(plan.recipe),
+        record=finite_or_null(json.loads(json.dumps(record))),
+    )
+    figure = viz.prediction_figure(
+        val_part.images, probabilities, val_part.labels, list(val_part.names), thresholds["threshold"]
+    )
+    save_figure(out / "validation.png", figure)
+    record["total_seconds"] = round(time.time() - started, 1)
+    write_json(out / "metrics.json", record)
+    print(
+        f"wrote {out / 'model.ckpt'} (for predict/evaluate), {out / 'last.ckpt'} (to --resume), "
+        f"{out / 'metrics.json'}, {out / 'validation.png'}; total {record['total_seconds'] / 60:.1f} min"
+    )
+
+
+def run_record(
+    plan: TrainPlan,
+    dataset: SegmentationData | None,
+    val_part: SegmentationData | None,
+    model: UNetModel | None,
+    history: train.History | None,
+    steps: int,
+) -> dict[str, Any]:
+    """What the metrics JSON says about a run, finished or not."""
+    return {
+        "command": plan.command,
+        "data": dataset.description if dataset is not None else plan.data,
+        "validation_images": list(val_part.names) if val_part is not None else None,
+        "seed": plan.seed,
+        "steps": steps,
+        "stopped_by": history.stopped if history is not None else "interrupted",
+        "training_seconds": round(history.seconds, 1) if history is not None else None,
+        "recipe": asdict(plan.recipe),
+        "model_config": model.config if model is not None else None,
+        "device": str(runtime.pick_device()),
+        "world_size": history.world_size if history is not None else distributed.world_from_env().size,
+        "training_precision": history.precision if history is not None else None,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+def stopped_early(
+    plan: TrainPlan, out: Path, stage: str, started: float, created: bool, model: UNetModel | None
+) -> int:
+    """After a stop: say what was saved and how to go on; record it in ``metrics.json`` when a checkpoint exists."""
+    last = out / "last.ckpt"
+    step = saved_step(last, since=started)
+    cause = plan.signals.name
+    if step is None:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # this run created it; leave no empty folder behind
+        again = f"; {plan.resume} still holds step {plan.start_step}" if plan.resume is not None else ""
+        print(f"stopped by {cause} while {stage}: nothing was saved, and no earlier file was changed{again}")
+        return plan.signals.exit_status
+    if stage.startswith("choosing"):  # the training is complete: only the evaluation is missing
+        command = plan.resume_command(out, step, None)
+        advice = f"training had finished; to choose thresholds, evaluate and write model.ckpt run: {command}"
+    else:
+        used = (time.time() - started) / 60
+        left = None if plan.minutes is None else max(0.1, plan.minutes - used)
+        command = plan.resume_command(out, plan.steps, left)
+        advice = f"resume with: {command}"
+    record = run_record(plan, None, None, model, None, step)
+    record |= {"stopped_by": "interrupted", "interrupted": f"{cause} while {stage}", "resume_command": command}
+    record |= {"validation": None}
+    write_json(out / "metrics.json", record)
+    print(f"stopped by {cause} while {stage}: {last} holds step {step}, {out / 'metrics.json'} says so; {advice}")
+    return plan.signals.exit_status
+
+
+def saved_step(path: Path, since: float) -> int | None:
+    """The step of a checkpoint this run wrote (modified after ``since``, a ``time.time()``), else ``None``."""
+    if not path.is_file() or path.stat().st_mtime < since - 1:
+        return None
+    try:
+        return int(load_checkpoint(path)["step"])
+    except (CheckpointError, OSError):
+        return None
+
+
+# -- how good is "cell everywhere"? -------------------------------------------------------------------
+def constant_baseline(labels: list[np.ndarray]) -> dict[str, Any]:
+    """The better of the two answers that need no model — "cell"/"object" everywhere, or background
+    everywhere — and its mean pixel accuracy: a trained model must beat it."""
+    cell = float(np.mean([np.asarray(label, bool).mean() for label in labels]))
+    answer, accuracy = ("cell everywhere", cell) if cell >= 0.5 else ("background everywhere", 1.0 - cell)
+    return {"answer": answer, "pixel_accuracy": accuracy}
+
+
+def below_baseline_note(accuracy: float, baseline: dict[str, Any]) -> str:
+    if not accuracy < baseline["pixel_accuracy"]:
+        return ""
+    return (
+        f"note: the mean pixel accuracy {accuracy:.3f} is below the {baseline['pixel_accuracy']:.3f} that answering "
+        f'"{baseline["answer"]}" scores on these images: this model does not fit this data '
+        "(trained on other images, or too briefly)"
+    )
+
+
+# -- evaluate -----------------------------------------------------------------------------------------
+def command_evaluate(
+    checkpoint: str,
+    data: str,
+    slices: str,
+    out: Path,
+    out_given: bool,
+    overwrite: bool,
+    threshold: float | None,
+    segmentation_threshold: float | None,
+    precision: str = "auto",
+) -> int:
+    """Measure a checkpoint on labelled images: a table on the terminal and a metrics JSON."""
+    out = choose_folder(out, out_given, overwrite, lambda folder: sorted({"metrics.json"} & set(occupied(folder))))
+    check_writable(out)
+    model = load_model(checkpoint)
+    thresholds = stored_thresholds(load_checkpoint(checkpoint), threshold, segmentation_threshold)
+    try:
+        dataset = load_dataset(data, fallback=False)
+    except DataUnavailable as error:
+        raise UsageError(
+            f"evaluate needs the real ISBI 2012 slices, which could not be had ({error.reason}); "
+            f"pass --data synthetic to evaluate on the built-in data instead. {error}"
+        ) from error
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    if dataset.labels is None:
+        raise UsageError(f"{data} has no labels to evaluate against")
+    which = "all"
+    if dataset.source != "folder" and slices == "val":
+        dataset, which = split_data(dataset)[1], "the validation"
+    print(f"evaluating {checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
+    how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
+    print(f"predicting in {how.describe()}")
+    metrics = evaluate_images(predict_all(model, dataset.images, how), dataset.labels, dataset.names, thresholds)
+    print(format_table(metrics))
+    baseline = constant_baseline(dataset.labels)
+    note = below_baseline_note(metrics["mean"]["pixel_accuracy"], baseline)
+    if note:
+        print(note)
+    path = out / "metrics.json"
+    record = {"checkpoint": str(checkpoint), "data": dataset.description, "precision": how.as_dict()}
+    write_json(path, record | metrics | {"baseline": baseline})
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,197 @@
+"""Predict on files (notebook 09): images, folders of images, multi-page TIFF stacks, the ISBI 2012 test set.
+
+``command_predict`` is ``python -m unet_lib predict``: every input is read and checked before any work
+(one reader and one suffix policy with ``train``: ``unet_lib.images``), output names never collide, and a
+stack is read slice by slice and written back as two TIFF stacks (probabilities, masks) beside the PNGs.
+For the ISBI 2012 test slices the probability stack is the challenge's submission file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from skimage.segmentation import find_boundaries
+from torch import nn
+
+from . import runtime
+from .checkpoints import load_checkpoint, load_model
+from .evaluation import predict_all, stored_thresholds
+from .images import IMAGE_SUFFIXES, SegmentationData, count_slices, image_files, read_image
+from .isbi2012 import DataUnavailable, isbi2012_checksums, load_isbi2012
+from .metrics import cell_segments
+from .outputs import UsageError, check_writable, choose_folder, occupied, save_png
+
+ISBI_TEST_STEM = "isbi2012_test"
+"""``predict --isbi2012-test`` writes ``isbi2012_test_probability.tif``: the challenge's submission file."""
+
+
+# -- predict ------------------------------------------------------------------------------------------
+@dataclass
+class Source:
+    """One input of ``predict``: a single image, or a stack of slices (a multi-page TIFF, the ISBI test set)."""
+
+    label: str
+    stem: str
+    slices: int
+    read: Callable[[int], np.ndarray]
+
+    @property
+    def is_stack(self) -> bool:
+        return self.slices > 1
+
+    def slice_stems(self) -> list[str]:
+        if not self.is_stack:
+            return [self.stem]
+        width = max(3, len(str(self.slices - 1)))
+        return [f"{self.stem}_{k:0{width}d}" for k in range(self.slices)]
+
+    def output_names(self) -> list[str]:
+        names = [f"{stem}_{kind}.png" for stem in self.slice_stems() for kind in ("probability", "mask", "overlay")]
+        return names + ([f"{self.stem}_probability.tif", f"{self.stem}_mask.tif"] if self.is_stack else [])
+
+
+def file_source(path: Path) -> Source:
+    if not path.is_file():
+        raise UsageError(f"no image at {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"{path} is not one of the image types the course reads ({', '.join(IMAGE_SUFFIXES)})")
+    try:
+        slices = count_slices(path)
+    except ValueError as error:
+        raise UsageError(f"{error}; give a PNG, TIFF, JPEG or BMP file") from error
+    return Source(str(path), path.stem, slices, lambda k: read_image(path, k if slices > 1 else None))
+
+
+def isbi_test_source() -> Source:
+    """The 30 ISBI 2012 test slices, loaded (and if need be downloaded) at the first read, after the folder checks."""
+    loaded: list[SegmentationData] = []
+
+    def read(k: int) -> np.ndarray:
+        if not loaded:
+            try:
+                loaded.append(load_isbi2012("test"))
+            except DataUnavailable as error:
+                raise UsageError(f"the ISBI 2012 test slices could not be had ({error.reason}): {error}") from error
+        return loaded[0].images[k]
+
+    slices = sum(name.startswith("test_images/") for name in isbi2012_checksums())
+    return Source("the ISBI 2012 test slices", ISBI_TEST_STEM, slices, read)
+
+
+def gather_sources(inputs: list[str], isbi_test: bool) -> list[Source]:
+    """Files, the images of folders (``images.image_files``: one suffix policy with ``train``), the ISBI test set."""
+    sources = [isbi_test_source()] if isbi_test else []
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = image_files(item)
+            if not found:
+                raise UsageError(f"{item} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            files.extend(found)
+        else:
+            files.append(item)
+    unique = {path.resolve(): path for path in reversed(files)}  # the same file named twice is predicted once
+    sources += [file_source(path) for path in files if unique.get(path.resolve()) is path]
+    if not sources:
+        raise UsageError("give images, folders of images, or --isbi2012-test")
+    owners: dict[str, str] = {}
+    for source in sources:
+        for name in source.output_names():
+            if name in owners and owners[name] != source.label:
+                raise UsageError(
+                    f"{owners[name]} and {source.label} would both be written as {name}: rename one of them, "
+                    "or predict them into different --out folders"
+                )
+            owners[name] = source.label
+    return sources
+
+
+def read_checked(source: Source, k: int) -> np.ndarray:
+    try:
+        return source.read(k)
+    except ValueError as error:
+        hint = "; give a PNG, TIFF, JPEG or BMP file" if str(error).startswith("cannot read") else ""
+        raise UsageError(f"{error}{hint}") from error
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image in gray with the outlines of the predicted cells/objects drawn in orange (Okabe–Ito)."""
+    gray = (np.clip(image, 0, 1) * 255).astype(np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    rgb[find_boundaries(cell_segments(mask), mode="inner")] = (230, 159, 0)
+    return rgb
+
+
+def command_predict(
+    inputs: list[str],
+    checkpoint: str,
+    out: Path,
+    out_given: bool = False,
+    overwrite: bool = False,
+    threshold: float | None = None,
+    isbi_test: bool = False,
+    precision: str = "auto",
+) -> int:
+    """Probability map, mask and overlay PNGs for each input image; for a stack also two TIFF stacks."""
+    sources = gather_sources(inputs, isbi_test)
+    wanted = {name for source in sources for name in source.output_names()}
+    out = choose_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder))))
+    check_writable(out)
+    model = load_model(checkpoint)
+    threshold = stored_thresholds(load_checkpoint(checkpoint), threshold)["threshold"]
+    shapes = [{read_checked(source, k).shape for k in range(source.slices)} for source in sources]  # checked first
+    how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
+    print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}")
+    for source, sizes in zip(sources, shapes):
+        predict_source(model, source, out, threshold, one_size=len(sizes) == 1, precision=how)
+    return 0
+
+
+def predict_source(
+    model: nn.Module,
+    source: Source,
+    out: Path,
+    threshold: float,
+    one_size: bool = True,
+    precision: runtime.Precision = runtime.FP32,
+) -> None:
+    """Predict one source slice by slice; a stack's probabilities and masks also go into one TIFF stack each
+    (one 3-D series when its slices have ``one_size``, else one page per slice).
+
+    The probability stack is 32-bit float, one page per slice, each pixel the probability of *cell* (not
+    membrane): for the ISBI 2012 test slices that is the challenge's results format, "a 32-bit TIFF 3D image,
+    which values between 0 (100% membrane certainty) and 1 (100% non-membrane certainty)"
+    (https://imagej.net/events/isbi-2012-segmentation-challenge, "Results format").
+    """
+    shares, shape = [], (0, 0)
+    with ExitStack() as stack:
+        writers = []
+        if source.is_stack:
+            for kind in ("probability", "mask"):
+                temporary = stack.enter_context(runtime.atomic_output(out / f"{source.stem}_{kind}.tif"))
+                writers.append(stack.enter_context(tifffile.TiffWriter(temporary)))
+        for k, stem in enumerate(source.slice_stems()):
+            image = read_checked(source, k)
+            probability = predict_all(model, [image], precision)[0]
+            mask = probability > threshold
+            save_png(out / f"{stem}_probability.png", (probability * 255).round().astype(np.uint8))
+            save_png(out / f"{stem}_mask.png", mask.astype(np.uint8) * 255)
+            save_png(out / f"{stem}_overlay.png", overlay(image, mask))
+            if writers:
+                writers[0].write(probability.astype(np.float32), contiguous=one_size, photometric="minisblack")
+                writers[1].write(mask.astype(np.uint8) * 255, contiguous=one_size, photometric="minisblack")
+            shares.append(float(mask.mean()))
+            shape = image.shape
+    size = f"{shape[0]}×{shape[1]}"
+    if source.is_stack:
+        print(
+            f"{source.label} ({source.slices} slices of {size}): {np.mean(shares):.1%} foreground → "
+            f"{out}/{source.stem}_probability.tif (float32 stack), {source.stem}_mask.tif, {source.stem}_*_*.png"
+        )
+    else:
+        print(f"{source.label} ({size}): {shares[0]:.1%} foreground → {out}/{source.stem}_*.png")
