@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from skimage.metrics import adapted_rand_error, variation_of_information
 
-from unet_lib import metrics
+from unet_lib import evaluation, metrics
 
 
 def quadrants(size: int = 21) -> np.ndarray:
@@ -184,3 +184,24 @@ def test_v_info_agrees_exactly_with_skimages_conditional_entropies(seed):
     assert splits == pytest.approx(h_pred - shared, abs=1e-9)  # H(S | T)
     assert merges == pytest.approx(h_true - shared, abs=1e-9)  # H(T | S)
     assert scores["v_info"] == pytest.approx(2 * shared / (h_true + h_pred), abs=1e-12)
+
+
+# -- the evaluation table and JSON (python -m unet_lib evaluate, train) ---------------------------------------
+
+
+def test_evaluation_reports_v_rand_and_v_info_per_image_and_the_challenges_best_threshold():
+    truth = quadrants(21)
+    probability = np.where(truth, 0.9, 0.1)
+    probability[10, 4] = 0.45
+    result = evaluation.evaluate_images(
+        [probability], [truth], ["a.png"], {"threshold": 0.5, "segmentation_threshold": 0.3}
+    )
+    assert result["per_image"]["a.png"]["v_rand"] == pytest.approx(0.8)  # at the segmentation threshold 0.3: a gap
+    assert result["challenge"]["v_rand"] == 1.0 and result["challenge"]["v_rand_threshold"] == 0.5
+    table = evaluation.format_table(result)
+    assert "V_Rand" in table.splitlines()[0] and "V_Info" in table.splitlines()[0]
+    assert table.splitlines()[-1].startswith("challenge scoring") and "V_Rand 1.0000 at 0.5" in table
+    no_cells = evaluation.evaluate_images(
+        [probability], [np.zeros_like(truth)], ["b.png"], {"threshold": 0.5, "segmentation_threshold": 0.5}
+    )
+    assert "challenge" not in no_cells and math.isnan(no_cells["mean"]["v_rand"])
