@@ -227,6 +227,15 @@ def thin_segments(cell_mask: np.ndarray) -> np.ndarray:
     return watershed((~cells).astype(np.uint8), markers, connectivity=1, watershed_line=True)
 
 
+def _codes(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0, 1, …, k − 1 in their order (counting sort for small non-negative ints: fast)."""
+    labels = labels.astype(np.int64, copy=False)
+    if labels.size and labels.min() >= 0 and labels.max() <= 4 * labels.size:
+        present = np.bincount(labels) > 0
+        return (np.cumsum(present) - 1)[labels]
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64).ravel()
+
+
 def _pair_counts(true_labels: np.ndarray, pred_labels: np.ndarray) -> tuple[np.ndarray, ...]:
     """Counts over the true cell pixels (true label 0 left out): ``joint`` (true i, predicted j ≥ 1), the true
     sizes ``a``, the predicted sizes ``b``, and ``[n0, n]``: the pixels on a predicted boundary, and all."""
@@ -236,11 +245,12 @@ def _pair_counts(true_labels: np.ndarray, pred_labels: np.ndarray) -> tuple[np.n
     keep = true_labels.ravel() != 0
     if not keep.any():
         raise ValueError("the true segmentation has no cell pixels (all 0), so there is nothing to compare")
-    t = np.unique(true_labels.ravel()[keep], return_inverse=True)[1].astype(np.int64)
-    p = pred_labels.ravel()[keep]
+    t, p = _codes(true_labels.ravel()[keep]), pred_labels.ravel()[keep]
     inside = p != 0  # on a predicted boundary (label 0), each pixel is a segment of its own
-    p = np.unique(p[inside], return_inverse=True)[1].astype(np.int64)
-    joint = np.unique(t[inside] * (int(p.max(initial=0)) + 1) + p, return_counts=True)[1]
+    p = _codes(p[inside])
+    columns = int(p.max(initial=-1)) + 1
+    pair = t[inside] * columns + p
+    joint = np.bincount(pair) if t.max() * columns < 4 * t.size else np.unique(pair, return_counts=True)[1]
     sizes = [np.bincount(t), np.bincount(p)]
     return (*(x.astype(np.float64) for x in (joint, *sizes)), np.array([t.size - p.size, t.size], np.float64))
 
@@ -252,7 +262,12 @@ def rand_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, f
     its own. With c_ij the pixels in true cell i and predicted segment j, a_i and b_j the sizes:
     split = Σc² / Σa², merge = Σc² / Σb², V_Rand = their harmonic mean = 2 Σc² / (Σa² + Σb²).
     """
-    joint, a, b, (boundary, _) = _pair_counts(true_labels, pred_labels)
+    return _rand(_pair_counts(true_labels, pred_labels))
+
+
+def _rand(counts: tuple[np.ndarray, ...]) -> dict[str, float]:
+    """``rand_scores`` from ``_pair_counts``."""
+    joint, a, b, (boundary, _) = counts
     both, true_pairs, pred_pairs = joint @ joint + boundary, a @ a, b @ b + boundary
     return {
         "v_rand": float(2 * both / (true_pairs + pred_pairs)),
@@ -274,7 +289,12 @@ def info_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, f
     both, I = H(S) + H(T) − H(S, T): split = I / H(S), merge = I / H(T), V_Info = 2 I / (H(S) + H(T)). A
     segmentation of one single segment has no entropy; the challenge's script then scores 0, and so does this.
     """
-    joint, a, b, (boundary, n) = _pair_counts(true_labels, pred_labels)
+    return _info(_pair_counts(true_labels, pred_labels))
+
+
+def _info(counts: tuple[np.ndarray, ...]) -> dict[str, float]:
+    """``info_scores`` from ``_pair_counts``."""
+    joint, a, b, (boundary, n) = counts
     h_true, h_pred, h_both = _entropy(a, n), _entropy(b, n, boundary), _entropy(joint, n, boundary)
     shared = h_true + h_pred - h_both
     if h_true <= 0 or h_pred <= 0:  # then I = 0 as well
@@ -285,11 +305,13 @@ def info_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, f
 def challenge_scores(cell_mask: np.ndarray, true_mask: np.ndarray) -> dict[str, float]:
     """``v_rand`` and ``v_info`` of a predicted cell mask against a true one: true cells, thinned prediction."""
     pred_mask, true_mask = _as_masks(cell_mask, true_mask)
-    true_labels, pred_labels = cell_segments(true_mask), thin_segments(pred_mask)
-    return {
-        "v_rand": rand_scores(true_labels, pred_labels)["v_rand"],
-        "v_info": info_scores(true_labels, pred_labels)["v_info"],
-    }
+    return _challenge(cell_segments(true_mask), pred_mask)
+
+
+def _challenge(true_labels: np.ndarray, pred_mask: np.ndarray) -> dict[str, float]:
+    """``challenge_scores`` with the true cells already labelled (a stack is scored at many thresholds)."""
+    counts = _pair_counts(true_labels, thin_segments(pred_mask))
+    return {"v_rand": _rand(counts)["v_rand"], "v_info": _info(counts)["v_info"]}
 
 
 def challenge_report(
@@ -301,13 +323,12 @@ def challenge_report(
     thresholds, and the mean scores at every threshold (``by_threshold``). Slices without a true cell are skipped.
     """
     thresholds = CHALLENGE_THRESHOLDS if thresholds is None else tuple(float(t) for t in thresholds)
-    pairs = [(np.asarray(p), np.asarray(y).astype(bool)) for p, y in zip(probabilities, true_masks)]
-    pairs = [(p, y) for p, y in pairs if y.any()]
+    pairs = [(np.asarray(p), cell_segments(y)) for p, y in zip(probabilities, true_masks) if np.asarray(y).any()]
     if not pairs:
         raise ValueError("no slice has a true cell pixel, so V_Rand and V_Info are undefined")
     curves = {"v_rand": [], "v_info": []}
     for t in thresholds:
-        scores = [challenge_scores(p > t, y) for p, y in pairs]
+        scores = [_challenge(true_labels, p > t) for p, true_labels in pairs]
         for key, curve in curves.items():
             curve.append(float(np.mean([s[key] for s in scores])))
     report: dict[str, object] = {"thresholds": list(thresholds), "by_threshold": curves}
