@@ -105,7 +105,18 @@ def recipe_from(args: argparse.Namespace):
         changes["batch_norm"] = False
     if args.augment is not None:
         changes["augment"] = args.augment
+    for name in ("padding", "up_mode", "weight_map", "elastic"):  # the variants of notebook 10
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
     return replace(recipe, **changes)
+
+
+def variants(recipe: train.Recipe) -> str:
+    """The notebook-10 variants a recipe uses, for the first line ``train`` prints (nothing for the paper's)."""
+    words = [f"{recipe.padding} padding"] if recipe.padding != "valid" else []
+    words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
+    words += ["no weight map"] if not recipe.weight_map else []
+    return "".join(f", {word}" for word in words)
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -120,9 +131,15 @@ def command_train(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.data} has no labels to train on")
     train_part, val_part = split_data(dataset)
     runtime.seed_everything(args.seed)
-    model = UNetModel(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
+    model = UNetModel(
+        base_channels=recipe.base_channels,
+        depth=recipe.depth,
+        batch_norm=recipe.batch_norm,
+        padding=recipe.padding,
+        up_mode=recipe.up_mode,
+    )
     if not model.is_valid_input_size(recipe.tile_size):
-        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth)}")
+        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth, recipe.padding)}")
     out_size = model.output_size(recipe.tile_size)
     minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
     tiles = (args.steps or 100_000) * recipe.batch_size * world.size  # every step draws batch × ranks tiles
@@ -132,8 +149,9 @@ def command_train(args: argparse.Namespace) -> int:
         out_size,
         num_tiles=tiles,
         augment=recipe.augment,
-        weight_maps=weight_maps(train_part.labels),
+        weight_maps=weight_maps(train_part.labels) if recipe.weight_map else None,
         seed=args.seed,
+        elastic=recipe.elastic,
     )
     val_tiles = TileDataset(
         val_part,
@@ -141,7 +159,7 @@ def command_train(args: argparse.Namespace) -> int:
         out_size,
         num_tiles=args.val_tiles,
         augment=False,
-        weight_maps=weight_maps(val_part.labels),
+        weight_maps=weight_maps(val_part.labels) if recipe.weight_map else None,
         seed=args.seed + 1,
     )
     budget = " or ".join(
@@ -151,7 +169,8 @@ def command_train(args: argparse.Namespace) -> int:
         f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
         f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
         f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
-        f"augmentation {recipe.augment} | budget {budget}"
+        f"augmentation {recipe.augment}{'' if recipe.elastic or not recipe.augment else ' (no elastic)'}"
+        f"{variants(recipe)} | budget {budget}"
     )
     history = train.fit(
         model,
@@ -346,6 +365,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="the paper's augmentation (default: off; on with --paper)",
+    )
+    variant = t.add_argument_group("variants (notebook 10; default: the paper's choices)")
+    variant.add_argument("--padding", choices=["valid", "same"], help="valid (default, the paper) or same convolutions")
+    variant.add_argument(
+        "--up-mode",
+        choices=["transpose", "bilinear", "nearest"],
+        help="transpose (default: the paper's learned up-convolution), or bilinear/nearest up-sampling + 1×1 conv",
+    )
+    variant.add_argument(
+        "--no-weight-map",
+        dest="weight_map",
+        action="store_const",
+        const=False,
+        help="plain cross-entropy instead of the paper's weight map",
+    )
+    variant.add_argument(
+        "--elastic",
+        action=argparse.BooleanOptionalAction,
+        help="with --augment: include the elastic deformation (default) or not",
     )
     t.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
     t.add_argument("--seed", type=int, default=0)
