@@ -130,8 +130,17 @@ def test_train_on_isbi_by_default(tmp_path, capsys):
 def test_the_shipped_checkpoint_meets_the_quality_bar_on_isbi_validation(tmp_path, capsys):
     """The issue's bar: pixel accuracy ≥ 0.92 and adapted Rand error ≤ 0.10 on slices 25–29."""
     assert main(["evaluate", "--out", str(tmp_path)]) == 0  # default: the shipped checkpoint, ISBI validation slices
-    mean = json.loads((tmp_path / "metrics.json").read_text())["mean"]
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    mean = result["mean"]
     assert mean["pixel_accuracy"] >= 0.92 and mean["rand_error"] <= 0.10, mean
+    # the V_Rand and V_Info that unet_lib/assets/README.md quotes (notebook 10), measured in fp32; a processor
+    # that predicts in bf16 (auto) gets them to within a few thousandths
+    tolerance = 0 if result["precision"]["precision"] == "fp32" else 0.003
+    best = result["challenge"]
+    quoted = {"v_rand": 0.9707, "v_info": 0.9749, "best v_rand": 0.9765, "best v_info": 0.9817}
+    measured = {"v_rand": mean["v_rand"], "v_info": mean["v_info"], "best v_rand": best["v_rand"]}
+    measured["best v_info"] = best["v_info"]
+    assert all(abs(round(measured[k], 4) - v) <= tolerance for k, v in quoted.items()), measured
 
 
 def test_clear_errors(tmp_path, own_data, capsys):

@@ -33,6 +33,7 @@ TOPICS = {
     "07": "softmax cross-entropy, the paper's weight map, Dice",
     "08": "the training loop, a real run on EM tiles",
     "09": "overlap-tile prediction, the paper's metrics",
+    "10": "an ablation of the variants, the challenge's V_Rand and V_Info, DDP with `torchrun`, GPUs",
     "11": "your own folder: mask formats, touching nuclei, objects rather than pixels, pixel size",
 }
 

@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -124,6 +124,25 @@ def build_parser() -> Parser:
         action=argparse.BooleanOptionalAction,
         help="the paper's augmentation (default: off; on with --paper)",
     )
+    variant = t.add_argument_group("variants (notebook 10; default: the paper's choices)")
+    variant.add_argument("--padding", choices=["valid", "same"], help="valid (default, the paper) or same convolutions")
+    variant.add_argument(
+        "--up-mode",
+        choices=["transpose", "bilinear", "nearest"],
+        help="transpose (default: the paper's learned up-convolution), or bilinear/nearest up-sampling + 1×1 conv",
+    )
+    variant.add_argument(
+        "--no-weight-map",
+        dest="weight_map",
+        action="store_const",
+        const=False,
+        help="plain cross-entropy instead of the paper's weight map",
+    )
+    variant.add_argument(
+        "--elastic",
+        action=argparse.BooleanOptionalAction,
+        help="with --augment: include the elastic deformation (default) or not",
+    )
     add_out_options(t, "train")
     t.add_argument("--seed", type=whole_number(0), help="seed of the run (default 0; --resume keeps the stored one)")
     t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe and data)")
@@ -208,6 +227,8 @@ RECIPE_FLAGS = {
     "batch_size": "--batch-size",
     "optimizer": "--optimizer",
     "lr": "--lr",
+    "padding": "--padding",
+    "up_mode": "--up-mode",
 }
 """The recipe's fields that one option each sets."""
 
@@ -224,6 +245,10 @@ def requested_recipe(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
         asked["batch_norm"] = ("--no-batch-norm", False)
     if args.augment is not None:
         asked["augment"] = ("--augment" if args.augment else "--no-augment", args.augment)
+    if args.weight_map is not None:
+        asked["weight_map"] = ("--no-weight-map", False)
+    if args.elastic is not None:
+        asked["elastic"] = ("--elastic" if args.elastic else "--no-elastic", args.elastic)
     return asked
 
 
@@ -242,8 +267,9 @@ def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
     if not isinstance(notes, dict):
         raise UsageError(f"{path} has no training recipe: resume from a last.ckpt written by `train`")
     expected = {f.name: f.type for f in fields(train.Recipe)}
+    required = {f.name for f in fields(train.Recipe) if f.default is MISSING}  # later fields have defaults
     kinds = {"int": int, "bool": bool, "str": str, "float": (int, float)}
-    wrong = sorted(set(notes) ^ set(expected))
+    wrong = sorted((set(notes) - set(expected)) | (required - set(notes)))
     wrong += [
         key
         for key in sorted(set(notes) & set(expected))
@@ -253,6 +279,8 @@ def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
         numbers = ("batch_size", "tile_size", "lr")
         wrong = [key for key in numbers if not (math.isfinite(notes[key]) and notes[key] > 0)]
         wrong += [] if notes["optimizer"] in train.OPTIMIZER_DEFAULTS else ["optimizer"]
+        wrong += [] if notes.get("padding", "valid") in ("valid", "same") else ["padding"]
+        wrong += [] if notes.get("up_mode", "transpose") in ("transpose", "bilinear", "nearest") else ["up_mode"]
     if wrong:
         raise CheckpointError(f"{path} has a malformed training recipe (check {', '.join(wrong)}); train again")
     return train.Recipe(**notes)
@@ -285,9 +313,11 @@ def training_memory_bytes(recipe: train.Recipe) -> int:
     with batch norm) for each tile of a batch, plus weights, gradients and two optimiser moments. For the
     paper's network and one 572² tile it says 2.2 GB; FACTS.md measured a 1.45 GB peak for that step.
     """
-    maps = feature_map_elements(recipe.tile_size, base_channels=recipe.base_channels, depth=recipe.depth)
+    maps = feature_map_elements(
+        recipe.tile_size, base_channels=recipe.base_channels, depth=recipe.depth, padding=recipe.padding
+    )
     weights = count_config_parameters(
-        base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm
+        base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm, up_mode=recipe.up_mode
     )
     return 4 * (3 * maps * (2 if recipe.batch_norm else 1) * recipe.batch_size + 4 * weights)
 
@@ -345,11 +375,17 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
     else:
         recipe = new_recipe(args)
     try:
-        check_config(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
+        check_config(
+            base_channels=recipe.base_channels,
+            depth=recipe.depth,
+            batch_norm=recipe.batch_norm,
+            padding=recipe.padding,
+            up_mode=recipe.up_mode,
+        )
     except ValueError as error:
         raise UsageError(str(error)) from error
-    if unet_output_size(recipe.tile_size, recipe.depth) is None:
-        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth)}")
+    if unet_output_size(recipe.tile_size, recipe.depth, recipe.padding) is None:
+        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth, recipe.padding)}")
     check_memory(recipe)
     minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
     return TrainPlan(

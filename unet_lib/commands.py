@@ -68,7 +68,13 @@ class TrainPlan:
 
     def model_config(self) -> dict[str, Any]:
         recipe = self.recipe
-        return dict(base_channels=recipe.base_channels, depth=recipe.depth, batch_norm=recipe.batch_norm)
+        return dict(
+            base_channels=recipe.base_channels,
+            depth=recipe.depth,
+            batch_norm=recipe.batch_norm,
+            padding=recipe.padding,
+            up_mode=recipe.up_mode,
+        )
 
     def model(self) -> UNetModel:
         return UNetModel(**self.model_config())
@@ -76,7 +82,9 @@ class TrainPlan:
     def output_bytes(self) -> int:
         """About what the run writes: two copies of ``last.ckpt`` (weights and optimiser state, the old one kept
         until the new one is whole), ``model.ckpt``, the figure and the JSON."""
-        weights = 4 * count_config_parameters(**self.model_config())
+        config = self.model_config()
+        config.pop("padding")  # padding changes no weight
+        weights = 4 * count_config_parameters(**config)
         return 2 * 3 * weights + weights + 2_000_000
 
     def resume_command(self, out: Path, steps: int | None, minutes: float | None) -> str:
@@ -172,8 +180,9 @@ def command_train(plan: TrainPlan) -> int:
             out_size,
             num_tiles=(plan.steps or 100_000) * plan.recipe.batch_size * world.size,  # batch × ranks per step
             augment=plan.recipe.augment,
-            weight_maps=weight_maps(train_part.labels),
+            weight_maps=weight_maps(train_part.labels) if plan.recipe.weight_map else None,
             seed=plan.seed,
+            elastic=plan.recipe.elastic,
         )
         val_tiles = TileDataset(
             val_part,
@@ -181,7 +190,7 @@ def command_train(plan: TrainPlan) -> int:
             out_size,
             num_tiles=plan.val_tiles,
             augment=False,
-            weight_maps=weight_maps(val_part.labels),
+            weight_maps=weight_maps(val_part.labels) if plan.recipe.weight_map else None,
             seed=plan.seed + 1,
         )
         if world.is_main:
@@ -211,8 +220,17 @@ def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
         f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
         f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
         f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
-        f"augmentation {recipe.augment} | budget {budget}{resumed}"
+        f"augmentation {recipe.augment}{'' if recipe.elastic or not recipe.augment else ' (no elastic)'}"
+        f"{variants(recipe)} | budget {budget}{resumed}"
     )
+
+
+def variants(recipe: train.Recipe) -> str:
+    """The notebook-10 variants a recipe uses, for the first line ``train`` prints (nothing for the paper's)."""
+    words = [f"{recipe.padding} padding"] if recipe.padding != "valid" else []
+    words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
+    words += ["no weight map"] if not recipe.weight_map else []
+    return "".join(f", {word}" for word in words)
 
 
 def write_training_outputs(

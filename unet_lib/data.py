@@ -117,7 +117,8 @@ class TileDataset(torch.utils.data.Dataset):
     map per image — the paper's, from ``unet_lib.losses.weight_maps`` (notebook 07) — or is
     ``None`` for equal weights. With ``augment`` every tile gets a random flip and rotation,
     the elastic deformation and gray-value changes, read straight from the whole image so
-    that deformed context is real image, not padding.
+    that deformed context is real image, not padding; ``elastic=False`` leaves out the elastic
+    deformation only (notebook 10 measures what it buys).
     """
 
     def __init__(
@@ -129,13 +130,14 @@ class TileDataset(torch.utils.data.Dataset):
         augment: bool = True,
         weight_maps: Sequence[np.ndarray] | None = None,
         seed: int = 0,
+        elastic: bool = True,
     ) -> None:
         if data.labels is None:
             raise ValueError(f"{data.description} has no labels; training tiles need labelled images")
         if output_size > input_size or (input_size - output_size) % 2:
             raise ValueError(f"input_size − output_size must be even and ≥ 0, got {input_size} and {output_size}")
         self.data, self.input_size, self.output_size = data, input_size, output_size
-        self.num_tiles, self.augment, self.seed = num_tiles, augment, seed
+        self.num_tiles, self.augment, self.seed, self.elastic = num_tiles, augment, seed, elastic
         self.margin = (input_size - output_size) // 2
         self.images = [normalize(image) for image in data.images]
         self.labels = [label.astype(np.uint8) for label in data.labels]
@@ -189,7 +191,7 @@ class TileDataset(torch.utils.data.Dataset):
         self, rng: np.random.Generator, k: int, top: int, left: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m, out = self.margin, self.output_size
-        transform = random_transform(rng, (self.input_size, self.input_size))
+        transform = random_transform(rng, (self.input_size, self.input_size), elastic=self.elastic)
         coordinates = transform.coordinates((self.input_size, self.input_size), top - m, left - m)
         x = warp(self.images[k], coordinates, IMAGE_ORDER)
         inner = coordinates[:, m : m + out, m : m + out]

@@ -15,7 +15,7 @@ from torch import nn
 
 from . import runtime
 from .images import SegmentationData
-from .metrics import calibrate_thresholds, mean_report, segmentation_report
+from .metrics import calibrate_thresholds, challenge_report, mean_report, segmentation_report
 from .tiling import predict_probability
 
 DEFAULT_THRESHOLD = 0.5
@@ -30,6 +30,8 @@ COLUMNS = [
     ("dice", "Dice"),
     ("isbi_pixel_error", "ISBI pixel err"),
     ("rand_error", "Rand err"),
+    ("v_rand", "V_Rand"),
+    ("v_info", "V_Info"),
 ]
 """``(key of segmentation_report, column title)`` of the evaluation table, in order."""
 
@@ -75,12 +77,16 @@ def evaluate_images(
     names: Sequence[str],
     thresholds: dict[str, float],
 ) -> dict[str, Any]:
-    """Every measure per image and their mean, as the metrics JSON stores them."""
+    """Every measure per image and their mean, as the metrics JSON stores them; with ``challenge``, the
+    challenge's scoring of all the images together (``metrics.challenge_report``: each score at its best threshold)."""
     per_image = {
         name: segmentation_report(p, y, thresholds["threshold"], thresholds["segmentation_threshold"])
         for name, p, y in zip(names, probabilities, labels)
     }
-    return {**thresholds, "per_image": per_image, "mean": mean_report(list(per_image.values()))}
+    result = {**thresholds, "per_image": per_image, "mean": mean_report(list(per_image.values()))}
+    if any(np.asarray(y).any() for y in labels):
+        result["challenge"] = challenge_report(probabilities, labels)
+    return result
 
 
 def format_table(metrics: dict[str, Any], digits: int = 4) -> str:
@@ -91,4 +97,16 @@ def format_table(metrics: dict[str, Any], digits: int = 4) -> str:
     for name, report in rows:
         lines.append(f"{name:<{width}}" + "".join(f"{report[key]:>16.{digits}f}" for key, _ in COLUMNS))
     lines.insert(-1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return "\n".join(lines + challenge_lines(metrics))
+
+
+def challenge_lines(metrics: dict[str, Any]) -> list[str]:
+    """The line under the table with the challenge's scoring (notebook 10), when the metrics hold it."""
+    best = metrics.get("challenge")
+    if not best:
+        return []
+    return [
+        f"challenge scoring (all images, each score at its best threshold of 0.0, 0.1, …, 1.0): "
+        f"V_Rand {best['v_rand']:.4f} at {best['v_rand_threshold']:g}, V_Info {best['v_info']:.4f} at "
+        f"{best['v_info_threshold']:g}"
+    ]

@@ -13,6 +13,8 @@ Conventions: masks are ``(H, W)`` arrays of 0/1 where **1 = cell interior / obje
 * ``adapted_rand_error`` — the challenge's Rand error. It compares *segmentations*
   (one label per cell), not pixels: a one-pixel gap in a membrane merges two cells and
   costs far more than its single pixel. ``cell_segments`` turns a mask into one.
+* ``rand_scores`` / ``info_scores`` and ``challenge_report`` — V_Rand and V_Info, the scores by which
+  the ISBI 2012 challenge ranks entries today (notebook 10; described at the end of this docstring).
 
 How the Rand error is computed here, on ISBI 2012 (notebook 09 explains it):
 
@@ -30,6 +32,34 @@ How the Rand error is computed here, on ISBI 2012 (notebook 09 explains it):
 3. the adapted Rand error of the SNEMI3D/ISBI challenges (Arganda-Carreras et al. 2015):
    1 − the F-score of Rand precision and Rand recall over pixel pairs. It equals
    ``skimage.metrics.adapted_rand_error`` (the tests check it).
+
+V_Rand and V_Info, the challenge's current scores (notebook 10). The challenge stopped ranking by the
+pixel, warping and Rand errors the paper quotes; it ranks by the two scores of Arganda-Carreras et al.
+(2015), "Crowdsourcing the creation of image segmentation algorithms for connectomics", Front.
+Neuroanat. 9:142, as its Fiji script computes them ("Segmentation evaluation after border thinning",
+``trainableSegmentation.metrics.RandError.getMaximalVRandAfterThinning`` and
+``VariationOfInformation.getMaximalVInfoAfterThinning``, thresholds 0.0, 0.1, …, 1.0):
+
+1. ground truth: the 4-connected pieces of the true cell pixels; true membrane is left out of every
+   count (*foreground-restricted*). Prediction: ``probability > t`` (the map has the labels' polarity,
+   1 = cell), its 4-connected cell pieces, and the boundaries *thinned* to one pixel by a watershed
+   (``thin_segments``), so that a thick predicted membrane is not rewarded or punished for its width;
+2. over the n true cell pixels, with p_ij the share in true cell i and predicted segment j, each pixel
+   on a predicted boundary counted as a segment of its own:
+   V_Rand = Σ p_ij² / (½ Σ_i a_i² + ½ Σ_j b_j²) (a, b: the row and column sums; every ordered pair of
+   pixels counts, a pixel with itself included), and V_Info = I(S; T) / (½ H(S) + ½ H(T)), the mutual
+   information of the segmentation S and the truth T over the mean of their entropies. Both are F-scores:
+   harmonic means of a *split* score (1 when no true cell is split) and a *merge* score (1 when no two
+   are merged); 1 is perfect;
+3. a stack is scored by the mean over its slices at each threshold, and the best threshold counts
+   (``challenge_report``). Published test-set V_Rand: 0.9879 for the best entry, about 0.96–0.98 for
+   plain U-Nets.
+
+``skimage.metrics.adapted_rand_error`` counts only pairs of *distinct* pixels, and its ``ignore_labels``
+leaves out only true labels: 1 − its error is V_Rand exactly when the predicted boundary pixels are
+given labels of their own and the score is perfect; otherwise it is a little lower (the tests state by
+how much). ``skimage.metrics.variation_of_information`` gives the two conditional entropies H(S|T) and
+H(T|S) (in bits), from which V_Info follows exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +68,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
+from skimage.segmentation import watershed
 
 RAND_MIN_SIZE = 20
 """Predicted cell pieces smaller than this (pixels) are dropped before the Rand error: specks, not cells."""
@@ -174,6 +205,139 @@ def rand_error(pred_mask: np.ndarray, true_mask: np.ndarray, min_size: int = RAN
     return adapted_rand_error(true_labels, pred_labels)[0]
 
 
+# -- the challenge's current scores: V_Rand and V_Info (notebook 10) ----------------------------------------
+
+CHALLENGE_THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(11))
+"""The thresholds of the challenge's Fiji script, 0.0, 0.1, …, 1.0: it scores a probability map at each and keeps
+the best."""
+
+
+def thin_segments(cell_mask: np.ndarray) -> np.ndarray:
+    """A predicted cell mask as the challenge scores it: cells 1, 2, …, boundaries thinned to one-pixel lines (0).
+
+    Each 4-connected piece of cell pixels is a cell. A watershed then floods the boundary pixels from the
+    cells in 4-connected steps: every boundary pixel joins the cell it reaches first, except the one-pixel
+    lines where two cells meet, which stay 0. So a membrane drawn 1 or 9 pixels wide gives the same
+    segmentation. A mask with no cell pixel is one segment, as the script's watershed floods it.
+    """
+    cells = np.asarray(cell_mask).astype(bool)
+    markers, count = ndimage.label(cells)  # default structure = 4-connectivity
+    if count == 0:
+        return np.ones(cells.shape, dtype=np.int32)
+    return watershed((~cells).astype(np.uint8), markers, connectivity=1, watershed_line=True)
+
+
+def _codes(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0, 1, …, k − 1 in their order (counting sort for small non-negative ints: fast)."""
+    labels = labels.astype(np.int64, copy=False)
+    if labels.size and labels.min() >= 0 and labels.max() <= 4 * labels.size:
+        present = np.bincount(labels) > 0
+        return (np.cumsum(present) - 1)[labels]
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _pair_counts(true_labels: np.ndarray, pred_labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Counts over the true cell pixels (true label 0 left out): ``joint`` (true i, predicted j ≥ 1), the true
+    sizes ``a``, the predicted sizes ``b``, and ``[n0, n]``: the pixels on a predicted boundary, and all."""
+    true_labels, pred_labels = np.asarray(true_labels), np.asarray(pred_labels)
+    if true_labels.shape != pred_labels.shape:
+        raise ValueError(f"label images must have the same shape, got {true_labels.shape} and {pred_labels.shape}")
+    keep = true_labels.ravel() != 0
+    if not keep.any():
+        raise ValueError("the true segmentation has no cell pixels (all 0), so there is nothing to compare")
+    t, p = _codes(true_labels.ravel()[keep]), pred_labels.ravel()[keep]
+    inside = p != 0  # on a predicted boundary (label 0), each pixel is a segment of its own
+    p = _codes(p[inside])
+    columns = int(p.max(initial=-1)) + 1
+    pair = t[inside] * columns + p
+    joint = np.bincount(pair) if t.max() * columns < 4 * t.size else np.unique(pair, return_counts=True)[1]
+    sizes = [np.bincount(t), np.bincount(p)]
+    return (*(x.astype(np.float64) for x in (joint, *sizes)), np.array([t.size - p.size, t.size], np.float64))
+
+
+def rand_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, float]:
+    """Foreground-restricted Rand scores of two label images: ``v_rand``, ``split`` and ``merge`` (1 is perfect).
+
+    True label 0 (membrane) is left out; a predicted label 0 (boundary) makes each of its pixels a segment of
+    its own. With c_ij the pixels in true cell i and predicted segment j, a_i and b_j the sizes:
+    split = Σc² / Σa², merge = Σc² / Σb², V_Rand = their harmonic mean = 2 Σc² / (Σa² + Σb²).
+    """
+    return _rand(_pair_counts(true_labels, pred_labels))
+
+
+def _rand(counts: tuple[np.ndarray, ...]) -> dict[str, float]:
+    """``rand_scores`` from ``_pair_counts``."""
+    joint, a, b, (boundary, _) = counts
+    both, true_pairs, pred_pairs = joint @ joint + boundary, a @ a, b @ b + boundary
+    return {
+        "v_rand": float(2 * both / (true_pairs + pred_pairs)),
+        "split": float(both / true_pairs),
+        "merge": float(both / pred_pairs),
+    }
+
+
+def _entropy(counts: np.ndarray, n: float, singletons: float = 0.0) -> float:
+    """Entropy (nats) of segments of these pixel counts among n pixels, plus ``singletons`` one-pixel segments."""
+    shares = counts[counts > 0] / n
+    return float(-(shares @ np.log(shares)) + singletons / n * np.log(n))
+
+
+def info_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, float]:
+    """Foreground-restricted information scores: ``v_info``, ``split`` and ``merge`` (1 is perfect).
+
+    Same pixels and singletons as ``rand_scores``. With H the entropies of the truth T, the segmentation S and
+    both, I = H(S) + H(T) − H(S, T): split = I / H(S), merge = I / H(T), V_Info = 2 I / (H(S) + H(T)). A
+    segmentation of one single segment has no entropy; the challenge's script then scores 0, and so does this.
+    """
+    return _info(_pair_counts(true_labels, pred_labels))
+
+
+def _info(counts: tuple[np.ndarray, ...]) -> dict[str, float]:
+    """``info_scores`` from ``_pair_counts``."""
+    joint, a, b, (boundary, n) = counts
+    h_true, h_pred, h_both = _entropy(a, n), _entropy(b, n, boundary), _entropy(joint, n, boundary)
+    shared = h_true + h_pred - h_both
+    if h_true <= 0 or h_pred <= 0:  # then I = 0 as well
+        return {"v_info": 0.0, "split": 0.0, "merge": 0.0}
+    return {"v_info": 2 * shared / (h_true + h_pred), "split": shared / h_pred, "merge": shared / h_true}
+
+
+def challenge_scores(cell_mask: np.ndarray, true_mask: np.ndarray) -> dict[str, float]:
+    """``v_rand`` and ``v_info`` of a predicted cell mask against a true one: true cells, thinned prediction."""
+    pred_mask, true_mask = _as_masks(cell_mask, true_mask)
+    return _challenge(cell_segments(true_mask), pred_mask)
+
+
+def _challenge(true_labels: np.ndarray, pred_mask: np.ndarray) -> dict[str, float]:
+    """``challenge_scores`` with the true cells already labelled (a stack is scored at many thresholds)."""
+    counts = _pair_counts(true_labels, thin_segments(pred_mask))
+    return {"v_rand": _rand(counts)["v_rand"], "v_info": _info(counts)["v_info"]}
+
+
+def challenge_report(
+    probabilities: Sequence[np.ndarray], true_masks: Sequence[np.ndarray], thresholds: Sequence[float] | None = None
+) -> dict[str, object]:
+    """The challenge's numbers for a stack: at each threshold the mean over the slices, and the best threshold.
+
+    Returns ``v_rand`` and ``v_info`` (each at its own best threshold, as the script reports them), those
+    thresholds, and the mean scores at every threshold (``by_threshold``). Slices without a true cell are skipped.
+    """
+    thresholds = CHALLENGE_THRESHOLDS if thresholds is None else tuple(float(t) for t in thresholds)
+    pairs = [(np.asarray(p), cell_segments(y)) for p, y in zip(probabilities, true_masks) if np.asarray(y).any()]
+    if not pairs:
+        raise ValueError("no slice has a true cell pixel, so V_Rand and V_Info are undefined")
+    curves = {"v_rand": [], "v_info": []}
+    for t in thresholds:
+        scores = [_challenge(true_labels, p > t) for p, true_labels in pairs]
+        for key, curve in curves.items():
+            curve.append(float(np.mean([s[key] for s in scores])))
+    report: dict[str, object] = {"thresholds": list(thresholds), "by_threshold": curves}
+    for key, curve in curves.items():
+        best = int(np.argmax(curve))
+        report[key], report[f"{key}_threshold"] = curve[best], thresholds[best]
+    return report
+
+
 def segmentation_report(
     probability: np.ndarray,
     true_mask: np.ndarray,
@@ -197,6 +361,8 @@ def segmentation_report(
         "dice": dice(pred, true),
         "isbi_pixel_error": isbi_pixel_error(probability, true),
         "rand_error": rand_error(cells, true, min_size) if true.any() else float("nan"),
+        # V_Rand and V_Info of the same cells (notebook 10)
+        **(challenge_scores(cells, true) if true.any() else {"v_rand": float("nan"), "v_info": float("nan")}),
     }
 
 

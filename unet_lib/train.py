@@ -51,7 +51,12 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: the network's size, the tiles and the optimiser (notebook 08 compares the two below)."""
+    """How to train: the network's size, the tiles and the optimiser (notebook 08 compares the two below).
+
+    The last four fields are the variants notebook 10 compares (``tools/ablation.py``); their defaults are the
+    paper's choices: unpadded convolutions, learned up-convolutions, the weight map, elastic deformation
+    (when ``augment`` is on).
+    """
 
     base_channels: int
     depth: int
@@ -62,6 +67,10 @@ class Recipe:
     lr: float
     augment: bool
     anneal: bool
+    padding: str = "valid"
+    up_mode: str = "transpose"
+    weight_map: bool = True
+    elastic: bool = True
 
 
 PAPER = Recipe(

@@ -36,6 +36,7 @@ from .basics import (
 )
 from .core import Case, Feedback, Mistake, attempt, case, check_cases, your_turn
 from .data import check_border_weight, check_cell_fraction, check_cross_entropy_by_hand, check_mirror_pad
+from .going_further import check_scaling_efficiency, check_v_info, check_v_rand
 from .own_images import check_colour_to_instances, check_median_diameter, check_object_scores
 from .sampling import (
     check_contracting_path_sizes,
@@ -97,6 +98,10 @@ __all__ = [
     "check_count_tiles",
     "check_foreground_iou",
     "check_isbi_pixel_error",
+    # notebook 10
+    "check_v_rand",
+    "check_v_info",
+    "check_scaling_efficiency",
     # notebook 11
     "check_colour_to_instances",
     "check_object_scores",

@@ -1,0 +1,93 @@
+"""tools/ablation.py: the table it writes is what its commands wrote, and the stored table is one it would write.
+
+The tiny run trains every variant for 2 steps of a 2-channel network on a small own-data folder, each as a real
+``python -m unet_lib train`` subprocess; the table must hold exactly the command each run recorded and the
+measures from that run's own metrics.json. The stored ``docs/ablation.json`` (which notebook 10 displays) must
+list the variants the tool runs today, with the commands the tool builds today.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import ablation  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Two small labelled images: one to train on, one to validate on."""
+    root = tmp_path_factory.mktemp("ablation_data")
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[:96, :96]
+    for sub in ("images", "masks"):
+        (root / sub).mkdir()
+    for k in range(2):
+        mask = ((rows - 35) ** 2 + (cols - 30 - 15 * k) ** 2 < 400) | ((rows - 75) ** 2 + (cols - 70) ** 2 < 200)
+        image = (mask * 150 + rng.normal(40, 15, mask.shape)).clip(0, 255).astype(np.uint8)
+        Image.fromarray(image).save(root / "images" / f"{k}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{k}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_table(folder, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("ablation_runs")
+    table = out / "table.json"
+    argv = ["--tiny", "--data", str(folder), "--runs", str(out / "runs"), "--json", str(table), "--threads", "1"]
+    assert ablation.main(argv) == 0
+    return json.loads(table.read_text()), out
+
+
+def test_every_variant_ran_and_the_table_holds_what_each_command_wrote(tiny_table):
+    table, _ = tiny_table
+    assert [row["name"] for row in table["runs"]] == [v.name for v in ablation.VARIANTS]
+    for row in table["runs"]:
+        record = json.loads((Path(row["out"]) / "metrics.json").read_text())
+        assert row["command"] == record["command"]
+        assert row["steps"] == record["steps"] == 2 and f"--steps {row['steps']}" in row["command"]
+        assert row["mean"] == {key: record["validation"]["mean"][key] for key in ablation.MEASURES}
+        assert row["challenge"] == {key: record["validation"]["challenge"][key] for key in ablation.CHALLENGE}
+        assert row["training_seconds"] == record["training_seconds"] and row["torch_threads"] == 1
+    assert table["command"] == "python tools/ablation.py --tiny --threads 1" and table["budget"]["steps"] == 2
+
+
+def test_each_variant_changed_what_it_says_it_changed(tiny_table):
+    table, _ = tiny_table
+    records = {row["name"]: json.loads((Path(row["out"]) / "metrics.json").read_text()) for row in table["runs"]}
+    base = records["baseline"]
+    assert base["model_config"]["padding"] == "valid" and base["recipe"]["weight_map"] is True
+    assert records["baseline, seed 1"]["seed"] == 1
+    assert records["same padding"]["model_config"]["padding"] == "same"
+    assert records["bilinear up-sampling"]["model_config"]["up_mode"] == "bilinear"
+    assert records["depth 3"]["model_config"]["depth"] == 3
+    assert records["no batch norm"]["model_config"]["batch_norm"] is False
+    assert records["no weight map"]["recipe"]["weight_map"] is False
+    assert records["augmentation"]["recipe"]["augment"] is True and records["augmentation"]["recipe"]["elastic"]
+    assert records["augmentation, no elastic"]["recipe"]["elastic"] is False
+
+
+def test_the_stored_table_is_the_tools_full_run():
+    """docs/ablation.json: every variant of the tool, with the command the tool builds for it today."""
+    table = json.loads(ablation.TABLE.read_text())
+    assert not table["budget"]["tiny"] and table["budget"]["steps"] == ablation.STEPS
+    assert [row["name"] for row in table["runs"]] == [v.name for v in ablation.VARIANTS]
+    for variant, row in zip(ablation.VARIANTS, table["runs"]):
+        out = ablation.RUNS / ablation.slug(variant.name)
+        arguments = ablation.train_arguments(variant, ablation.STEPS, "isbi2012", out, tiny=False)
+        assert row["command"] == ablation.command_text(arguments)
+        assert (
+            shlex.split(row["command"])[:4] == ["python", "-m", "unet_lib", "train"] and row["steps"] == ablation.STEPS
+        )
+        assert set(row["mean"]) == set(ablation.MEASURES) and set(row["challenge"]) == set(ablation.CHALLENGE)
+    assert table["data"].startswith("ISBI 2012") and table["validation_images"][0].endswith("25.png")

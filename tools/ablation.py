@@ -1,0 +1,220 @@
+"""Which of the U-Net's choices matter? Short training runs of the variants, one table (notebook 10, issue 10).
+
+    python tools/ablation.py                      # every variant, 150 steps each: unet_lib/assets/ablation.json
+    python tools/ablation.py --tiny --json X.json # 2 steps of a tiny network each: checks that everything runs
+    python tools/ablation.py --only baseline,bilinear --steps 50
+
+Every row is one ``python -m unet_lib train`` command, run as a subprocess exactly as the table records it
+(the CPU recipe of notebook 08, changed by the row's options, with a fixed seed and a ``--steps`` budget so
+that a busy machine makes runs slower, not different). The table copies, from the ``metrics.json`` each
+command writes, the measures on the ISBI validation slices 25–29: pixel accuracy, the adapted Rand error,
+V_Rand and V_Info (at the thresholds ``train`` chose on training slices), and the challenge's scoring (each
+score at its best threshold). Notebook 10 displays the stored table; it never re-trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from unet_lib import runtime  # noqa: E402
+from unet_lib.model import UNetModel, count_parameters  # noqa: E402
+
+STEPS = 150
+"""Training steps per run of the full ablation (2 tiles of 380² each): the 9 runs take 15–40 minutes on 2 CPU
+cores, depending on what else the machine is doing."""
+
+TABLE = ROOT / "unet_lib" / "assets" / "ablation.json"
+"""Where the table lives: beside the shipped checkpoint, so that notebook 10 finds it on Colab too (package data)."""
+RUNS = ROOT / "runs" / "ablation"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row: a name, what it changes (for the table), and the ``train`` options that change it."""
+
+    name: str
+    what: str
+    options: tuple[str, ...] = ()
+    tiny_tile: int = 188  # the tile of the --tiny run (the smallest that fits the variant's depth and padding)
+
+
+VARIANTS = (
+    Variant("baseline", "the CPU recipe: valid padding, batch norm, transposed up-convolution, depth 4, weight map"),
+    Variant("baseline, seed 1", "the same recipe with another seed: how much a short run varies", ("--seed", "1")),
+    Variant(
+        "same padding",
+        "padded convolutions (output = input, 384² tiles) with batch norm, as most U-Nets today",
+        ("--padding", "same", "--tile-size", "384"),
+        tiny_tile=192,
+    ),
+    Variant(
+        "bilinear up-sampling",
+        "bilinear up-sampling + 1×1 convolution instead of the learned 2×2 up-convolution",
+        ("--up-mode", "bilinear"),
+    ),
+    Variant("depth 3", "three poolings instead of four (output 292² from 380²)", ("--depth", "3"), tiny_tile=188),
+    Variant("no batch norm", "no batch norm, as the paper's network", ("--no-batch-norm",)),
+    Variant("no weight map", "plain cross-entropy instead of the paper's weight map", ("--no-weight-map",)),
+    Variant(
+        "augmentation",
+        "the paper's augmentation: flips, quarter turns, elastic deformation, gray values",
+        ("--augment",),
+    ),
+    Variant(
+        "augmentation, no elastic",
+        "the same augmentation without the elastic deformation",
+        ("--augment", "--no-elastic"),
+    ),
+)
+
+TINY = ("--base-channels", "2", "--val-tiles", "1", "--val-every", "1", "--checkpoint-every", "1")
+"""What ``--tiny`` adds to every command: a network of 2 base channels, one validation tile."""
+
+MEASURES = ("pixel_accuracy", "rand_error", "v_rand", "v_info")
+"""The means over the validation slices copied into the table (``train``'s own thresholds)."""
+
+CHALLENGE = ("v_rand", "v_rand_threshold", "v_info", "v_info_threshold")
+"""The challenge's scoring of the validation slices (each score at its best threshold) copied into the table."""
+
+
+def slug(name: str) -> str:
+    """The run folder of a variant: ``"baseline, seed 1"`` → ``baseline-seed-1``."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def train_arguments(variant: Variant, steps: int, data: str, out: Path, tiny: bool) -> list[str]:
+    """The arguments of ``python -m unet_lib train`` for one row (fp32, so that every processor computes alike)."""
+    arguments = ["train", "--data", data, "--steps", str(steps), "--precision", "fp32", "--out", shown_path(out)]
+    arguments += list(variant.options)
+    if tiny:  # the variant's own tile size gives way to the smallest one that fits
+        if "--tile-size" in arguments:
+            at = arguments.index("--tile-size")
+            del arguments[at : at + 2]
+        arguments += [*TINY, "--tile-size", str(variant.tiny_tile)]
+    if "--seed" not in arguments:
+        arguments += ["--seed", "0"]
+    return arguments
+
+
+def command_text(arguments: list[str]) -> str:
+    """The command as ``train`` records it in its metrics.json (``python -m unet_lib`` + the quoted arguments)."""
+    return "python -m unet_lib " + " ".join(shlex.quote(a) for a in arguments)
+
+
+def shown_path(path: Path) -> str:
+    """A run folder as the table stores it: relative to the checkout when inside it (no home paths in the docs)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run(variant: Variant, steps: int, data: str, runs: Path, tiny: bool, threads: int | None) -> dict[str, Any]:
+    """Train one variant as a subprocess, then read back what the command itself wrote."""
+    out = runs / slug(variant.name)
+    arguments = train_arguments(variant, steps, data, out, tiny)
+    print(f"[{variant.name}] {command_text(arguments)}", flush=True)
+    started = time.perf_counter()
+    environment = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    command = [sys.executable, "-m", "unet_lib", *arguments]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
+    if done.returncode != 0:
+        raise SystemExit(f"{variant.name}: the command failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    record = json.loads((out / "metrics.json").read_text())
+    validation = record["validation"]
+    row = {
+        "name": variant.name,
+        "what": variant.what,
+        "command": record["command"],
+        "out": shown_path(out),
+        "steps": record["steps"],
+        "training_seconds": record["training_seconds"],
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "parameters": count_parameters(UNetModel(**record["model_config"])),
+        "training_precision": record["training_precision"],
+        "torch_threads": record["torch_threads"],
+        "thresholds": {key: validation[key] for key in ("threshold", "segmentation_threshold")},
+        "mean": {key: validation["mean"][key] for key in MEASURES},
+        "challenge": {key: validation["challenge"][key] for key in CHALLENGE},
+    }
+    print(f"[{variant.name}] {row['steps']} steps in {row['training_seconds']} s: {row['mean']}", flush=True)
+    return row
+
+
+def default_steps(tiny: bool) -> int:
+    return 2 if tiny else STEPS
+
+
+def machine() -> dict[str, Any]:
+    """What the runs ran on (absolute times depend on it, and on what else the machine was doing)."""
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "device": str(runtime.pick_device()),
+        "load_average_before": round(os.getloadavg()[0], 1),
+    }
+
+
+def ablation(
+    variants: list[Variant], steps: int, data: str, runs: Path, tiny: bool = False, threads: int | None = None
+) -> dict[str, Any]:
+    """Run every variant and collect the table, with its budget and how long it all took."""
+    started, where = time.perf_counter(), machine()
+    rows = [run(variant, steps, data, runs, tiny, threads) for variant in variants]
+    first = json.loads((runs / slug(variants[0].name) / "metrics.json").read_text())
+    options = [*(["--tiny"] if tiny else []), *([] if steps == default_steps(tiny) else ["--steps", str(steps)])]
+    options += ["--threads", str(threads)] if threads else []
+    return {
+        "about": "tools/ablation.py: short `python -m unet_lib train` runs of U-Net variants (notebook 10)",
+        "command": " ".join(["python tools/ablation.py", *options]),
+        "budget": {"steps": steps, "tiny": tiny, "tiles per step": 2},
+        "data": first["data"],
+        "validation_images": first["validation_images"],
+        "machine": {**where, "load_average_after": round(os.getloadavg()[0], 1)},
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "runs": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, help=f"training steps per run (default {STEPS}; --tiny: 2)")
+    parser.add_argument("--tiny", action="store_true", help="a network of 2 base channels, smallest tiles (tests)")
+    parser.add_argument("--only", help="comma-separated run folders, e.g. baseline,depth-3 (default: all)")
+    parser.add_argument("--data", default="isbi2012", help="isbi2012 (default), synthetic, or a folder DIR")
+    parser.add_argument("--runs", default=str(RUNS), help="folder for the runs (default runs/ablation)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (OMP_NUM_THREADS; default: torch's)")
+    parser.add_argument("--json", default=None, help=f"where to write the table (default {shown_path(TABLE)})")
+    args = parser.parse_args(argv)
+    variants = list(VARIANTS)
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",")]
+        unknown = sorted(set(wanted) - {slug(v.name) for v in VARIANTS})
+        if unknown:
+            parser.error(f"unknown variant(s) {unknown}; the variants are {', '.join(slug(v.name) for v in VARIANTS)}")
+        variants = [v for v in VARIANTS if slug(v.name) in wanted]
+    steps = args.steps or default_steps(args.tiny)
+    table = ablation(variants, steps, args.data, Path(args.runs), args.tiny, args.threads)
+    path = Path(args.json) if args.json else TABLE
+    runtime.write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(table, indent=2, ensure_ascii=False) + "\n"))
+    print(f"wrote {shown_path(path)}: {len(table['runs'])} runs in {table['total_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
