@@ -239,6 +239,44 @@ def safest_threshold(thresholds: Sequence[float], errors: Sequence[float]) -> fl
     return float(thresholds[best])
 
 
+def threshold_curves(
+    probabilities: Sequence[np.ndarray],
+    true_masks: Sequence[np.ndarray],
+    pixel_thresholds: Sequence[float] = PIXEL_THRESHOLDS,
+    segmentation_thresholds: Sequence[float] = CALIBRATION_THRESHOLDS,
+    min_size: int = RAND_MIN_SIZE,
+) -> dict[str, tuple[tuple[float, ...], np.ndarray]]:
+    """``{"pixel_accuracy": (thresholds, mean accuracies), "rand_error": (thresholds, mean Rand errors)}``.
+
+    The two curves over thresholds that ``choose_thresholds`` reads, on labelled images you will
+    *not* evaluate on (e.g. training slices). Images without cell pixels have no Rand error and
+    are left out of that curve.
+    """
+    if not probabilities:
+        raise ValueError("calibration needs at least one labelled image")
+    trues = [np.asarray(t).astype(bool) for t in true_masks]
+    accuracy = [np.mean([pixel_accuracy(p > t, y) for p, y in zip(probabilities, trues)]) for t in pixel_thresholds]
+    labelled = [(p, y) for p, y in zip(probabilities, trues) if y.any()]
+    rand = [
+        np.mean([rand_error(p > t, y, min_size) for p, y in labelled]) if labelled else 0.0
+        for t in segmentation_thresholds
+    ]
+    return {
+        "pixel_accuracy": (tuple(pixel_thresholds), np.array(accuracy)),
+        "rand_error": (tuple(segmentation_thresholds), np.array(rand)),
+    }
+
+
+def choose_thresholds(curves: dict[str, tuple[tuple[float, ...], np.ndarray]]) -> dict[str, float]:
+    """The two thresholds from ``threshold_curves``: the rules of ``calibrate_thresholds``."""
+    pixel_grid, accuracy = curves["pixel_accuracy"]
+    segmentation_grid, rand = curves["rand_error"]
+    return {
+        "threshold": float(pixel_grid[int(np.argmax(accuracy))]),
+        "segmentation_threshold": safest_threshold(segmentation_grid, rand),
+    }
+
+
 def calibrate_thresholds(
     probabilities: Sequence[np.ndarray],
     true_masks: Sequence[np.ndarray],
@@ -253,19 +291,8 @@ def calibrate_thresholds(
     below 0.5; accuracy changes smoothly with the threshold, so its best point is safe.
     ``segmentation_threshold``: the ``safest_threshold`` of the mean Rand error. The Rand
     error is not smooth: below some threshold faint membranes open and cells merge, and on
-    new images that cliff moves. Notebook 09 shows the curve and checks the choice on
+    new images that cliff moves. Notebook 09 shows both curves and checks the choice on
     held-out slices.
     """
-    if not probabilities:
-        raise ValueError("calibration needs at least one labelled image")
-    trues = [np.asarray(t).astype(bool) for t in true_masks]
-    accuracy = [np.mean([pixel_accuracy(p > t, y) for p, y in zip(probabilities, trues)]) for t in pixel_thresholds]
-    labelled = [(p, y) for p, y in zip(probabilities, trues) if y.any()]
-    rand = [
-        np.mean([rand_error(p > t, y, min_size) for p, y in labelled]) if labelled else 0.0
-        for t in segmentation_thresholds
-    ]
-    return {
-        "threshold": float(pixel_thresholds[int(np.argmax(accuracy))]),
-        "segmentation_threshold": safest_threshold(segmentation_thresholds, rand),
-    }
+    curves = threshold_curves(probabilities, true_masks, pixel_thresholds, segmentation_thresholds, min_size)
+    return choose_thresholds(curves)
