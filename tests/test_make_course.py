@@ -41,8 +41,8 @@ def test_make_course_serves_the_checkout_and_opens_notebook_00():
 
 
 @pytest.mark.slow
-def test_jupyterlab_started_like_make_course_shows_the_readmes_notebooks_link(tmp_path):
-    """Start it for real: the contents API must reach data/ and unet_lib/assets/, and the file to open is notebook 00."""
+def test_jupyterlab_started_like_make_course_reaches_the_readmes_the_notebooks_link(tmp_path):
+    """Start it for real: the contents API reaches data/ and unet_lib/assets/; the file it opens is notebook 00."""
     port, token = free_port(), "course-test"
     extra = [f"--port={port}", f"--IdentityProvider.token={token}", "--no-browser", "--ServerApp.port_retries=0"]
     if os.geteuid() == 0:

@@ -264,18 +264,21 @@ def receptive_field(model: UNetModel, input_size: int, rows: list[int] | None = 
     what a pixel sees. Rows and columns behave alike: the receptive field is the square
     these rows give. ``rows`` picks output rows (default: all of them).
     """
-    probe = UNetModel(**{**model.config, "base_channels": 1, "batch_norm": False, "dropout": 0.0}).double().eval()
+    probe = UNetModel(**{**model.config, "base_channels": 1, "batch_norm": False, "dropout": 0.0}).eval()
     probe.pool = nn.AvgPool2d(kernel_size=2, stride=2)
     with torch.no_grad():
         for name, parameter in probe.named_parameters():
             parameter.fill_(1.0 / parameter[0].numel() if name.endswith("weight") else 0.0)
     width = nearest_valid_sizes(1, probe.depth, probe.padding)[1]  # columns: as few as the network takes
-    x = torch.ones(1, probe.in_channels, input_size, width, dtype=torch.float64, requires_grad=True)
-    scores = probe(x)[0, 0]
-    column = scores.shape[1] // 2
+    rows = list(range(probe.output_size(input_size))) if rows is None else list(rows)
     field = []
-    for row in range(scores.shape[0]) if rows is None else rows:
-        (gradient,) = torch.autograd.grad(scores[row, column], x, retain_graph=True)
-        seen = torch.nonzero(gradient[0].sum(dim=(0, 2))).flatten()  # input rows with a non-zero gradient
-        field.append((int(seen[0]), int(seen[-1])))
+    for start in range(0, len(rows), 16):  # 16 output rows per pass: one copy of the input for each
+        batch = rows[start : start + 16]
+        x = torch.ones(len(batch), probe.in_channels, input_size, width, requires_grad=True)
+        scores = probe(x)[:, 0]
+        picked = scores[torch.arange(len(batch)), torch.tensor(batch), scores.shape[-1] // 2]  # copy i: row batch[i]
+        (gradient,) = torch.autograd.grad(picked.sum(), x)
+        for seen in gradient.sum(dim=(1, 3)) > 0:  # per copy: the input rows with a non-zero gradient
+            where = torch.nonzero(seen).flatten()
+            field.append((int(where[0]), int(where[-1])))
     return field
