@@ -85,10 +85,10 @@ def evaluate_images(
 def format_table(metrics: dict[str, Any], digits: int = 4) -> str:
     """The per-image table with a mean row, as ``evaluate`` prints it and notebook 09 shows it."""
     width = max(12, *(len(name) for name in metrics["per_image"]))
-    column = max(len(title) for _, title in COLUMNS) + 2
-    lines = [f"{'image':<{width}}" + "".join(f"{title:>{column}}" for _, title in COLUMNS)]
+    columns = [(key, title, max(len(title), digits + 2) + 2) for key, title in COLUMNS]
+    lines = [f"{'image':<{width}}" + "".join(f"{title:>{size}}" for _, title, size in columns)]
     rows = list(metrics["per_image"].items()) + [("mean", metrics["mean"])]
     for name, report in rows:
-        lines.append(f"{name:<{width}}" + "".join(f"{report[key]:>{column}.{digits}f}" for key, _ in COLUMNS))
+        lines.append(f"{name:<{width}}" + "".join(f"{report[key]:>{size}.{digits}f}" for key, _, size in columns))
     lines.insert(-1, "-" * len(lines[0]))
     return "\n".join(lines)
