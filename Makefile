@@ -6,12 +6,14 @@
 #   make student  regenerate notebooks/student/ from the full notebooks (tests/test_student.py checks it)
 # TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
 # used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
+# LAB_ARGS adds options to `jupyter lab`, e.g. LAB_ARGS=--allow-root when you work as root (a container).
 
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_ARGS ?=
 
 .PHONY: course test setup html student clean
 
@@ -24,8 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[lab,test]"
 	touch $(STAMP)
 
+# Serve the whole checkout (so data/README.md and unet_lib/assets/README.md open from the file browser)
+# and open notebook 00.
 course: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(LAB_ARGS) notebooks/00_welcome.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check unet_lib tools tests conftest.py

@@ -1,10 +1,11 @@
 """The building blocks of unet_lib.layers (notebooks 01–04)."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from unet_lib.layers import center_crop, conv_transpose, double_conv, max_pool, up_conv
+from unet_lib.layers import center_crop, conv_transpose, double_conv, grid_strength, max_pool, up_conv
 
 
 def test_double_conv_valid_trims_four_pixels():
@@ -70,3 +71,15 @@ def test_center_crop_paper_amounts():
 def test_center_crop_too_large_is_a_clear_error():
     with pytest.raises(ValueError, match="larger than the input"):
         center_crop(torch.rand(1, 1, 10, 10), 12)
+
+
+def test_grid_strength_sees_a_repeating_pattern_and_not_a_smooth_one():
+    rows, cols = np.mgrid[0:256, 0:256]
+    smooth = np.sin(rows / 10.0) + np.cos(cols / 13.0)
+    checkerboard = ((rows + cols) % 2).astype(float)
+    assert grid_strength(checkerboard) == pytest.approx(1.0)
+    assert grid_strength(smooth) < 0.05
+    assert grid_strength(smooth + 0.5 * checkerboard) > 0.2  # a faint grid on top of a smooth map
+    assert grid_strength(np.ones((32, 32))) == 0.0
+    with pytest.raises(ValueError, match="smaller than one 16-pixel block"):
+        grid_strength(np.ones((8, 8)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.metrics import adapted_rand_error as skimage_adapted_rand_error
 
-from unet_lib import metrics
+from unet_lib import evaluation, metrics
 
 
 def test_pixel_measures_on_a_hand_case():
@@ -113,18 +113,49 @@ def test_segmentation_report_and_mean():
         metrics.mean_report([])
 
 
-def test_calibrate_thresholds_picks_the_best_pixel_threshold_and_the_highest_tying_segmentation_threshold():
+def test_safest_threshold_keeps_away_from_a_cliff():
+    grid = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    # the curve of notebook 09's calibration slices: lowest at 0.3, one step above a cliff
+    errors = [0.0412, 0.0154, 0.0095, 0.0100, 0.0129, 0.0136, 0.0145, 0.0156, 0.0180]
+    assert metrics.safest_threshold(grid, errors) == 0.4  # the plain minimum would be 0.3
+    assert metrics.safest_threshold(grid, [0.0] * 9) == 0.5  # no evidence either way: the neutral 0.5
+    assert metrics.safest_threshold(grid, [0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1]) == 0.6
+    with pytest.raises(ValueError, match="one error per threshold"):
+        metrics.safest_threshold(grid, [0.1])
+
+
+def test_calibrate_thresholds_picks_the_best_pixel_threshold_and_the_safest_segmentation_threshold():
     true = np.ones((20, 41), int)
     true[:, 20] = 0
-    # the membrane is predicted faintly (0.35) and one gap pixel even fainter: only a threshold above 0.2 closes it
+    # the membrane is predicted faintly (0.35): a threshold of 0.3 or lower calls it cell and merges the two cells
     probability = np.where(true == 1, 0.95, 0.35)
     probability[10, 20] = 0.25
     chosen = metrics.calibrate_thresholds([probability], [true])
     assert chosen["threshold"] == 0.35  # the first threshold (0.05 steps) at which the membrane is right
-    assert chosen["segmentation_threshold"] == 0.9  # 0.3 … 0.9 tie at Rand error 0: the highest wins
-    assert metrics.rand_error(probability > 0.2, true) > 0.3  # below 0.25 the gap merges the two cells
+    assert metrics.rand_error(probability > 0.3, true) > 0.3 and metrics.rand_error(probability > 0.4, true) == 0
+    # 0.4 … 0.9 tie at Rand error 0, but 0.4 sits next to the merge at 0.3: of the safe ones, the closest to 0.5
+    assert chosen["segmentation_threshold"] == 0.5
     with pytest.raises(ValueError, match="at least one"):
         metrics.calibrate_thresholds([], [])
+
+
+def test_segmentation_report_scores_the_membrane_class_too():
+    true = np.ones((10, 10), int)
+    true[:, 4:6] = 0  # 20 membrane pixels, 80 cell pixels
+    probability = np.where(true == 1, 0.9, 0.1)
+    probability[:5, 4:6] = 0.9  # half the membrane missed
+    report = metrics.segmentation_report(probability, true)
+    assert report["membrane_iou"] == pytest.approx(10 / 20) and report["membrane_dice"] == pytest.approx(20 / 30)
+    assert report["iou"] == pytest.approx(80 / 90) and report["dice"] > report["membrane_dice"]
+    assert {"pixel_accuracy", "pixel_error", "iou", "dice", "isbi_pixel_error", "rand_error"} <= set(report)
+
+
+def test_evaluation_table_shows_cell_and_membrane_columns():
+    report = {key: 0.5 for key, _ in evaluation.COLUMNS}
+    table = evaluation.format_table({"per_image": {"a.png": report}, "mean": report})
+    header = table.splitlines()[0]
+    assert "Dice cell" in header and "Dice membr" in header and "Rand err" in header
+    assert len({len(line) for line in table.splitlines()}) == 1, "every row as wide as the header"
 
 
 def test_segmentation_report_uses_its_own_threshold_for_the_cells():

@@ -10,6 +10,7 @@ from unet_lib.model import (
     count_conv_layers,
     count_parameters,
     nearest_valid_sizes,
+    receptive_field,
     unet_output_size,
     valid_input_sizes,
 )
@@ -132,3 +133,37 @@ def test_config_round_trip():
     again = UNetModel(**model.config)
     assert again.config == model.config
     assert again.state_dict().keys() == model.state_dict().keys()
+
+
+def _field_sizes(model: UNetModel, input_size: int, rows) -> list[int]:
+    return [last - first + 1 for first, last in receptive_field(model, input_size, rows)]
+
+
+def test_receptive_field_of_the_paper_network():
+    """188 or 204 input rows, by position in the 16-row pooling grid; never input − output + 1 = 185."""
+    with torch.device("meta"):
+        paper = UNetModel()
+    field = receptive_field(paper, 572, rows=list(range(176, 200)))
+    sizes = [last - first + 1 for first, last in field]
+    assert sizes == [188] * 4 + [204] * 12 + [188] * 4 + [204] * 4
+    assert field[16:20] == [(192, 379)] * 4  # output rows 192–195: the centre of the 388 rows
+    assert len({first for first, _ in field[:16]}) == 1, "16 neighbouring rows start their window at one input row"
+
+
+def test_receptive_field_is_measured_from_the_gradient_of_the_real_layers():
+    """The real network (max pooling, random weights) never sees outside the probe's window, and fills it here."""
+    torch.manual_seed(0)
+    model = UNetModel(base_channels=8, depth=2).double()
+    seen = torch.zeros(60, dtype=torch.bool)
+    for _ in range(4):  # each random input shows the pixels that won their poolings; together they fill the window
+        x = torch.rand(1, 1, 60, 60, dtype=torch.float64, requires_grad=True)
+        model(x)[0, 1, 6, 6].backward()
+        seen |= x.grad[0, 0].abs().sum(dim=1) > 0
+    rows = torch.nonzero(seen).flatten()
+    assert (int(rows[0]), int(rows[-1])) == receptive_field(model, 60, rows=[6])[0]
+
+
+def test_receptive_field_without_pooling_is_input_minus_output_plus_one():
+    """Depth 0 is a plain stack of convolutions: there, and only there, the naive rule holds."""
+    assert set(_field_sizes(UNetModel(depth=0, base_channels=2), 20, None)) == {20 - 16 + 1}
+    assert set(_field_sizes(UNetModel(depth=1, base_channels=2), 22, None)) == {18} != {22 - 6 + 1}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt  # the Agg backend: conftest.py sets MPLBACKEND
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unet_lib import data, tiling
+from unet_lib import data, tiling, viz
 from unet_lib.model import UNetModel
 
 
@@ -144,3 +145,13 @@ def test_tile_boxes_describe_the_drawn_tiles(small_unet):
     (top, left, h, w), (itop, ileft, ih, iw) = boxes[0]
     assert (top, left, itop, ileft, ih, iw) == (0, 0, -20, -20, 68, 68)
     assert sum(h * w for (_, _, h, w), _ in boxes) >= 60 * 60
+
+
+def test_drawn_tiles_fit_inside_the_plot(small_unet):
+    """Notebook 09's picture: the dashed input tile reaches beyond the slice, and must not be cut off by the axes."""
+    boxes = tiling.tile_boxes(small_unet, 60, 60, tile_size=68)
+    ax = viz.show_tiles(np.zeros((60, 60)), boxes)
+    (_, _, _, _), (itop, ileft, ih, iw) = boxes[0]
+    (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < ileft - 0.5 and x1 > ileft + iw - 0.5 and y0 < itop - 0.5 and y1 > itop + ih - 0.5
+    plt.close(ax.figure)

@@ -27,7 +27,7 @@ TOPICS = {
     "01": "valid 3×3 convolution, ReLU, `double_conv`",
     "02": "2×2 max pooling, the contracting path 572 → 28",
     "03": "the up-convolution by hand, checkerboard artefacts, `up_conv`",
-    "04": "`center_crop`, skip connections, valid input sizes",
+    "04": "`center_crop`, skip connections, valid input sizes, the receptive field",
     "05": "`UNetModel`: 23 convolutions, 31,030,658 parameters",
     "06": "ISBI 2012 EM slices, overlap tiles, elastic deformation",
     "07": "softmax cross-entropy, the paper's weight map, Dice",

@@ -14,8 +14,8 @@ What you build, module by module, in course order (a module imports only modules
 module              notebook  what it holds
 ==================  ========  ================================================================
 ``runtime``         00        device, seeds, test mode, the checkout, atomic writes
-``layers``          01–04     ``double_conv``, ``max_pool``, ``up_conv``, ``center_crop``
-``model``           04–05     the size arithmetic (``size_walk``) and ``UNetModel``
+``layers``          01–04     ``double_conv``, ``max_pool``, ``up_conv``, ``center_crop``, ``grid_strength``
+``model``           04–05     the size arithmetic (``size_walk``), ``receptive_field``, ``UNetModel``
 ``augment``         06        elastic deformation, flips, rotations, gray values
 ``images``          06        one image reader, the label convention, your own folders
 ``isbi2012``        06        the paper's EM data: checksummed download or a local copy

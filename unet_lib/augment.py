@@ -53,13 +53,9 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], grid: int = 3
     coarse = rng.normal(0.0, std, size=(grid, grid))  # one random value per grid point
     rows = cubic_upsampling_matrix(shape[0], grid)  # (H, grid): each grid row's share in each image row
     cols = cubic_upsampling_matrix(shape[1], grid)  # (W, grid): the same for the columns
-    # The field is rows @ coarse @ cols.T. Summing outer products gives the same numbers without
-    # BLAS threads, which stall for milliseconds on such thin products when the CPU is busy.
-    partial = (coarse[:, :, None] * cols.T[None]).sum(axis=1)  # coarse @ cols.T
-    field = np.multiply.outer(rows[:, 0], partial[0])
-    for k in range(1, grid):
-        field += np.multiply.outer(rows[:, k], partial[k])
-    return field
+    # field[i, j] = Σ_k Σ_l rows[i, k] · coarse[k, l] · cols[j, l], that is rows @ coarse @ cols.T
+    along_columns = np.einsum("kl,jl->kj", coarse, cols)  # (grid, W): every grid row spread over the columns
+    return np.einsum("ik,kj->ij", rows, along_columns)  # (H, W): and then over the rows
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,6 +6,7 @@ Every block here is introduced, and written line by line, in a notebook:
 * ``max_pool``     — notebook 02 (the 2×2 down-step of the contracting path)
 * ``up_conv``      — notebook 03 (the 2×2 "up-convolution" of the expansive path)
 * ``center_crop``  — notebook 04 (cut a skip connection to the size of the upsampled map)
+* ``grid_strength`` — notebooks 03 and 05 (how much checkerboard an up-convolution leaves)
 
 The notebooks show these definitions verbatim; ``tests/test_notebook_sync.py`` fails
 when a notebook and this file drift apart.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -60,8 +62,9 @@ def up_conv(in_channels: int, out_channels: int | None = None, mode: UpMode = "t
     """The paper's "up-convolution" (notebook 03): double the size, halve the channels.
 
     ``mode="transpose"`` is the paper's learned 2×2 transposed convolution with
-    stride 2. ``"bilinear"`` and ``"nearest"`` upsample first and then mix channels
-    with a 1×1 convolution: no learned kernel overlaps, hence no checkerboard artefacts.
+    stride 2: its stamps tile the output without overlap, but unequal weights repeat as a
+    2-pixel pattern. ``"bilinear"`` and ``"nearest"`` upsample first and then mix channels
+    with a 1×1 convolution: a flat map stays flat whatever the weights, so no checkerboard.
     """
     out_channels = in_channels // 2 if out_channels is None else out_channels
     if mode == "transpose":
@@ -76,7 +79,24 @@ def up_conv(in_channels: int, out_channels: int | None = None, mode: UpMode = "t
 
 
 conv_transpose = up_conv
-"""The seed code's name for ``up_conv``; kept so the original example keeps working."""
+"""The name ``up_conv`` had in the course's first code; kept so that code written against it keeps working."""
+
+
+def grid_strength(image: np.ndarray | torch.Tensor, period: int = 16) -> float:
+    """How much of a 2-D map repeats with a ``period``-pixel grid: about 0 for none, up to 1 (notebooks 03, 05).
+
+    The map is cut into ``period × period`` blocks; averaging the blocks gives one mean per
+    position in the block. Without a grid the means are nearly equal; the spread of the means,
+    divided by the spread of the whole map, is the grid strength. Untrained up-convolutions
+    stamp their kernels at every level of the expansive path, with periods 2, 4, 8 and 16.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    height, width = (image.shape[0] // period) * period, (image.shape[1] // period) * period
+    if height == 0 or width == 0:
+        raise ValueError(f"the map ({image.shape[0]}×{image.shape[1]}) is smaller than one {period}-pixel block")
+    blocks = image[:height, :width].reshape(height // period, period, width // period, period)
+    spread = image[:height, :width].std()
+    return float(blocks.mean(axis=(0, 2)).std() / spread) if spread > 0 else 0.0
 
 
 def center_crop(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:

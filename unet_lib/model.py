@@ -369,3 +369,34 @@ def count_parameters(model: nn.Module) -> int:
 def count_conv_layers(model: nn.Module) -> int:
     """Number of convolution layers, transposed ones included (23 for the paper's U-Net)."""
     return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
+
+
+def receptive_field(model: UNetModel, input_size: int, rows: list[int] | None = None) -> list[tuple[int, int]]:
+    """The first and last input row that each output row can see, for an ``input_size``-high input (notebook 04).
+
+    Measured with the gradient: an input pixel can change an output pixel exactly where the
+    gradient of that output pixel is non-zero. The measurement runs on a *probe*, the same
+    layers with one channel per map, positive weights and average pooling in place of max
+    pooling: the same windows, but a max pooling passes the gradient only to the winner of
+    each window, so one input would show only the pixels that won. Width does not change
+    what a pixel sees. Rows and columns behave alike: the receptive field is the square
+    these rows give. ``rows`` picks output rows (default: all of them).
+    """
+    probe = UNetModel(**{**model.config, "base_channels": 1, "batch_norm": False, "dropout": 0.0}).eval()
+    probe.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+    with torch.no_grad():
+        for name, parameter in probe.named_parameters():
+            parameter.fill_(1.0 / parameter[0].numel() if name.endswith("weight") else 0.0)
+    width = nearest_valid_sizes(1, probe.depth, probe.padding)[1]  # columns: as few as the network takes
+    rows = list(range(probe.output_size(input_size))) if rows is None else list(rows)
+    field = []
+    for start in range(0, len(rows), 16):  # 16 output rows per pass: one copy of the input for each
+        batch = rows[start : start + 16]
+        x = torch.ones(len(batch), probe.in_channels, input_size, width, requires_grad=True)
+        scores = probe(x)[:, 0]
+        picked = scores[torch.arange(len(batch)), torch.tensor(batch), scores.shape[-1] // 2]  # copy i: row batch[i]
+        (gradient,) = torch.autograd.grad(picked.sum(), x)
+        for seen in gradient.sum(dim=(1, 3)) > 0:  # per copy: the input rows with a non-zero gradient
+            where = torch.nonzero(seen).flatten()
+            field.append((int(where[0]), int(where[-1])))
+    return field

@@ -44,6 +44,21 @@ def fast_mode() -> bool:
     return os.environ.get(FAST_ENV, "") not in ("", "0")
 
 
+def fast_mode_note(shortened: str) -> str:
+    """The one warning every notebook prints when fast mode shortened its work; ``""`` outside fast mode.
+
+    ``shortened`` says what was cut, e.g. ``"training ran 4 steps instead of 2½ minutes"``.
+    Under test the notebooks run in seconds, so numbers and pictures that depend on a long
+    run mean nothing there; this sentence says so, the same way in every notebook.
+    """
+    if not fast_mode():
+        return ""
+    return (
+        f"⚠ Fast mode ({FAST_ENV}=1, as in the tests): {shortened}, so the numbers and pictures that "
+        f"follow say nothing about the real run. Unset {FAST_ENV} and run the notebook again to see it."
+    )
+
+
 def pick_device(prefer: str | None = None) -> torch.device:
     """CUDA if present, else Apple MPS, else the CPU; ``prefer`` (e.g. ``"cpu"``) overrides."""
     if prefer:

@@ -192,8 +192,8 @@ def _metrics_line(probability: object, label: object, threshold: float) -> str:
 
     r = segmentation_report(probability, label, threshold)
     return (
-        f"threshold {threshold:.2f}: pixel accuracy <b>{r['pixel_accuracy']:.3f}</b> · IoU {r['iou']:.3f} · "
-        f"Dice {r['dice']:.3f} · Rand error <b>{r['rand_error']:.3f}</b>"
+        f"threshold {threshold:.2f}: pixel accuracy <b>{r['pixel_accuracy']:.3f}</b> · "
+        f"Dice cell {r['dice']:.3f}, membrane {r['membrane_dice']:.3f} · Rand error <b>{r['rand_error']:.3f}</b>"
     )
 
 

@@ -95,7 +95,6 @@ def show_tiles(image: np.ndarray, boxes: list, highlight: int = 0, ax: plt.Axes 
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     image = as_image(image)
-    pad = max(max(-b[1][0], -b[1][1], 0) for b in boxes)
     ax.imshow(image, cmap="gray", extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
     for k, ((top, left, h, w), _) in enumerate(boxes):
         color = OKABE_ITO[k % 7]
@@ -103,8 +102,12 @@ def show_tiles(image: np.ndarray, boxes: list, highlight: int = 0, ax: plt.Axes 
     (top, left, h, w), (itop, ileft, ih, iw) = boxes[highlight]
     ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=True, alpha=0.25, fc=OKABE_ITO[highlight % 7]))
     ax.add_patch(Rectangle((ileft - 0.5, itop - 0.5), iw, ih, fill=False, lw=2, ls="--", ec=OKABE_ITO[highlight % 7]))
-    ax.set_xlim(-pad - 0.5, image.shape[1] + pad - 0.5)
-    ax.set_ylim(image.shape[0] + pad - 0.5, -pad - 0.5)
+    # show the whole slice and the whole dashed input tile, with a little room so no frame sits on the edge
+    first_row, first_col = min(0, itop), min(0, ileft)
+    last_row, last_col = max(image.shape[0], itop + ih), max(image.shape[1], ileft + iw)
+    room = 0.03 * max(last_row - first_row, last_col - first_col)
+    ax.set_xlim(first_col - 0.5 - room, last_col - 0.5 + room)
+    ax.set_ylim(last_row - 0.5 + room, first_row - 0.5 - room)
     ax.set_title(f"{len(boxes)} output tiles; dashed: the input tile of the shaded one", fontsize=9)
     return ax
 
