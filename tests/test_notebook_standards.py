@@ -210,8 +210,7 @@ def test_whats_next_links_the_next_notebook(notebook):
     later = [p for p in NOTEBOOKS if p.stem > stem]
     if not later:
         pytest.skip(f"{stem} is the last notebook so far")
-    if not later[0].name.startswith(f"{int(stem[:2]) + 1:02d}_"):  # e.g. 09 before 10 is written
-        pytest.skip(f"notebook {int(stem[:2]) + 1:02d} does not exist yet; {stem} links it once it does")
+    assert later[0].name.startswith(f"{int(stem[:2]) + 1:02d}_"), f"no notebook {int(stem[:2]) + 1:02d} after {stem}"
     next_section = next((s for s in markdown(nb) if "## What's next" in s), "")
     assert f"({later[0].name})" in next_section, f"`## What's next` should link to {later[0].name}"
 

@@ -8,6 +8,7 @@ otherwise. Where a sentence (README, a notebook's prose, a docstring) quotes suc
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -124,3 +125,22 @@ def test_trained_up_convolutions_stay_uneven_but_the_predictions_have_no_grid(pr
     validation, probabilities = predicted["validation"]
     assert max(grid_strength(p) for p in probabilities) < 0.05
     assert max(grid_strength(p) for p in probabilities) <= 1.5 * max(grid_strength(y) for y in validation.labels)
+
+
+def test_readme_quotes_the_stored_run_of_todays_default():
+    """README: the 5-minute default run, as its stored metrics.json has it (steps, times, scores, thresholds)."""
+    record = json.loads((ROOT / "docs" / "measured" / "train_default_5min.json").read_text())
+    assert record["command"] == "python -m unet_lib train" and record["stopped_by"] == "time"
+    assert record["training_seconds"] <= 5 * 60 + 1 and record["total_seconds"] <= 6.5 * 60
+    mean, block = record["validation"]["mean"], quality_block()
+    quoted = [
+        f"trained {record['steps']} steps in {record['training_seconds']:.0f} s",
+        f"{record['total_seconds']:.0f} s for the whole command",
+        f"pixel accuracy {mean['pixel_accuracy']:.3f}",
+        f"adapted Rand error of {mean['rand_error']:.3f}",
+        f"(pixel {record['validation']['threshold']:g}, segmentation {record['validation']['segmentation_threshold']:g})",
+    ]
+    for text in quoted:
+        assert text in " ".join(block.split()), f"README's quality block should say {text!r}"
+    worst = max(record["validation"]["per_image"].items(), key=lambda item: item[1]["rand_error"])
+    assert f"slice {worst[0].split('/')[-1].split('.')[0]}: {worst[1]['rand_error']:.3f}" in " ".join(block.split())

@@ -40,8 +40,8 @@ from .outputs import StopSignals, UsageError
 from .prediction import command_predict
 from .runtime import OutputError
 
-DEFAULT_MINUTES = 8.0
-"""Default training budget: with data loading and the final evaluation, ``train`` ends within 10 minutes on 2 CPU
+DEFAULT_MINUTES = 5.0
+"""Default training budget: with data loading and the final evaluation, ``train`` ends within 6½ minutes on 2 CPU
 cores."""
 
 DEFAULT_OUT = {"train": "runs/train", "predict": "runs/predict", "evaluate": "runs/evaluate"}
