@@ -21,7 +21,14 @@ from unet_lib import train, widgets
 def shown(monkeypatch: pytest.MonkeyPatch) -> list[plt.Figure]:
     """The figures the widgets display, in order."""
     figures: list[plt.Figure] = []
-    monkeypatch.setattr(widgets, "display", figures.append)
+    append = ipywidgets.Output.append_display_data
+
+    def record(output: ipywidgets.Output, figure: plt.Figure) -> None:
+        figures.append(figure)
+        append(output, figure)  # the real thing too: the figure must become display data in the widget
+        assert len(output.outputs) == 1, "an Output shows one figure at a time"
+
+    monkeypatch.setattr(ipywidgets.Output, "append_display_data", record)
     yield figures
     plt.close("all")
 

@@ -13,7 +13,6 @@ import html
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
 from .augment import Transform, gray_value_change, smooth_field
 from .layers import Padding
@@ -24,10 +23,14 @@ from .viz import error_legend, error_map, show_deformation, show_prediction, sho
 
 
 def _show_in(output: widgets.Output, figure: plt.Figure) -> None:
-    """Replace what ``output`` shows by ``figure``, then close it so that figures do not pile up."""
-    with output:
-        output.clear_output(wait=True)
-        display(figure)
+    """Replace what ``output`` shows by ``figure``, then close it so that figures do not pile up.
+
+    The figure goes in as data (``append_display_data``), not by capturing ``display`` inside
+    ``with output:``: a captured display of a large figure made notebook runs through nbclient
+    (``tools/nbtools.py execute``) wait for their full cell timeout.
+    """
+    output.outputs = ()
+    output.append_display_data(figure)
     plt.close(figure)
 
 
