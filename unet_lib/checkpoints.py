@@ -14,7 +14,10 @@
 from __future__ import annotations
 
 import math
+import pickletools
 import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -106,18 +109,51 @@ THRESHOLD_KEYS = ("threshold", "segmentation_threshold")
 """Thresholds ``train`` stores beside the weights; each must be a probability strictly between 0 and 1."""
 
 
+def pickle_imports(path: str | Path) -> str | None:
+    """The first thing outside torch that the pickle in ``path`` would import, read without running it, or ``None``.
+
+    ``torch.load(weights_only=True)`` names such an import only for the pickle protocol torch writes; a file
+    made with Python's own ``pickle.dump`` fails earlier, as if damaged. ``pickletools`` lists its opcodes.
+    """
+    try:
+        if zipfile.is_zipfile(path):  # torch.save's format: the pickle is data.pkl inside the archive
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name) if name else b""
+        else:
+            data = Path(path).read_bytes()
+        strings: list[str] = []
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name == "GLOBAL":
+                module = str(argument).split()[0]
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                module = f"{strings[-2]}.{strings[-1]}"
+            else:
+                if isinstance(argument, str):
+                    strings.append(argument)
+                continue
+            if module.split(".")[0] not in ("torch", "collections", "builtins", "_codecs"):
+                return module.replace(" ", ".")
+    except Exception:  # not a pickle at all: damaged
+        return None
+    return None
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read and validate a checkpoint written by ``save_checkpoint``; ``CheckpointError`` says what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: train one with `python -m unet_lib train` or check the path")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before it refuses a file
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         code = re.search(r"GLOBAL ([\w.]+)", str(error))
-        if code:
+        code_name = code.group(1) if code else pickle_imports(path)
+        if code_name:
             raise CheckpointError(
-                f"{path} was NOT loaded: it asks to import {code.group(1)}, Python code or objects that a checkpoint "
+                f"{path} was NOT loaded: it asks to import {code_name}, Python code or objects that a checkpoint "
                 "never needs (loading it the unsafe way could run code from the file); use checkpoints written by "
                 "unet_lib.checkpoints.save_checkpoint, from people you trust"
             ) from error

@@ -6,6 +6,7 @@ dtypes, NaN/Inf positions, palettes and folder layouts. Every refusal must name 
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
@@ -351,3 +352,16 @@ def test_a_checkpoint_that_carries_code_is_called_what_it_is(tmp_path):
     (tmp_path / "damaged.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"\(UnpicklingError\): the file is damaged or not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "damaged.ckpt")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_a_plain_pickle_that_carries_code_is_called_what_it_is(tmp_path, protocol, recwarn):
+    """11: made by Python's own ``pickle.dump`` (protocol 4 is its default), the same payload was called "damaged"
+    (torch's reader stops at the first opcode it does not know, before the import); nothing runs, no warning."""
+    path = tmp_path / "evil.ckpt"
+    with path.open("wb") as file:
+        pickle.dump({"format": checkpoints.CHECKPOINT_FORMAT, "x": Payload()}, file, protocol=protocol)
+    with pytest.raises(CheckpointError, match=r"was NOT loaded: it asks to import \w+\.system") as caught:
+        load_checkpoint(path)
+    assert "damaged" not in str(caught.value)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
