@@ -364,8 +364,10 @@ def constant_baseline(labels: list[np.ndarray]) -> dict[str, Any]:
 def below_baseline_note(accuracy: float, baseline: dict[str, Any]) -> str:
     if not accuracy < baseline["pixel_accuracy"]:
         return ""
+    digits = next((d for d in range(3, 7) if f"{accuracy:.{d}f}" != f"{baseline['pixel_accuracy']:.{d}f}"), 6)
     return (
-        f"note: the mean pixel accuracy {accuracy:.3f} is below the {baseline['pixel_accuracy']:.3f} that answering "
+        f"note: the mean pixel accuracy {accuracy:.{digits}f} is below the {baseline['pixel_accuracy']:.{digits}f} "
+        "that answering "
         f'"{baseline["answer"]}" scores on these images: this model does not fit this data '
         "(trained on other images, or too briefly)"
     )
