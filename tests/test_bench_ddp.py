@@ -45,3 +45,17 @@ def test_the_stored_measurement_is_a_full_run_and_its_ratios_follow_from_its_med
     assert result["median_tiles_per_second"] == pytest.approx(rates)
     assert result["speedup_2x1_vs_1x2"] == pytest.approx(rates["2x1"] / rates["1x2"])
     assert result["scaling_2x1_vs_1x1"] == pytest.approx(rates["2x1"] / rates["1x1"])
+
+
+def test_the_readme_quotes_the_stored_measurement():
+    """README, "What speed-up to expect": the numbers of ``unet_lib/assets/ddp_throughput.json``."""
+    result = json.loads(bench_ddp.TABLE.read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split("<!-- ddp -->")[1].split("<!-- /ddp -->")[0].split())
+    rates = result["median_tiles_per_second"]
+    for text in (
+        f"2 threads trains {rates['1x2']:.2f} tiles/s",
+        f"{rates['2x1']:.2f} tiles/s (× {result['speedup_2x1_vs_1x2']:.2f})",
+        f"one thread {rates['1x1']:.2f} tiles/s",
+        f"× {result['scaling_2x1_vs_1x1']:.2f} of one, {result['scaling_2x1_vs_1x1'] / 2:.2f} of perfect scaling",
+    ):
+        assert text in readme, text

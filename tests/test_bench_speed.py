@@ -36,3 +36,14 @@ def test_the_textbook_loop_predicts_what_the_course_predicts():
     image = np.random.default_rng(0).random((150, 170)).astype(np.float32)
     expected = tiling.predict_probability(course, image, precision="fp32")
     assert np.abs(bench_speed.textbook_probability(textbook, image) - expected).max() <= 1e-4
+
+
+def test_the_readme_speed_table_is_the_stored_measurement():
+    """README, "Speed": every row as docs/measured/bench_speed.json has it, with the processor it was run on."""
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "docs" / "measured" / "bench_speed.json").read_text())
+    block = (root / "README.md").read_text().split("<!-- speed -->")[1].split("<!-- /speed -->")[0]
+    assert f"{result['processor']} ({result['cpu_capability']}), torch {result['torch']}" in block
+    for row in result["rows"]:
+        line = f"| {row['what']} | {row['course_s']:.3f} s | {row['textbook_s']:.3f} s | {row['speedup']:.2f}× |"
+        assert line in block, line
