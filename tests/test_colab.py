@@ -47,7 +47,7 @@ def colab() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def colab_venv() -> Path:
-    if os.environ.get("UNET_COLAB_LATER"):  # .ci/run: the venv is being built beside `make test`
+    if os.environ.get("UNET_CI_LATER"):  # .ci/run: the venv is being built beside `make test`
         pytest.skip("the Colab-like venv is still being built; `.ci/colab test` runs this test there afterwards")
     venv = Path(os.environ.get("UNET_COLAB_VENV", colab_env.VENV))
     if not colab_env.venv_python(venv).exists():

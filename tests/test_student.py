@@ -7,6 +7,7 @@ the checkers answer with "your turn" instead of a traceback. The student noteboo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -119,6 +120,8 @@ def _text(cell: nbformat.NotebookNode) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CHEAP, ids=lambda p: p.name)
 def test_student_notebook_runs_all_under_fast_mode(path, monkeypatch):
+    if os.environ.get("UNET_CI_LATER"):
+        pytest.skip("CI runs the student notebooks in the Colab-like job (.ci/colab test), where students open them")
     """The committed student notebook runs top to bottom; every exercise check answers "your turn"."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
