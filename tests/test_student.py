@@ -121,7 +121,7 @@ def _text(cell: nbformat.NotebookNode) -> str:
 @pytest.mark.parametrize("path", CHEAP, ids=lambda p: p.name)
 def test_student_notebook_runs_all_under_fast_mode(path, monkeypatch):
     if os.environ.get("UNET_CI_LATER"):
-        pytest.skip("CI runs the student notebooks in the Colab-like job (.ci/colab test), where students open them")
+        pytest.skip("CI runs the student notebooks offline, beside the Colab-like job (.ci/offline)")
     """The committed student notebook runs top to bottom; every exercise check answers "your turn"."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
