@@ -19,14 +19,6 @@ from unet_lib.synthetic import make_synthetic_em
 
 
 @pytest.fixture(scope="module")
-def isbi():
-    try:
-        return load_isbi2012("train", download=False)
-    except DataUnavailable:
-        pytest.skip("the ISBI 2012 slices are not in $UNET_DATA_DIR (conftest.py points it at ../shared/data)")
-
-
-@pytest.fixture(scope="module")
 def synthetic():
     return make_synthetic_em(4, 192, seed=0)
 

@@ -18,7 +18,6 @@ import torch
 
 from unet_lib import checkpoints, evaluation, metrics
 from unet_lib.data import TRAIN_SLICES, VAL_SLICES
-from unet_lib.isbi2012 import DataUnavailable, load_isbi2012
 from unet_lib.layers import grid_strength
 from unet_lib.losses import class_balance_weights
 from unet_lib.model import UNetModel
@@ -30,14 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def quality_block() -> str:
     readme = (ROOT / "README.md").read_text()
     return readme.split("<!-- quality -->")[1].split("<!-- /quality -->")[0]
-
-
-@pytest.fixture(scope="module")
-def isbi():
-    try:
-        return load_isbi2012("train", download=False)
-    except DataUnavailable:
-        pytest.skip("the ISBI 2012 slices are not in $UNET_DATA_DIR (conftest.py points it at ../shared/data)")
 
 
 @pytest.fixture(scope="module")
