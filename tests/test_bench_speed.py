@@ -38,12 +38,21 @@ def test_the_textbook_loop_predicts_what_the_course_predicts():
     assert np.abs(bench_speed.textbook_probability(textbook, image) - expected).max() <= 1e-4
 
 
-def test_the_readme_speed_table_is_the_stored_measurement():
-    """README, "Speed": every row as docs/measured/bench_speed.json has it, with the processor it was run on."""
+STORED = sorted((Path(__file__).resolve().parents[1] / "docs" / "measured").glob("bench_speed_*.json"))
+
+
+def test_a_measurement_is_stored_for_each_kind_of_processor_seen():
+    assert {json.loads(p.read_text())["cpu_capability"] for p in STORED} >= {"AVX2", "AVX512"}
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
+def test_the_readme_speed_tables_are_the_stored_measurements(path):
+    """README, "Speed": every row as docs/measured/bench_speed_*.json has it, with the processor it was run on."""
     root = Path(__file__).resolve().parents[1]
-    result = json.loads((root / "docs" / "measured" / "bench_speed.json").read_text())
+    result = json.loads(path.read_text())
     block = (root / "README.md").read_text().split("<!-- speed -->")[1].split("<!-- /speed -->")[0]
     assert f"{result['processor']} ({result['cpu_capability']}), torch {result['torch']}" in block
+    assert f"(docs/measured/{path.name})" in block
     for row in result["rows"]:
         line = f"| {row['what']} | {row['course_s']:.3f} s | {row['textbook_s']:.3f} s | {row['speedup']:.2f}× |"
         assert line in block, line

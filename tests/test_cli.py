@@ -65,7 +65,9 @@ def test_train_writes_checkpoints_metrics_and_figure(trained, capsys):
     assert record["command"].startswith("python -m unet_lib train --data")
     assert set(record["validation"]["mean"]) >= {"pixel_accuracy", "iou", "dice", "isbi_pixel_error", "rand_error"}
     assert 0.0 <= record["validation"]["threshold"] <= 1.0
+    assert record["rotations"] == 4  # validation maps averaged over the four right-angle rotations, as the paper
     state = checkpoints.load_checkpoint(trained / "model.ckpt")
+    assert state["rotations"] == 4  # stored with the thresholds chosen on such maps, for evaluate
     assert state["optimizer_state"] is None and state["recipe"]["base_channels"] == 2  # small: no optimiser state
     assert Image.open(trained / "validation.png").size[0] > 100
 
@@ -116,6 +118,51 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert result["mean"]["pixel_accuracy"] == pytest.approx(
         np.mean([r["pixel_accuracy"] for r in result["per_image"].values()])
     )
+    assert result["rotations"] == 4 and "4 views (rotations) and averaged" in printed  # as train measured
+
+
+def test_evaluate_measures_as_train_did_unless_told(trained, own_data, tmp_path, capsys):
+    """The same thresholds and views give the numbers train wrote; ``--rotations 1`` measures single views."""
+    trained_record = json.loads((trained / "metrics.json").read_text())["validation"]
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(trained / "model.ckpt"),
+                "--data",
+                str(own_data),
+                "--out",
+                str(tmp_path / "a"),
+                "--slices",
+                "all",
+            ]
+        )
+        == 0
+    )
+    again = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    for name, report in trained_record["per_image"].items():
+        assert again["per_image"][name] == pytest.approx(report, abs=1e-6)
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(trained / "model.ckpt"),
+                "--data",
+                str(own_data),
+                "--out",
+                str(tmp_path / "b"),
+                "--rotations",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["rotations"] == 1
+    assert "each image predicted once" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--rotations", "3"]) == 2
+    assert "--rotations: invalid choice: 3 (choose from 1, 4, 8)" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not ISBI.is_dir(), reason="needs the shared ISBI 2012 slices (UNET_DATA_DIR)")

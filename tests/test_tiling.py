@@ -158,3 +158,37 @@ def test_drawn_tiles_fit_inside_the_plot(small_unet):
     (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
     assert x0 < ileft - 0.5 and x1 > ileft + iw - 0.5 and y0 < itop - 0.5 and y1 > itop + ih - 0.5
     plt.close(ax.figure)
+
+
+def test_averaging_rotations_is_the_mean_of_the_views_turned_back(small_unet):
+    """``rotations=4``: the mean of the four rotated predictions, each turned back; 1 is a single plain pass."""
+    image = np.random.default_rng(3).uniform(0, 255, (70, 90)).astype(np.float32)
+    single = tiling.predict_probability(small_unet, image, precision="fp32")
+    logits = tiling.predict_logits(small_unet, data.normalize(image), precision="fp32")
+    assert np.array_equal(single, torch.softmax(torch.from_numpy(logits), dim=0)[1].numpy())
+    by_hand = np.mean(
+        [np.rot90(tiling.predict_probability(small_unet, np.rot90(image, k), precision="fp32"), -k) for k in range(4)],
+        axis=0,
+    )
+    averaged = tiling.predict_probability(small_unet, image, precision="fp32", rotations=4)
+    assert averaged.shape == image.shape and averaged.dtype == np.float32
+    assert np.abs(averaged - by_hand).max() <= 1e-6
+    assert np.abs(averaged - single).max() > 1e-3  # an untrained U-Net is not rotation-invariant: it changes the map
+
+
+@pytest.mark.parametrize("rotations", [4, 8])
+def test_an_averaged_map_turns_with_the_image(small_unet, rotations):
+    """Averaging over the rotations (and mirror images) makes the prediction rotate with the image, exactly."""
+    image = np.random.default_rng(4).uniform(0, 255, (64, 80)).astype(np.float32)
+    turned = tiling.predict_probability(small_unet, np.rot90(image), precision="fp32", rotations=rotations)
+    plain = tiling.predict_probability(small_unet, image, precision="fp32", rotations=rotations)
+    assert np.abs(turned - np.rot90(plain)).max() <= 1e-5
+    if rotations == 8:
+        mirrored = tiling.predict_probability(small_unet, image[:, ::-1], precision="fp32", rotations=8)
+        assert np.abs(mirrored - plain[:, ::-1]).max() <= 1e-5
+
+
+@pytest.mark.parametrize("rotations", [0, 2, 3, 7, True, 4.0])
+def test_other_numbers_of_views_are_refused(small_unet, rotations):
+    with pytest.raises(ValueError, match="rotations must be one of 1, 4, 8"):
+        tiling.predict_probability(small_unet, np.zeros((40, 40), np.float32), rotations=rotations)

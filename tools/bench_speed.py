@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import io
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -260,16 +259,6 @@ def _ceiling_for(how: runtime.Precision, ceiling: dict[str, float]) -> float:
     return ceiling.get(key, ceiling["fp32 NCHW"])
 
 
-def processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -287,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     if command is not None:
         rows.append(command)
     result = {
-        "processor": processor(),
+        "processor": runtime.processor_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from . import runtime
 from .model import UNetModel, check_config
+from .tiling import ROTATIONS
 
 CHECKPOINT_FORMAT = "unet_lib.checkpoint/1"
 """Written into every checkpoint; a file without it was not written by ``save_checkpoint``."""
@@ -203,6 +204,12 @@ def _check_contents(path: Path, state: dict[str, Any]) -> None:
                 f"{path} stores {key} {state[key]!r}, which is not a probability between 0 and 1: the file was "
                 "changed or damaged; train again or copy it again"
             )
+    rotations = state.get("rotations", 1)
+    if isinstance(rotations, bool) or not isinstance(rotations, int) or rotations not in ROTATIONS:
+        raise CheckpointError(
+            f"{path} stores rotations {state['rotations']!r}, not one of {', '.join(map(str, ROTATIONS))}: the file "
+            "was changed or damaged; train again or copy it again"
+        )
     for key, kind in (("optimizer_state", dict), ("optimizer_name", str), ("history", dict), ("recipe", dict)):
         if state.get(key) is not None and not isinstance(state[key], kind):
             raise CheckpointError(f"{path} has a malformed {key} ({type(state[key]).__name__}); train again")

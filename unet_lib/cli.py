@@ -34,11 +34,13 @@ from typing import Any, NoReturn
 from . import distributed, runtime, train
 from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
+from .evaluation import TRAIN_ROTATIONS
 from .isbi2012 import DataUnavailable
 from .model import check_config, count_config_parameters, describe_input_size, feature_map_elements, unet_output_size
 from .outputs import StopSignals, UsageError
 from .prediction import command_predict
 from .runtime import OutputError
+from .tiling import ROTATIONS
 
 DEFAULT_MINUTES = 5.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 6½ minutes on 2 CPU
@@ -154,6 +156,7 @@ def build_parser() -> Parser:
         type=probability,
         help="threshold whose cell pieces seed the Rand-error segmentation (default: chosen)",
     )
+    add_rotations_option(t, f"views averaged per validation image (default {TRAIN_ROTATIONS}, as the paper; 1: faster)")
     t.add_argument("--val-every", type=at_least_1, default=100, help="steps between validation losses")
     t.add_argument("--val-tiles", type=at_least_1, default=4, help="fixed validation tiles for the loss curve")
     t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
@@ -173,6 +176,7 @@ def build_parser() -> Parser:
     )
     add_out_options(p, "predict")
     p.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
+    add_rotations_option(p, "views averaged per image (default 1; 4 as the paper's ISBI entry, 4× the time)")
     add_precision_option(p)
     p.set_defaults(handler=run_predict)
 
@@ -194,6 +198,7 @@ def build_parser() -> Parser:
     e.add_argument(
         "--segmentation-threshold", type=probability, help="segmentation threshold for the Rand error (default: stored)"
     )
+    add_rotations_option(e, "views averaged per image (default: as the model's thresholds were chosen, stored)")
     add_precision_option(e)
     e.set_defaults(handler=run_evaluate)
     return parser
@@ -203,6 +208,11 @@ def add_out_options(parser: argparse.ArgumentParser, command: str) -> None:
     default = DEFAULT_OUT[command]
     parser.add_argument("--out", help=f"output folder (default {default}; if taken, {default}-2, …)")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in --out")
+
+
+def add_rotations_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--rotations``: predict each image in 1, 4 or 8 views (rotated, mirrored) and average (``tiling``)."""
+    parser.add_argument("--rotations", type=int, choices=ROTATIONS, help=help)
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
@@ -399,6 +409,7 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
         start_step=start,
         threshold=args.threshold,
         segmentation_threshold=args.segmentation_threshold,
+        rotations=TRAIN_ROTATIONS if args.rotations is None else args.rotations,
         val_every=args.val_every,
         val_tiles=args.val_tiles,
         checkpoint_every=args.checkpoint_every,
@@ -423,7 +434,15 @@ def run_train(args: argparse.Namespace, signals: StopSignals) -> int:
 def run_predict(args: argparse.Namespace, signals: StopSignals) -> int:
     out, given = out_folder(args)
     return command_predict(
-        args.inputs, args.checkpoint, out, given, args.overwrite, args.threshold, args.isbi2012_test, args.precision
+        args.inputs,
+        args.checkpoint,
+        out,
+        given,
+        args.overwrite,
+        args.threshold,
+        args.isbi2012_test,
+        args.precision,
+        args.rotations or 1,
     )
 
 
@@ -439,6 +458,7 @@ def run_evaluate(args: argparse.Namespace, signals: StopSignals) -> int:
         args.threshold,
         args.segmentation_threshold,
         args.precision,
+        args.rotations,
     )
 
 

@@ -25,7 +25,16 @@ import torch
 from . import distributed, runtime, train, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
-from .evaluation import calibrate, evaluate_images, format_table, predict_all, stored_thresholds
+from .evaluation import (
+    TRAIN_ROTATIONS,
+    calibrate,
+    evaluate_images,
+    format_table,
+    predict_all,
+    stored_rotations,
+    stored_thresholds,
+    views_note,
+)
 from .images import SegmentationData
 from .isbi2012 import DataUnavailable
 from .losses import weight_maps
@@ -57,6 +66,7 @@ class TrainPlan:
     start_step: int = 0
     threshold: float | None = None
     segmentation_threshold: float | None = None
+    rotations: int = TRAIN_ROTATIONS
     val_every: int = 100
     val_tiles: int = 4
     checkpoint_every: int = 100
@@ -94,6 +104,7 @@ class TrainPlan:
         words += ["--threshold", f"{self.threshold:g}"] if self.threshold is not None else []
         if self.segmentation_threshold is not None:
             words += ["--segmentation-threshold", f"{self.segmentation_threshold:g}"]
+        words += ["--rotations", str(self.rotations)] if self.rotations != TRAIN_ROTATIONS else []
         return " ".join(shlex.quote(w) if i else w for i, w in enumerate(words))
 
 
@@ -250,12 +261,13 @@ def write_training_outputs(
     print(f"training computed in {history.precision}")
     inference = runtime.choose_precision(plan.precision, runtime.pick_device(), training=False)
     print(f"prediction computes in {inference.describe()}")
-    thresholds = calibrate(model, train_part, plan.threshold, plan.segmentation_threshold, inference)
+    print(views_note(plan.rotations))
+    thresholds = calibrate(model, train_part, plan.threshold, plan.segmentation_threshold, inference, plan.rotations)
     print(
         f"thresholds chosen on training images: pixel {thresholds['threshold']:g}, "
         f"segmentation {thresholds['segmentation_threshold']:g}"
     )
-    probabilities = predict_all(model, val_part.images, inference)
+    probabilities = predict_all(model, val_part.images, inference, plan.rotations)
     metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
     print(format_table(metrics))
     baseline = constant_baseline(val_part.labels)
@@ -263,7 +275,8 @@ def write_training_outputs(
     if note:
         print(note)
     record = run_record(plan, dataset, val_part, model, history, steps)
-    record |= {"prediction_precision": inference.describe(), "validation": metrics, "baseline": baseline}
+    record |= {"prediction_precision": inference.describe(), "rotations": plan.rotations}
+    record |= {"validation": metrics, "baseline": baseline}
     save_checkpoint(
         out / "model.ckpt",
         model,
@@ -271,6 +284,7 @@ def write_training_outputs(
         steps,
         history,
         **thresholds,
+        rotations=plan.rotations,
         recipe=asdict(plan.recipe),
         record=finite_or_null(json.loads(json.dumps(record))),
     )
@@ -306,6 +320,7 @@ def run_record(
         "recipe": asdict(plan.recipe),
         "model_config": model.config if model is not None else None,
         "device": str(runtime.pick_device()),
+        "processor": runtime.processor(),
         "world_size": history.world_size if history is not None else distributed.world_from_env().size,
         "training_precision": history.precision if history is not None else None,
         "torch_threads": torch.get_num_threads(),
@@ -384,12 +399,15 @@ def command_evaluate(
     threshold: float | None,
     segmentation_threshold: float | None,
     precision: str = "auto",
+    rotations: int | None = None,
 ) -> int:
     """Measure a checkpoint on labelled images: a table on the terminal and a metrics JSON."""
     out = choose_folder(out, out_given, overwrite, lambda folder: sorted({"metrics.json"} & set(occupied(folder))))
     check_writable(out)
     model = load_model(checkpoint)
-    thresholds = stored_thresholds(load_checkpoint(checkpoint), threshold, segmentation_threshold)
+    state = load_checkpoint(checkpoint)
+    thresholds = stored_thresholds(state, threshold, segmentation_threshold)
+    rotations = stored_rotations(state, rotations)
     try:
         dataset = load_dataset(data, fallback=False)
     except DataUnavailable as error:
@@ -407,7 +425,9 @@ def command_evaluate(
     print(f"evaluating {checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
     how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
     print(f"predicting in {how.describe()}")
-    metrics = evaluate_images(predict_all(model, dataset.images, how), dataset.labels, dataset.names, thresholds)
+    print(views_note(rotations))
+    probabilities = predict_all(model, dataset.images, how, rotations)
+    metrics = evaluate_images(probabilities, dataset.labels, dataset.names, thresholds)
     print(format_table(metrics))
     baseline = constant_baseline(dataset.labels)
     note = below_baseline_note(metrics["mean"]["pixel_accuracy"], baseline)
@@ -415,6 +435,7 @@ def command_evaluate(
         print(note)
     path = out / "metrics.json"
     record = {"checkpoint": str(checkpoint), "data": dataset.description, "precision": how.as_dict()}
+    record["rotations"] = rotations
     write_json(path, record | metrics | {"baseline": baseline})
     print(f"wrote {path}")
     return 0

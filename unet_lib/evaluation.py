@@ -16,13 +16,18 @@ from torch import nn
 from . import runtime
 from .images import SegmentationData
 from .metrics import calibrate_thresholds, challenge_report, mean_report, segmentation_report
-from .tiling import predict_probability
+from .tiling import check_rotations, predict_probability
 
 DEFAULT_THRESHOLD = 0.5
 """The pixel threshold of a model that stores none."""
 
 CALIBRATION_IMAGES = 5
 """``train`` picks its two thresholds on the last five training images (ISBI slices 20–24), never on validation ones."""
+
+TRAIN_ROTATIONS = 4
+"""``train`` measures its model on maps averaged over the four right-angle rotations of each image
+(``tiling.predict_probability``), as the paper averaged rotated views for its ISBI entry; it chooses the
+thresholds on such maps too, and stores how many, so that ``evaluate`` measures the same way."""
 
 COLUMNS = [
     ("pixel_accuracy", "accuracy"),
@@ -40,10 +45,14 @@ the membrane class (0) side by side, because on ISBI the cell class is the easy 
 
 
 def predict_all(
-    model: nn.Module, images: Sequence[np.ndarray], precision: str | runtime.Precision = "auto"
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    precision: str | runtime.Precision = "auto",
+    rotations: int = 1,
 ) -> list[np.ndarray]:
-    """Cell-probability maps of whole images, by overlap-tile prediction (``tiling.predict_probability``)."""
-    return [predict_probability(model, image, precision=precision) for image in images]
+    """Cell-probability maps of whole images, by overlap-tile prediction (``tiling.predict_probability``),
+    each averaged over ``rotations`` views (1: the image alone)."""
+    return [predict_probability(model, image, precision=precision, rotations=rotations) for image in images]
 
 
 def calibrate(
@@ -52,10 +61,12 @@ def calibrate(
     threshold: float | None = None,
     segmentation_threshold: float | None = None,
     precision: str | runtime.Precision = "auto",
+    rotations: int = 1,
 ) -> dict[str, float]:
-    """Both thresholds, chosen on the last ``CALIBRATION_IMAGES`` training images; a given value is kept as is."""
+    """Both thresholds, chosen on the last ``CALIBRATION_IMAGES`` training images (maps averaged over
+    ``rotations`` views, as they will be measured); a given value is kept as is."""
     images, labels = training.images[-CALIBRATION_IMAGES:], training.labels[-CALIBRATION_IMAGES:]
-    chosen = calibrate_thresholds(predict_all(model, images, precision), labels)
+    chosen = calibrate_thresholds(predict_all(model, images, precision, rotations), labels)
     if threshold is not None:
         chosen["threshold"] = threshold
     if segmentation_threshold is not None:
@@ -72,6 +83,20 @@ def stored_thresholds(
     if cells is None:
         cells = float(state.get("segmentation_threshold", pixel))
     return {"threshold": pixel, "segmentation_threshold": cells}
+
+
+def views_note(rotations: int) -> str:
+    """The line ``train`` and ``evaluate`` print about the views they average."""
+    if rotations == 1:
+        return "each image predicted once (no rotations averaged)"
+    what = "rotations" if rotations == 4 else "rotations and mirror images"
+    return f"each image predicted in {rotations} views ({what}) and averaged, as the paper's ISBI entry was"
+
+
+def stored_rotations(state: dict[str, Any], rotations: int | None = None) -> int:
+    """How many views to average: ``rotations`` if given, else what the checkpoint stores (``train`` stores the
+    number its thresholds were chosen with), else 1 (checkpoints from before the choice existed)."""
+    return check_rotations(rotations if rotations is not None else state.get("rotations", 1))
 
 
 def evaluate_images(

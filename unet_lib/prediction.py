@@ -136,8 +136,13 @@ def command_predict(
     threshold: float | None = None,
     isbi_test: bool = False,
     precision: str = "auto",
+    rotations: int = 1,
 ) -> int:
-    """Probability map, mask and overlay PNGs for each input image; for a stack also two TIFF stacks."""
+    """Probability map, mask and overlay PNGs for each input image; for a stack also two TIFF stacks.
+
+    ``rotations`` 4 or 8 averages that many views of each image (``tiling.predict_probability``), as the paper's
+    ISBI entry did; it takes that many times as long.
+    """
     sources = gather_sources(inputs, isbi_test)
     wanted = {name for source in sources for name in source.output_names()}
     out = choose_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder))))
@@ -146,9 +151,10 @@ def command_predict(
     threshold = stored_thresholds(load_checkpoint(checkpoint), threshold)["threshold"]
     shapes = [{read_checked(source, k).shape for k in range(source.slices)} for source in sources]  # checked first
     how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
-    print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}")
+    views = f", each in {rotations} views averaged" if rotations > 1 else ""
+    print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
     for source, sizes in zip(sources, shapes):
-        predict_source(model, source, out, threshold, one_size=len(sizes) == 1, precision=how)
+        predict_source(model, source, out, threshold, one_size=len(sizes) == 1, precision=how, rotations=rotations)
     return 0
 
 
@@ -159,6 +165,7 @@ def predict_source(
     threshold: float,
     one_size: bool = True,
     precision: runtime.Precision = runtime.FP32,
+    rotations: int = 1,
 ) -> None:
     """Predict one source slice by slice; a stack's probabilities and masks also go into one TIFF stack each
     (one 3-D series when its slices have ``one_size``, else one page per slice).
@@ -177,7 +184,7 @@ def predict_source(
                 writers.append(stack.enter_context(tifffile.TiffWriter(temporary)))
         for k, stem in enumerate(source.slice_stems()):
             image = read_checked(source, k)
-            probability = predict_all(model, [image], precision)[0]
+            probability = predict_all(model, [image], precision, rotations)[0]
             mask = probability > threshold
             save_png(out / f"{stem}_probability.png", (probability * 255).round().astype(np.uint8))
             save_png(out / f"{stem}_mask.png", mask.astype(np.uint8) * 255)

@@ -108,6 +108,24 @@ def widget_help(where: str | None = None) -> str:
     return WIDGET_HELP[where or where_running()]
 
 
+def processor() -> str:
+    """The processor's name and the widest vector instructions PyTorch uses on it, e.g. "AMD EPYC (AVX512)".
+
+    Runs are recorded with it because the speed of a run, and whether bf16 pays (``choose_precision``),
+    depend on the processor more than on anything else.
+    """
+    return f"{processor_name()} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def processor_name() -> str:
+    """The processor's model name as Linux reports it, else what Python's ``platform`` knows."""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def environment_report() -> dict[str, str]:
     """Where the course runs, versions and hardware, for notebook 00's environment check."""
     return {

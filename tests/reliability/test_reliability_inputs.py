@@ -327,6 +327,8 @@ def saved_state(tmp_path, **extra) -> dict:
         (lambda s: s.update(threshold=float("nan")), "stores threshold nan, which is not a probability"),
         (lambda s: s.update(threshold=7.0), "stores threshold 7.0, which is not a probability"),
         (lambda s: s.update(segmentation_threshold="high"), "stores segmentation_threshold 'high'"),
+        (lambda s: s.update(rotations=3), "stores rotations 3, not one of 1, 4, 8"),
+        (lambda s: s.update(rotations=torch.ones(4)), "stores rotations tensor"),
         (lambda s: s.pop("model_state"), "holds no model weights"),
         (lambda s: s.pop("history"), "lacks history"),
         (lambda s: s.update(step=-4), "malformed step count -4"),
