@@ -124,41 +124,18 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
 def test_evaluate_measures_as_train_did_unless_told(trained, own_data, tmp_path, capsys):
     """The same thresholds and views give the numbers train wrote; ``--rotations 1`` measures single views."""
     trained_record = json.loads((trained / "metrics.json").read_text())["validation"]
-    assert (
-        main(
-            [
-                "evaluate",
-                "--checkpoint",
-                str(trained / "model.ckpt"),
-                "--data",
-                str(own_data),
-                "--out",
-                str(tmp_path / "a"),
-                "--slices",
-                "all",
-            ]
+
+    def evaluate(out: str, *options: str) -> int:
+        folder = ["--out", str(tmp_path / out)]
+        return main(
+            ["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), *folder, *options]
         )
-        == 0
-    )
+
+    assert evaluate("a", "--slices", "all") == 0
     again = json.loads((tmp_path / "a" / "metrics.json").read_text())
     for name, report in trained_record["per_image"].items():
         assert again["per_image"][name] == pytest.approx(report, abs=1e-6)
-    assert (
-        main(
-            [
-                "evaluate",
-                "--checkpoint",
-                str(trained / "model.ckpt"),
-                "--data",
-                str(own_data),
-                "--out",
-                str(tmp_path / "b"),
-                "--rotations",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert evaluate("b", "--rotations", "1") == 0
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["rotations"] == 1
     assert "each image predicted once" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--rotations", "3"]) == 2
