@@ -1,5 +1,7 @@
 """unet_lib.runtime: the fast-mode warning that every notebook prints the same way."""
 
+import pytest
+
 from unet_lib import runtime
 
 
@@ -10,3 +12,72 @@ def test_fast_mode_note_only_in_fast_mode(monkeypatch):
     assert "Unset UNET_FAST" in note and "\n" not in note
     monkeypatch.setenv(runtime.FAST_ENV, "0")
     assert runtime.fast_mode_note("training ran 4 steps") == ""
+
+
+# -- The thread decision (issue 22): every limit it can read, the smallest wins ------------------------------------
+
+
+def _cgroup(tmp_path, files: dict[str, str], proc: str = "0::/\n"):
+    for name, text in files.items():
+        path = tmp_path / "cg" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "proc_cgroup").write_text(proc)
+    return tmp_path / "cg", tmp_path / "proc_cgroup"
+
+
+def test_cgroup_v2_quota_is_read_from_cpu_max(tmp_path) -> None:
+    root, proc = _cgroup(tmp_path, {"cpu.max": "150000 100000\n"})
+    assert runtime.cgroup_cpu_quota(root, proc) == 1.5
+
+
+def test_cgroup_v2_without_quota_and_no_files_give_none(tmp_path) -> None:
+    root, proc = _cgroup(tmp_path, {"cpu.max": "max 100000\n"})
+    assert runtime.cgroup_cpu_quota(root, proc) is None
+    assert runtime.cgroup_cpu_quota(tmp_path / "nowhere", tmp_path / "no_proc") is None
+
+
+def test_cgroup_v2_nested_group_and_its_parent_the_smaller_counts(tmp_path) -> None:
+    root, proc = _cgroup(
+        tmp_path,
+        {"cpu.max": "max 100000", "kubepods/pod1/cpu.max": "400000 100000", "kubepods/cpu.max": "250000 100000"},
+        proc="0::/kubepods/pod1\n",
+    )
+    assert runtime.cgroup_cpu_quota(root, proc) == 2.5
+
+
+def test_cgroup_v1_quota_and_the_unlimited_minus_one(tmp_path) -> None:
+    root, proc = _cgroup(
+        tmp_path, {"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"}, "3:cpu,cpuacct:/\n"
+    )
+    assert runtime.cgroup_cpu_quota(root, proc) == 0.5
+    root, proc = _cgroup(tmp_path / "b", {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, "3:cpu:/\n")
+    assert runtime.cgroup_cpu_quota(root, proc) is None
+
+
+def test_the_smallest_limit_decides_rounded_down_at_least_one() -> None:
+    decision = runtime.decide_threads(environ={}, quota=2.5, affinity=16, cores=16)
+    assert decision.threads == 2 and decision.decided_by == "cgroup CPU quota"
+    assert decision.describe().startswith("2 threads (cgroup CPU quota 2.5 CPUs;")
+    assert runtime.decide_threads(environ={}, quota=0.5, affinity=16, cores=16).threads == 1
+    assert runtime.decide_threads(environ={}, quota=None, affinity=3, cores=16).decided_by == "CPU affinity"
+    omp = runtime.decide_threads(environ={"OMP_NUM_THREADS": "1"}, quota=None, affinity=8, cores=8)
+    assert (omp.threads, omp.decided_by) == (1, "OMP_NUM_THREADS")
+    mine = runtime.decide_threads(
+        environ={"UNET_THREADS": "3", "OMP_NUM_THREADS": "junk"}, quota=None, affinity=8, cores=8
+    )
+    assert (mine.threads, mine.decided_by) == (3, "UNET_THREADS")
+    assert runtime.decide_threads(2, environ={}, quota=None, affinity=8, cores=8).decided_by == "requested"
+    with pytest.raises(ValueError):
+        runtime.decide_threads(0, environ={})
+
+
+def test_use_granted_threads_gives_torch_the_decision(monkeypatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("UNET_THREADS", "1")
+    try:
+        assert runtime.use_granted_threads().threads == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -13,7 +13,8 @@ What you build, module by module, in course order (a module imports only modules
 ==================  ========  ================================================================
 module              notebook  what it holds
 ==================  ========  ================================================================
-``runtime``         00        device, seeds, test mode, the checkout, atomic writes
+``runtime``         00        device, threads granted, seeds, test mode, the checkout, atomic writes
+``verdicts``        08–11     better, worse or within noise: every printed comparison, from the numbers
 ``layers``          01–04     ``double_conv``, ``max_pool``, ``up_conv``, ``center_crop``, ``grid_strength``
 ``model``           04–05     the size arithmetic (``size_walk``), ``receptive_field``, ``UNetModel``
 ``augment``         06        elastic deformation, flips, rotations, gray values

@@ -136,17 +136,150 @@ def environment_report() -> dict[str, str]:
         "matplotlib": version("matplotlib"),
         "ipywidgets": version("ipywidgets"),
         "device": str(pick_device()),
-        "cpu threads": str(torch.get_num_threads()),
+        "cpu threads": decide_threads().describe(),
     }
 
 
 def setup_notebook(seed: int = 0) -> torch.device:
-    """Seed everything, use colour-blind-safe plot defaults, and return the device to use."""
+    """Seed everything, use the CPU threads granted, colour-blind-safe plot defaults; return the device to use.
+
+    It prints where the notebook runs (processor, threads and why, device, precision policy), because every
+    number and verdict a notebook prints depends on it, and stored outputs must say where they were made.
+    """
     import matplotlib as mpl
 
     seed_everything(seed)
+    threads = use_granted_threads()
     mpl.rcParams.update({"image.cmap": "gray", "figure.dpi": 80, "axes.prop_cycle": mpl.cycler(color=OKABE_ITO)})
-    return pick_device()
+    device = pick_device()
+    print(f"Running on {processor()}, {threads.describe()}; device {device}; {precision_policy()}")
+    return device
+
+
+def precision_policy() -> str:
+    """What precision runs will use: forced by ``$UNET_PRECISION``, or measured per workload (``auto``)."""
+    forced = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
+    if forced != "auto":
+        return f"precision {forced} (set by {PRECISION_ENV})"
+    return "precision auto (each training or prediction run says what it measured)"
+
+
+# -- Threads: as many as the CPU actually granted (notebook 00, the instructor guide) -----------------------------
+# PyTorch starts one thread per core it can see. In a container (a JupyterHub, a Binder pod) it sees every core of
+# the node, while the CPU the kernel may use is capped by a cgroup quota: thirty kernels then run thirty times too
+# many threads, and each step takes many times longer than it would with a fair share. So the course decides the
+# thread count from every limit it can read, and says which one decided.
+
+THREADS_ENV = "UNET_THREADS"
+"""Set ``UNET_THREADS=N`` to cap the threads of every run (``OMP_NUM_THREADS`` is honoured as well)."""
+
+
+@dataclass(frozen=True)
+class ThreadDecision:
+    """The threads to use and the limits they came from (``limits`` maps a source to the CPUs it allows)."""
+
+    threads: int
+    limits: dict[str, float]
+
+    @property
+    def decided_by(self) -> str:
+        """The source of the smallest limit, e.g. ``"cgroup CPU quota"``."""
+        return min(self.limits, key=self.limits.get)
+
+    def describe(self) -> str:
+        """E.g. ``"2 threads (cgroup CPU quota 2.5 CPUs; 16 cores seen)"``."""
+        parts = [f"{name} {_cpus(value)}" for name, value in sorted(self.limits.items(), key=lambda kv: kv[1])]
+        plural = "thread" if self.threads == 1 else "threads"
+        return f"{self.threads} {plural} ({'; '.join(parts)})"
+
+
+def _cpus(value: float) -> str:
+    number = f"{value:g}"
+    return f"{number} CPU" if value == 1 else f"{number} CPUs"
+
+
+def cgroup_cpu_quota(
+    cgroup_root: str | Path = "/sys/fs/cgroup", proc_cgroup: str | Path = "/proc/self/cgroup"
+) -> float | None:
+    """The CPUs a cgroup quota grants this process (e.g. 1.5), or ``None`` when no quota applies.
+
+    cgroup v2 writes ``"150000 100000"`` (quota, period in µs) or ``"max 100000"`` in ``cpu.max``; v1 writes the
+    two numbers in ``cpu.cfs_quota_us`` (-1: none) and ``cpu.cfs_period_us``. The process's own cgroup and each of
+    its parents may set one; the smallest counts.
+    """
+    root = Path(cgroup_root)
+    quotas = [q for folder in _cgroup_folders(root, Path(proc_cgroup)) if (q := _quota_in(folder)) is not None]
+    return min(quotas) if quotas else None
+
+
+def _cgroup_folders(root: Path, proc_cgroup: Path) -> list[Path]:
+    """The folders that may hold this process's CPU limits: its cgroup (v2, v1 ``cpu``) and every parent."""
+    relative: list[str] = []
+    with suppress(OSError):
+        for line in proc_cgroup.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "" or "cpu" in controllers.split(","):
+                relative.append(path.strip("/"))
+    folders = []
+    for base in (root, root / "cpu", root / "cpu,cpuacct"):
+        for path in relative or [""]:
+            folder = base / path
+            while True:
+                folders.append(folder)
+                if folder == base:
+                    break
+                folder = folder.parent
+    return list(dict.fromkeys(folders))
+
+
+def _quota_in(folder: Path) -> float | None:
+    with suppress(OSError, ValueError):
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    with suppress(OSError, ValueError):
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 or period <= 0 else quota / period
+    return None
+
+
+def decide_threads(
+    explicit: int | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    quota: float | None | str = "read",
+    affinity: int | None = None,
+    cores: int | None = None,
+) -> ThreadDecision:
+    """The thread count: the smallest of the cores seen, the affinity mask, the cgroup quota, ``$OMP_NUM_THREADS``,
+    ``$UNET_THREADS`` and ``explicit``, rounded down, at least 1. The keyword arguments replace what would be read
+    from this machine (for tests)."""
+    environ = os.environ if environ is None else environ
+    limits: dict[str, float] = {"cores seen": float(cores or os.cpu_count() or 1)}
+    if affinity is None and hasattr(os, "sched_getaffinity"):
+        affinity = len(os.sched_getaffinity(0))
+    if affinity:
+        limits["CPU affinity"] = float(affinity)
+    granted = cgroup_cpu_quota() if quota == "read" else quota
+    if granted is not None:
+        limits["cgroup CPU quota"] = float(granted)
+    for name in ("OMP_NUM_THREADS", THREADS_ENV):
+        with suppress(ValueError):
+            if int(environ.get(name, "0") or 0) > 0:
+                limits[name] = float(int(environ[name]))
+    if explicit is not None:
+        if explicit < 1:
+            raise ValueError(f"threads must be at least 1, got {explicit}")
+        limits["requested"] = float(explicit)
+    return ThreadDecision(max(1, int(min(limits.values()))), limits)
+
+
+def use_granted_threads(explicit: int | None = None) -> ThreadDecision:
+    """Decide the thread count (``decide_threads``) and give it to PyTorch; returns the decision, to print."""
+    decision = decide_threads(explicit)
+    if torch.get_num_threads() != decision.threads:
+        torch.set_num_threads(decision.threads)
+    return decision
 
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]

@@ -1,0 +1,66 @@
+"""The one noise rule behind every printed verdict (unet_lib.verdicts): both orders, a tie, the spread's edge."""
+
+import math
+
+import pytest
+
+from unet_lib import verdicts
+
+
+def test_both_orders_give_opposite_outcomes_beyond_the_spread() -> None:
+    up = verdicts.compare(0.93, 0.90, spread=0.01, measure="pixel accuracy", candidate_name="new", reference_name="old")
+    down = verdicts.compare(0.90, 0.93, spread=0.01, measure="pixel accuracy")
+    assert (up.outcome, down.outcome) == ("better", "worse")
+    assert up.beyond_noise and down.beyond_noise
+    assert "new vs old, pixel accuracy 0.930 vs 0.900: better" in up.sentence()
+    assert "0.030 higher" in up.sentence() and "0.030 lower" in down.sentence()
+
+
+def test_lower_is_better_measures_swap_the_words() -> None:
+    assert verdicts.compare(0.02, 0.05, spread=0.01, higher_is_better=False).outcome == "better"
+    assert verdicts.compare(0.05, 0.02, spread=0.01, higher_is_better=False).outcome == "worse"
+
+
+def test_a_tie_is_within_noise_even_with_no_spread() -> None:
+    tie = verdicts.compare(0.5, 0.5, spread=0.0)
+    assert tie.outcome == "within noise" and not tie.beyond_noise
+    assert "within noise" in str(tie)
+
+
+@pytest.mark.parametrize("candidate, reference", [(0.0244, 0.0232), (0.0232, 0.0244)])
+def test_a_difference_inside_the_spread_is_within_noise_in_both_orders(candidate: float, reference: float) -> None:
+    # Issue 17's first finding: held-out Rand errors 0.0244 vs 0.0232, when seeds spread by 0.002.
+    verdict = verdicts.compare(candidate, reference, spread=0.002, higher_is_better=False, digits=4)
+    assert verdict.outcome == "within noise"
+    assert "|difference| 0.0012 ≤ spread 0.0020" in verdict.sentence()
+
+
+def test_the_spread_itself_is_still_noise_and_just_above_it_is_not() -> None:
+    assert verdicts.compare(0.75, 0.5, spread=0.25).outcome == "within noise"
+    assert verdicts.compare(0.75, 0.5, spread=0.2499).outcome == "better"
+
+
+def test_bad_numbers_are_refused() -> None:
+    with pytest.raises(ValueError, match="spread"):
+        verdicts.compare(1.0, 0.5, spread=-0.1)
+    with pytest.raises(ValueError, match="finite"):
+        verdicts.compare(math.nan, 0.5, spread=0.1)
+
+
+def test_spread_is_the_range_of_repeats() -> None:
+    assert verdicts.spread([0.9216, 0.9210, 0.9224]) == pytest.approx(0.0014)
+    assert verdicts.spread([0.5]) == 0.0
+    with pytest.raises(ValueError):
+        verdicts.spread([])
+
+
+def test_a_model_at_the_baseline_is_not_above_it() -> None:
+    # Issue 17: three steps of training scored 0.8011 against a 0.801 baseline; per slice it gains and loses.
+    at = verdicts.above_baseline([0.8021, 0.7995, 0.8017], [0.8010, 0.8005, 0.8018])
+    assert at.outcome == "within noise"
+    clear = verdicts.above_baseline([0.92, 0.93, 0.91], [0.80, 0.78, 0.79])
+    assert clear.outcome == "better"
+    below = verdicts.above_baseline([0.70, 0.71], [0.80, 0.80])
+    assert below.outcome == "worse"
+    with pytest.raises(ValueError):
+        verdicts.above_baseline([0.9], [0.8, 0.7])

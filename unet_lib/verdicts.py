@@ -1,0 +1,120 @@
+"""Verdicts computed from numbers: better, worse, or within noise (notebooks 08–11, ``train``, ``doctor``).
+
+A sentence such as "four rotations close the gap" is a claim about measured numbers, and those numbers change
+with the processor, the precision and the seed. So the course never writes such a sentence by hand: the cell
+that measures prints it, from the numbers, with this one rule:
+
+    a difference counts only when it is larger than the measured spread; otherwise it is "within noise".
+
+The spread is what the same measurement gives when repeated (other seeds, other runs, other slices); pass the
+largest spread that applies. A tie is always "within noise", whatever the spread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+OUTCOMES = ("better", "worse", "within noise")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing ``candidate`` with ``reference`` on one measure, and the sentence that says it."""
+
+    measure: str
+    candidate_name: str
+    candidate: float
+    reference_name: str
+    reference: float
+    spread: float
+    higher_is_better: bool
+    digits: int = 3
+
+    @property
+    def difference(self) -> float:
+        """``candidate - reference``, in the measure's own units."""
+        return self.candidate - self.reference
+
+    @property
+    def outcome(self) -> str:
+        """``"better"``, ``"worse"`` or ``"within noise"`` for the candidate."""
+        if abs(self.difference) <= self.spread or self.difference == 0:
+            return "within noise"
+        gained = self.difference > 0 if self.higher_is_better else self.difference < 0
+        return "better" if gained else "worse"
+
+    @property
+    def beyond_noise(self) -> bool:
+        return self.outcome != "within noise"
+
+    def _number(self, value: float) -> str:
+        return f"{value:.{self.digits}f}"
+
+    def sentence(self) -> str:
+        """E.g. "4 rotations vs one view, mean Rand error 0.025 vs 0.024: within noise (|difference| 0.001 ≤
+        spread 0.004)"."""
+        head = (
+            f"{self.candidate_name} vs {self.reference_name}, {self.measure} "
+            f"{self._number(self.candidate)} vs {self._number(self.reference)}: "
+        )
+        size, spread = self._number(abs(self.difference)), self._number(self.spread)
+        if self.outcome == "within noise":
+            return head + f"within noise (|difference| {size} ≤ spread {spread})"
+        direction = "higher" if self.difference > 0 else "lower"
+        return head + f"{self.outcome} — {size} {direction}, beyond the spread of {spread}"
+
+    def __str__(self) -> str:
+        return self.sentence()
+
+
+def compare(
+    candidate: float,
+    reference: float,
+    *,
+    spread: float,
+    measure: str = "score",
+    candidate_name: str = "candidate",
+    reference_name: str = "reference",
+    higher_is_better: bool = True,
+    digits: int = 3,
+) -> Verdict:
+    """Compare two measured numbers under the noise rule; ``spread`` ≥ 0 is the measured spread of repeats."""
+    for name, value in (("candidate", candidate), ("reference", reference), ("spread", spread)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if spread < 0:
+        raise ValueError(f"spread must be ≥ 0, got {spread!r}")
+    return Verdict(
+        measure, candidate_name, float(candidate), reference_name, float(reference), float(spread), higher_is_better,
+        digits,
+    )  # fmt: skip
+
+
+def spread(values: Iterable[float]) -> float:
+    """The measured spread of repeats of one measurement: largest minus smallest (0 for a single value).
+
+    The range rather than a standard deviation: with the two to five repeats a course can afford, the range is
+    what a reader sees in the table, and it is the more cautious of the two.
+    """
+    numbers = [float(v) for v in values]
+    if not numbers:
+        raise ValueError("spread needs at least one value")
+    return max(numbers) - min(numbers)
+
+
+def above_baseline(scores: Sequence[float], baselines: Sequence[float], *, measure: str = "pixel accuracy") -> Verdict:
+    """Whether a model beats the trivial "every pixel is the majority class" answer beyond noise, image by image.
+
+    ``scores[i]`` and ``baselines[i]`` are the model's and the baseline's score on image ``i``; the spread is that
+    of the per-image differences, so a model that gains on some images and loses on others is "within noise".
+    ``train``, ``evaluate`` and notebook 09 print a note for every model whose verdict is not "better".
+    """
+    if len(scores) != len(baselines) or not scores:
+        raise ValueError("above_baseline needs one baseline score per model score, and at least one of each")
+    differences = [s - b for s, b in zip(scores, baselines, strict=True)]
+    return compare(
+        sum(scores) / len(scores), sum(baselines) / len(baselines), spread=spread(differences), measure=measure,
+        candidate_name="model", reference_name="majority-class baseline", digits=4,
+    )  # fmt: skip
