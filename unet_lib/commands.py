@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed, runtime, train, viz
+from . import distributed, runtime, tiling, train, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
 from .evaluation import (
@@ -259,7 +259,7 @@ def write_training_outputs(
     processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
     print(f"trained {steps} steps in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
     print(f"training computed in {history.precision}")
-    inference = runtime.choose_precision(plan.precision, runtime.pick_device(), training=False)
+    inference = tiling.inference_precision(model, val_part.images[0].shape[-2:], plan.precision)
     print(f"prediction computes in {inference.describe()}")
     print(views_note(plan.rotations))
     thresholds = calibrate(model, train_part, plan.threshold, plan.segmentation_threshold, inference, plan.rotations)
@@ -423,7 +423,7 @@ def command_evaluate(
     if dataset.source != "folder" and slices == "val":
         dataset, which = split_data(dataset)[1], "the validation"
     print(f"evaluating {checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
-    how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
+    how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)
     print(f"predicting in {how.describe()}")
     print(views_note(rotations))
     probabilities = predict_all(model, dataset.images, how, rotations)

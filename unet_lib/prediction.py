@@ -18,7 +18,7 @@ import tifffile
 from skimage.segmentation import find_boundaries
 from torch import nn
 
-from . import runtime
+from . import runtime, tiling
 from .checkpoints import load_checkpoint, load_model
 from .evaluation import predict_all, stored_thresholds
 from .images import IMAGE_SUFFIXES, SegmentationData, count_slices, image_files, read_image
@@ -150,7 +150,8 @@ def command_predict(
     model = load_model(checkpoint)
     threshold = stored_thresholds(load_checkpoint(checkpoint), threshold)["threshold"]
     shapes = [{read_checked(source, k).shape for k in range(source.slices)} for source in sources]  # checked first
-    how = runtime.choose_precision(precision, next(model.parameters()).device, training=False)
+    first = next(iter(shapes[0]))[-2:]  # the layout is measured at the first image's tile
+    how = tiling.inference_precision(model, first, precision)
     views = f", each in {rotations} views averaged" if rotations > 1 else ""
     print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
     for source, sizes in zip(sources, shapes):

@@ -157,7 +157,9 @@ def predict_logits(
     tile_size = tile_size or choose_tile_size(model, height, width)
     out_size, margin = model_margin(model, tile_size)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    how = precision if isinstance(precision, runtime.Precision) else runtime.choose_precision(precision, device, False)
+    how = precision
+    if not isinstance(how, runtime.Precision):  # "auto": the layout is measured on this model at this tile
+        how = inference_precision(model, (height, width), how, tile_size)
     positions = tile_positions(height, width, tile_stride(model, out_size))
     batch_size = batch_size or batch_for(model, tile_size, len(positions))
     result = np.empty((model.num_classes, height, width), dtype=np.float32)
@@ -175,6 +177,17 @@ def predict_logits(
             result[:, top : top + h, left : left + w] = tile[:, :h, :w]
     model.train(was_training)
     return result
+
+
+def inference_precision(
+    model: nn.Module, image_size: tuple[int, int], precision: str = "auto", tile_size: int | None = None
+) -> runtime.Precision:
+    """The precision to predict an image of ``image_size`` in: ``runtime.choose_precision`` for inference, with
+    the memory layout measured on this model at the tile that ``predict_logits`` uses for such an image."""
+    tile_size = tile_size or choose_tile_size(model, *image_size)
+    shape = (1, getattr(model, "in_channels", 1), tile_size, tile_size)
+    device = next(model.parameters()).device
+    return runtime.choose_precision(precision, device, training=False, model=model, input_shape=shape)
 
 
 ROTATIONS = (1, 4, 8)
