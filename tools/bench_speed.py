@@ -16,6 +16,8 @@ one process are what to trust. Rows:
   cross-entropy in fp32: ``train.train_step`` (auto precision) against a textbook fp32 step.
 * whole-slice prediction — one 512² ISBI-sized slice with the shipped checkpoint: ``tiling.predict_probability``
   (the cheapest tile, auto precision) against a textbook loop of 572² overlap tiles in fp32.
+* layouts — per workload (inference with the shipped configuration at 700², a CPU-recipe training step), the
+  same model in NCHW and in channels_last, and what ``runtime.layout_on_the_work`` chooses for it (issue 21).
 * predict command — ``python -m unet_lib predict`` on the 30 ISBI test slices (when present) against a textbook
   loop that reads each slice, predicts it tile by tile in fp32 and writes the same three PNGs.
 """
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +158,10 @@ def row(name: str, course: float, baseline: float, work: float, ceiling: float, 
 
 def paper_forward(quick: bool, repeats: int, ceiling: dict[str, float]) -> dict[str, object]:
     size, base = (188, 8) if quick else (572, 64)
-    how = runtime.choose_precision("auto", "cpu", training=False)
     torch.manual_seed(0)
-    course = UNetModel(base_channels=base).eval().to(memory_format=how.memory_format)
+    course = UNetModel(base_channels=base).eval()
+    how = runtime.choose_precision("auto", "cpu", training=False, model=course, input_shape=(1, 1, size, size))
+    course = course.to(memory_format=how.memory_format)
     textbook = TextbookUNet(base).eval()
     x = torch.randn(1, 1, size, size)
     xc = x.contiguous(memory_format=how.memory_format)
@@ -211,7 +215,7 @@ def slice_prediction(quick: bool, repeats: int, ceiling: dict[str, float]) -> di
     size = 200 if quick else 512
     image = np.random.default_rng(0).random((size, size)).astype(np.float32)
     course, textbook = shipped_model()
-    how = runtime.choose_precision("auto", "cpu", training=False)
+    how = tiling.inference_precision(course, (size, size))
     ta, tb = interleaved(
         lambda: tiling.predict_probability(course, image, precision=how),
         lambda: textbook_probability(textbook, image),
@@ -254,6 +258,36 @@ def predict_command(quick: bool) -> dict[str, object] | None:
     return {"what": f"predict command, {count} ISBI test slices", "course_s": ta, "textbook_s": tb, "speedup": tb / ta}
 
 
+def layouts(quick: bool, repeats: int) -> list[dict[str, object]]:
+    """Per workload, the same model at the same shape in NCHW and in channels_last (the number format ``auto``
+    picks for it), and the layout ``runtime.layout_on_the_work`` then chooses: the evidence for issue 21's rule."""
+    tile, base = (188, 4) if quick else (700, 16)
+    train_tile = 188 if quick else 380
+    works = [
+        (f"inference, shipped configuration, {tile}²", False, (1, 1, tile, tile)),
+        (f"training step, CPU recipe, 2 × {train_tile}²", True, (2, 1, train_tile, train_tile)),
+    ]
+    rows = []
+    for name, training, shape in works:
+        torch.manual_seed(0)
+        model = UNetModel(base_channels=base, batch_norm=True)
+        number = runtime.choose_precision("auto", "cpu", training=training)
+        nchw, cl = replace(number, channels_last=False), replace(number, channels_last=True)
+        run_nchw, run_cl = (runtime.work_probe(how, model, shape, training) for how in (nchw, cl))
+        t_nchw, t_cl = interleaved(run_nchw, run_cl, repeats)
+        chosen = runtime.choose_precision("auto", "cpu", training=training, model=model, input_shape=shape)
+        rows.append(
+            {
+                "what": f"layout: {name}",
+                "nchw_s": t_nchw,
+                "channels_last_s": t_cl,
+                "channels_last_speedup": t_nchw / t_cl,
+                "chosen": chosen.describe(),
+            }
+        )
+    return rows
+
+
 def _ceiling_for(how: runtime.Precision, ceiling: dict[str, float]) -> float:
     key = f"{how.name} {'channels_last' if how.channels_last else 'NCHW'}"
     return ceiling.get(key, ceiling["fp32 NCHW"])
@@ -272,6 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         training_step(args.quick, repeats, ceiling),
         slice_prediction(args.quick, repeats, ceiling),
     ]
+    layout_rows = layouts(args.quick, repeats)
     command = predict_command(args.quick)
     if command is not None:
         rows.append(command)
@@ -282,6 +317,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "convolution_gflops": ceiling,
         "rows": rows,
+        "layouts": layout_rows,
     }
     print(f"{result['processor']} ({result['cpu_capability']}), torch {result['torch']}, {result['threads']} threads")
     print("3×3 convolution ceiling: " + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in ceiling.items()))
@@ -291,6 +327,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print(
             f"{r['what']:42}{r['course_s']:>9.3f}s{r['textbook_s']:>9.3f}s{r['speedup']:>9.2f}×{share:>12}  "
             f"{r.get('course_precision', '')}"
+        )
+    for r in layout_rows:
+        print(
+            f"{r['what']:58} NCHW {r['nchw_s']:.3f}s, channels_last {r['channels_last_s']:.3f}s "
+            f"({r['channels_last_speedup']:.2f}×) → {r['chosen']}"
         )
     if args.json:
         runtime.write_atomic(args.json, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
