@@ -4,6 +4,8 @@
 # For maintainers:
 #   make html     static HTML of the executed course into site/ (index.html + one page per notebook)
 #   make student  regenerate notebooks/student/ from the full notebooks (tests/test_student.py checks it)
+#   make slides   reveal.js slide decks of the executed course into site/slides/, working offline (lib/ beside them;
+#                 reveal.js is fetched once with npm into $(VENV)/share/unet-course-slides by make setup)
 # TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
 # used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
 # LAB_ARGS adds options to `jupyter lab`, e.g. LAB_ARGS=--allow-root when you work as root (a container).
@@ -15,9 +17,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 
-.PHONY: course test setup html student clean
+.PHONY: course test setup html student slides clean
 
 setup: $(STAMP)
+	@$(BIN)/python tools/slides.py --install || echo "note: no offline reveal.js for make slides (it needs npm once)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,9 @@ html: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python tools/make_student.py
+
+slides: $(STAMP)
+	$(BIN)/python tools/slides.py --out site/slides
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -5,10 +5,12 @@ import torch
 
 
 @pytest.fixture
-def one_thread():
-    """Tiny networks train fastest on one thread, above all on a busy 2-core machine."""
+def one_thread(monkeypatch):
+    """Tiny networks train fastest on one thread, above all on a busy 2-core machine (``UNET_THREADS=1`` so that
+    the commands, which decide their own threads, keep to it as well)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    monkeypatch.setenv("UNET_THREADS", "1")
     yield
     torch.set_num_threads(threads)
 

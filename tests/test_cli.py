@@ -53,7 +53,7 @@ def own_data(tmp_path_factory) -> Path:
 def trained(own_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     torch.set_num_threads(1)
-    assert main(["train", "--data", str(own_data), "--steps", "3", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--data", str(own_data), "--steps", "3", "--out", str(out), "--threads", "1", *TINY]) == 0
     return out
 
 
@@ -165,6 +165,22 @@ def test_the_shipped_checkpoint_meets_the_quality_bar_on_isbi_validation(tmp_pat
     measured = {"v_rand": mean["v_rand"], "v_info": mean["v_info"], "best v_rand": best["v_rand"]}
     measured["best v_info"] = best["v_info"]
     assert all(abs(round(measured[k], 4) - v) <= tolerance for k, v in quoted.items()), measured
+
+
+def test_every_command_says_how_many_threads_it_uses_and_why(trained, own_data, tmp_path, capsys):
+    record = json.loads((trained / "metrics.json").read_text())
+    assert record["threads"].startswith("1 thread (requested 1;") and record["torch_threads"] == 1
+    checkpoint = str(trained / "model.ckpt")
+    images = str(own_data / "images")
+    assert main(["predict", "--checkpoint", checkpoint, images, "--out", str(tmp_path / "p"), "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("using 1 thread (requested 1;") and lines[1].startswith("predicting 3 image(s) in")
+    assert main(["evaluate", "--checkpoint", checkpoint, "--data", str(own_data), "--out", str(tmp_path / "e")]) == 0
+    assert "\nusing 1 thread (UNET_THREADS 1;" in capsys.readouterr().out  # one_thread sets UNET_THREADS=1
+    assert main(["predict", "--checkpoint", checkpoint, images, "--threads", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "error: argument --threads: must be at least 1, got 0 (`python -m unet_lib predict --help` lists the options)\n"
+    )
 
 
 def test_clear_errors(tmp_path, own_data, capsys):

@@ -21,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from unet_lib import checkpoints, distributed
+from unet_lib import checkpoints, distributed, runtime
 from unet_lib.batches import StepBatches, batch_indices
 from unet_lib.distributed import World
 
@@ -89,8 +89,11 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_two_ranks_with_one_tile_equal_one_process_with_two(folder, tmp_path):
     options = ["--steps", "3", "--no-batch-norm", "--checkpoint-every", "3", "--val-every", "3"]
-    train(tmp_path / "ddp", folder, 2, *options, "--batch-size", "1")
+    ddp_run = train(tmp_path / "ddp", folder, 2, *options, "--batch-size", "1")
     train(tmp_path / "one", folder, 1, *options, "--batch-size", "2")
+    # each rank takes its share of the CPUs granted (here capped by the OMP_NUM_THREADS=1 torchrun also sets)
+    share = runtime.decide_threads(processes=2, environ={"OMP_NUM_THREADS": "1"})
+    assert "share of 2 processes" in share.describe() and f"using {share.describe()}\n" in ddp_run.stdout
     ddp, one = weights(tmp_path / "ddp" / "last.ckpt"), weights(tmp_path / "one" / "last.ckpt")
     assert all(torch.allclose(ddp[k], one[k], rtol=0, atol=1e-6) for k in one)  # up to the order of float sums
     start = weights(tmp_path / "one" / "last.ckpt")

@@ -35,6 +35,14 @@ def test_every_notebook_becomes_a_page_with_an_index(site):
     assert "<li>Double a number</li>" in index and "about 10 minutes in all" in index
 
 
+def test_objectives_that_run_over_two_lines_come_whole():
+    path = ROOT / "notebooks" / "09_inference_and_evaluation.ipynb"
+    page = export_html.describe(path, nbformat.read(path, as_version=4))
+    assert any(
+        o.endswith("and measure what averaging rotated views (as the paper did) changes.") for o in page.objectives
+    )
+
+
 def test_objectives_keep_their_code_spans():
     assert export_html._inline("Write `double_conv` & check") == "Write <code>double_conv</code> &amp; check"
 

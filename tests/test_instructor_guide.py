@@ -54,6 +54,47 @@ def _code_cells(path: Path) -> list[str]:
     return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_objectives_are_whole_and_every_numbered_section_is_listed(path):
+    """Objectives that run over two lines came out cut ("…and measure what" in 09), and headings further down a
+    cell were left out (03's sections 2–3, 08's 4, 09's 4, 6 and 7): the guide must carry the notebook's words."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    block = instructor_guide.generated_block(path)
+    plan = next(c.source for c in nb.cells[:3] if "**Learning objectives**" in c.source)
+    written = plan.split("**Learning objectives**")[1].split("**Estimated time:**")[0]
+    listed = block.split("**Objectives**")[1].split("**Sections:**")[0]
+    assert " ".join(listed.split()) == " ".join(written.split()), "the objectives, word for word"
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    headings = re.findall(r"^## (\d+\. .*?)\s*$", markdown, re.MULTILINE)
+    assert re.search(r"^\*\*Sections:\*\* (.*)$", block, re.MULTILINE).group(1).split(" · ") == headings
+
+
+def test_bullets_keep_their_continuation_lines():
+    text = "- first item\n  goes on here\nand lazily here.\n- second\n\nnot an item"
+    assert instructor_guide.bullets(text) == ["first item goes on here and lazily here.", "second"]
+
+
+def test_the_expected_outputs_come_from_the_stored_notebooks(tmp_path):
+    import nbformat
+
+    table = re.search(r"<!-- generated outputs -->\n(.*?)\n<!-- /generated outputs -->", GUIDE, re.DOTALL)
+    assert table, "the guide has the generated table of expected outputs"
+    rows = [row for row in table.group(1).splitlines() if re.match(r"^\| \d\d \|", row)]
+    assert [row[2:4] for row in rows] == [path.name[:2] for path in NOTEBOOKS]
+    for path, row in zip(NOTEBOOKS, rows):  # every exercise check of the full version passes (and a few more)
+        exercises = sum(make_student.BEGIN in c for c in _code_cells(path))
+        assert int(re.search(r"^\| \d\d \| (\d+) × ✅", row).group(1)) >= exercises, path.name
+    # a stored output that changes changes the table
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    check = next(c for c in nb.cells if c.cell_type == "code" and instructor_guide.printed(c).startswith("✅"))
+    check.outputs = [nbformat.v4.new_output("stream", name="stdout", text="❌ Not yet: a wrong answer\n")]
+    changed = tmp_path / NOTEBOOKS[1].name
+    nbformat.write(nb, changed)
+    assert "| 01 | 2 × ✅, 1 × ❌ on purpose |" in instructor_guide.expected_outputs(changed)
+
+
 @pytest.mark.parametrize("title, total", [("90-minute lesson", 90), ("Full-day workshop", None)])
 def test_lesson_plans_add_up(title, total):
     match = re.search(rf"^### {title}.*?(?=^### |\Z)", GUIDE, re.MULTILINE | re.DOTALL)

@@ -137,6 +137,9 @@ def test_cuda_prefers_bf16_and_falls_back_to_fp16_with_a_scaler(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
     fp16 = runtime.choose_precision("auto", "cuda")
     assert fp16.name == "fp16" and fp16.channels_last and "gradient scaler" in fp16.reason
+    # a T4 (compute capability 7.5, Colab's free GPU) makes bf16 tensors but only emulates bf16 arithmetic
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert runtime.choose_precision("auto", "cuda").name == "fp16"
     assert not runtime.Precision("cpu", torch.bfloat16).grad_scaler().is_enabled()
 
 

@@ -81,3 +81,55 @@ def test_use_granted_threads_gives_torch_the_decision(monkeypatch) -> None:
         assert runtime.use_granted_threads().threads == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_processes_sharing_the_grant_get_an_equal_share_each() -> None:
+    # torchrun with 2 processes in a pod granted 4 CPUs of a 16-core node: 2 threads each, not 16
+    share = runtime.decide_threads(environ={"LOCAL_WORLD_SIZE": "2"}, quota=4.0, affinity=16, cores=16)
+    assert (share.threads, share.decided_by) == (2, "share of 2 processes")
+    assert share.describe().startswith("2 threads (share of 2 processes 2 CPUs; cgroup CPU quota 4 CPUs;")
+    assert runtime.decide_threads(processes=3, environ={}, quota=None, affinity=2, cores=2).threads == 1
+    assert (
+        runtime.decide_threads(processes=1, environ={"LOCAL_WORLD_SIZE": "8"}, quota=None, affinity=8, cores=8).threads
+        == 8
+    )
+
+
+def test_the_most_explicit_setting_counts_within_what_the_machine_grants() -> None:
+    # torchrun sets OMP_NUM_THREADS=1 in every process it starts: --threads (or UNET_THREADS) must still count
+    under_torchrun = {"OMP_NUM_THREADS": "1", "LOCAL_WORLD_SIZE": "2"}
+    mine = runtime.decide_threads(4, environ=under_torchrun, quota=None, affinity=16, cores=16)
+    assert (mine.threads, mine.decided_by) == (4, "requested")
+    env = runtime.decide_threads(environ={**under_torchrun, "UNET_THREADS": "3"}, quota=None, affinity=16, cores=16)
+    assert (env.threads, env.decided_by) == (3, "UNET_THREADS")
+    greedy = runtime.decide_threads(64, environ=under_torchrun, quota=None, affinity=16, cores=16)
+    assert (greedy.threads, greedy.decided_by) == (8, "share of 2 processes")
+    # on a tie the specific limit is named: asking for 2 on 2 cores is "requested", not "cores seen"
+    assert runtime.decide_threads(2, environ={}, quota=None, affinity=2, cores=2).decided_by == "requested"
+
+
+def test_cgroup_inside_a_container_whose_mount_starts_at_its_own_group(tmp_path) -> None:
+    # a pod's /proc/self/cgroup names the node's path, while the container sees its own group at the mount's root
+    root, proc = _cgroup(tmp_path, {"cpu.max": "100000 100000"}, proc="0::/kubepods/burstable/pod7/abc\n")
+    assert runtime.cgroup_cpu_quota(root, proc) == 1.0
+    root, proc = _cgroup(
+        tmp_path / "v1",
+        {"cpu,cpuacct/cpu.cfs_quota_us": "200000", "cpu,cpuacct/cpu.cfs_period_us": "100000"},
+        proc="4:cpu,cpuacct:/docker/0123\n",
+    )
+    assert runtime.cgroup_cpu_quota(root, proc) == 2.0
+
+
+def test_dataloader_workers_follow_the_cpus_granted_not_the_cores_seen(monkeypatch) -> None:
+    import os
+
+    import torch
+
+    from unet_lib import batches
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a container on a big node sees every core
+    for granted, workers in ((1, 0), (3, 2), (16, 4)):
+        decision = runtime.ThreadDecision(granted, {"cgroup CPU quota": float(granted), "cores seen": 64.0})
+        monkeypatch.setattr(runtime, "decide_threads", lambda *args, decision=decision, **kwargs: decision)
+        assert batches.default_workers(torch.device("cuda")) == workers
+        assert batches.default_workers(torch.device("cpu")) == 0

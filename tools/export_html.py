@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from instructor_guide import bullets  # noqa: E402
 from nbtools import NOTEBOOKS, ROOT  # noqa: E402
 
 COURSE_TITLE = "U-Net from Scratch"
@@ -52,7 +53,7 @@ def describe(path: Path, nb: nbformat.NotebookNode) -> Page:
         if "**Learning objectives**" in text
         else ""
     )
-    objectives = re.findall(r"^[-*] (.+)$", plan, re.MULTILINE)
+    objectives = bullets(plan)  # whole, also those that run over two lines
     return Page(path, title.group(1).strip() if title else path.stem, minutes.group(1) if minutes else "", objectives)
 
 

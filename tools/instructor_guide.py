@@ -3,10 +3,12 @@
     python tools/instructor_guide.py            # refresh the generated blocks in the guide
     python tools/instructor_guide.py --check    # exit 1 if a block is stale or a notebook has no section
 
-The guide has one section per notebook. Its objectives, estimated time, section list and exercise
-answers come from the notebook itself, between ``<!-- generated NN -->`` and ``<!-- /generated NN -->``;
-the key figure, the common misconceptions and the lesson plans are written by hand around them.
-``tests/test_instructor_guide.py`` fails when a generated block is out of date.
+The guide has one section per notebook. Its objectives (whole, however many lines each takes), estimated time,
+section list (every numbered ``##`` heading, also those further down a cell) and exercise answers come from the
+notebook itself, between ``<!-- generated NN -->`` and ``<!-- /generated NN -->``; the table of expected outputs,
+between ``<!-- generated outputs -->`` and ``<!-- /generated outputs -->``, comes from the stored outputs of every
+notebook. The key figure, the common misconceptions, the lesson plans and the advice for a class are written by
+hand around them. ``tests/test_instructor_guide.py`` fails when a generated block is out of date.
 """
 
 from __future__ import annotations
@@ -24,14 +26,47 @@ from make_student import BEGIN, course_notebooks, solution_source  # noqa: E402
 from nbtools import ROOT  # noqa: E402
 
 GUIDE = ROOT / "docs" / "instructor_guide.md"
-_BLOCK = re.compile(r"<!-- generated (\d\d) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
+_BLOCK = re.compile(r"<!-- generated (\d\d|outputs) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
+OUTPUTS = "outputs"
+"""The name of the block that holds the table of expected outputs."""
 
 
 def _plan(nb: nbformat.NotebookNode) -> tuple[list[str], str]:
     text = next((c.source for c in nb.cells[:3] if "**Learning objectives**" in c.source), "")
-    objectives = re.findall(r"^[-*] (.+)$", text.split("**Estimated time:**")[0], re.MULTILINE)
+    objectives = bullets(text.split("**Estimated time:**")[0].split("**Learning objectives**")[-1])
     minutes = re.search(r"\*\*Estimated time:\*\* (\d+) minutes", text)
     return objectives, minutes.group(1) if minutes else "?"
+
+
+def bullets(text: str) -> list[str]:
+    """The items of a Markdown bullet list, each whole: the lines that continue an item (indented or not) join it;
+    a blank line or the next bullet ends it."""
+    items: list[str] = []
+    open_item = False
+    for line in text.splitlines():
+        if re.match(r"^[-*] ", line):
+            items.append(line[2:].strip())
+            open_item = True
+        elif open_item and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            open_item = False
+    return items
+
+
+def sections(nb: nbformat.NotebookNode) -> list[str]:
+    """Every numbered ``## N. …`` heading of the notebook, wherever it stands in its cell (not in code blocks)."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            elif not fenced and re.match(r"^## \d", line):
+                found.append(line[3:].strip())
+    return found
 
 
 def _exercises(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -51,10 +86,6 @@ def generated_block(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
     number = path.name[:2]
     objectives, minutes = _plan(nb)
-    headings = [
-        c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
-    ]
-    sections = [h for h in headings if h[:1].isdigit()]  # the numbered ones: exercises and summary are always there
     lines = [
         f"<!-- generated {number} -->",
         f"*File:* [`notebooks/{path.name}`](../notebooks/{path.name}) · "
@@ -65,17 +96,82 @@ def generated_block(path: Path) -> str:
         "",
     ]
     lines += [f"- {o}" for o in objectives]
-    lines += ["", "**Sections:** " + " · ".join(sections), "", "**Exercise answers**", ""]
+    lines += ["", "**Sections:** " + " · ".join(sections(nb)), "", "**Exercise answers**", ""]
     for heading, code in _exercises(nb):
         lines += [f"*{heading}*", "", "```python", code, "```", ""]
     lines.append(f"<!-- /generated {number} -->")
     return "\n".join(lines)
 
 
+# -- the table of expected outputs, from the stored notebooks ------------------------------------------------------
+PINNED = "# NBVAL_CHECK_OUTPUT"
+VERDICT_WORDS = re.compile(r"\b(better|worse|within noise|beyond (the )?(seed )?noise|baseline)\b", re.IGNORECASE)
+RESULT_WORDS = re.compile(r"\b(accuracy|error|F1|V_Rand|steps)\b")
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed or returned as text (no figures, no widgets, no warnings)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stdout":
+            parts.append(output.text)
+        elif output.output_type == "execute_result" and "application/vnd.jupyter.widget-view+json" not in output.data:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts).strip()
+
+
+def _short(line: str, width: int = 80) -> str:
+    """One output line as a table cell: in backticks, cut at ``width`` characters, ``|`` escaped."""
+    line = " ".join(line.replace("`", "").split())
+    line = line if len(line) <= width else line[: width - 1].rstrip() + "…"
+    return "`" + line.replace("|", "\\|") + "`"
+
+
+def expected_outputs(path: Path) -> str:
+    """One row of the table: the checkers' verdicts, the pinned outputs and the results that vary, as stored."""
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and printed(c)]
+    pinned = [printed(c) for c in cells if c.source.startswith(PINNED)]
+    passed = sum(text.startswith("✅") for text in pinned)
+    shown = sum(text.startswith("❌") for text in pinned)
+    facts = [line for text in pinned if not text.startswith(("✅", "❌")) for line in text.splitlines()[:1]]
+    facts = [line for line in facts if len(line) >= 20 and re.search(r"\d", line)]
+    varying = [printed(c) for c in cells if not c.source.startswith(PINNED)]
+    lines = [line for text in varying for line in text.splitlines() if not _table_row(line)]
+    key = [line for line in lines if VERDICT_WORDS.search(line)] + [line for line in lines if RESULT_WORDS.search(line)]
+    key = list(dict.fromkeys(key))[:2]
+    checks = f"{passed} × ✅" + (f", {shown} × ❌ on purpose" if shown else "")
+    example = f"; e.g. {_short(facts[0])}" if facts else ""
+    results = _cells(len(varying)) + ("; e.g. " + "<br>".join(_short(line, 90) for line in key) if key else "")
+    return f"| {path.name[:2]} | {checks} | {_cells(len(pinned))}{example} | {results} |"
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell" if count == 1 else f"{count} cells"
+
+
+def _table_row(line: str) -> bool:
+    """A row of a printed table (three or more gaps of two spaces): a number without its column heading."""
+    return len(re.findall(r"\S {2,}(?=\S)", line.strip())) >= 3
+
+
+def outputs_block(paths: list[Path]) -> str:
+    """The table of expected outputs of every notebook, as a generated block."""
+    lines = [
+        f"<!-- generated {OUTPUTS} -->",
+        "| notebook | checks that pass (full version) | pinned outputs: the same on every machine | "
+        "outputs that vary with the machine and the data (stored run) |",
+        "|---|---|---|---|",
+    ]
+    lines += [expected_outputs(path) for path in paths]
+    lines.append(f"<!-- /generated {OUTPUTS} -->")
+    return "\n".join(lines)
+
+
 def refresh(text: str, paths: list[Path]) -> tuple[str, list[str]]:
-    """The guide with every generated block rebuilt; also the notebooks that have no block yet."""
-    blocks = {p.name[:2]: generated_block(p) for p in paths}
+    """The guide with every generated block rebuilt; also the blocks it lacks (notebooks, the outputs table)."""
+    blocks = {p.name[:2]: generated_block(p) for p in paths} | {OUTPUTS: outputs_block(paths)}
     missing = [p.name for p in paths if f"<!-- generated {p.name[:2]} -->" not in text]
+    missing += [] if f"<!-- generated {OUTPUTS} -->" in text else ["the expected outputs"]
     return _BLOCK.sub(lambda m: blocks.get(m.group(1), m.group(0)), text), missing
 
 
@@ -86,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     text = GUIDE.read_text()
     new, missing = refresh(text, course_notebooks())
     for name in missing:
+        marker = name[:2] if name[:2].isdigit() else OUTPUTS
         print(
             f"docs/instructor_guide.md has no section for {name}: add one with an empty "
-            f"`<!-- generated {name[:2]} -->`…`<!-- /generated {name[:2]} -->` block and run this tool",
+            f"`<!-- generated {marker} -->`…`<!-- /generated {marker} -->` block and run this tool",
             file=sys.stderr,
         )
     if args.check:

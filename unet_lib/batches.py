@@ -8,7 +8,6 @@ a GPU. Under ``torchrun`` every process takes its own share of each step's batch
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import distributed
+from . import distributed, runtime
 from .distributed import World
 
 
@@ -65,8 +64,13 @@ class StepBatches(Sampler):
 
 
 def default_workers(device: torch.device) -> int:
-    """Data-loading processes: none on a CPU (its cores are busy training), a few beside a GPU, which would wait."""
-    return 0 if device.type == "cpu" else min(4, max((os.cpu_count() or 1) - 1, 0))
+    """Data-loading processes: none on a CPU (its cores are busy training), a few beside a GPU, which would wait.
+
+    Beside a GPU, one CPU drives the GPU and the others load: as many workers as the CPUs granted to this process
+    (``runtime.decide_threads``: the cgroup quota of a hub or a pod, this rank's share under ``torchrun``) minus
+    one, at most 4; never one per core of the node, which a container's ``os.cpu_count()`` would give.
+    """
+    return 0 if device.type == "cpu" else min(4, max(runtime.decide_threads().threads - 1, 0))
 
 
 def batch_stream(

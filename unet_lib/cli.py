@@ -161,6 +161,7 @@ def build_parser() -> Parser:
     t.add_argument("--val-tiles", type=at_least_1, default=4, help="fixed validation tiles for the loss curve")
     t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
     add_precision_option(t)
+    add_threads_option(t)
     t.set_defaults(handler=run_train)
 
     p = sub.add_parser("predict", help="predict probability maps, masks and overlays for images")
@@ -178,6 +179,7 @@ def build_parser() -> Parser:
     p.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
     add_rotations_option(p, "views averaged per image (default 1; 4 as the paper's ISBI entry, 4× the time)")
     add_precision_option(p)
+    add_threads_option(p)
     p.set_defaults(handler=run_predict)
 
     e = sub.add_parser("evaluate", help="measure a checkpoint on labelled images")
@@ -200,6 +202,7 @@ def build_parser() -> Parser:
     )
     add_rotations_option(e, "views averaged per image (default: as the model's thresholds were chosen, stored)")
     add_precision_option(e)
+    add_threads_option(e)
     e.set_defaults(handler=run_evaluate)
     return parser
 
@@ -221,6 +224,16 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
         choices=runtime.PRECISIONS,
         default="auto",
         help="auto (default: bf16/fp16 where this machine computes it faster, measured), or force fp32, bf16, fp16",
+    )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: at most N CPU threads; by default as many as the CPUs granted (``runtime.decide_threads``)."""
+    parser.add_argument(
+        "--threads",
+        type=whole_number(1),
+        help="CPU threads (default: the CPUs granted to this process — cgroup quota, affinity, $UNET_THREADS or "
+        "$OMP_NUM_THREADS — and under torchrun its share); the run prints what it uses and why",
     )
 
 
@@ -418,6 +431,7 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
         command="python -m unet_lib " + " ".join(shlex.quote(a) for a in args.argv),
         signals=signals,
         precision=args.precision,
+        threads=args.threads,
     )
 
 
@@ -443,6 +457,7 @@ def run_predict(args: argparse.Namespace, signals: StopSignals) -> int:
         args.isbi2012_test,
         args.precision,
         args.rotations or 1,
+        threads=args.threads,
     )
 
 
@@ -459,6 +474,7 @@ def run_evaluate(args: argparse.Namespace, signals: StopSignals) -> int:
         args.segmentation_threshold,
         args.precision,
         args.rotations,
+        threads=args.threads,
     )
 
 

@@ -74,6 +74,7 @@ class TrainPlan:
     overwrite: bool = False
     command: str = "python -m unet_lib train"
     precision: str = "auto"
+    threads: int | None = None
     signals: StopSignals = field(default_factory=StopSignals)
 
     def model_config(self) -> dict[str, Any]:
@@ -105,6 +106,7 @@ class TrainPlan:
         if self.segmentation_threshold is not None:
             words += ["--segmentation-threshold", f"{self.segmentation_threshold:g}"]
         words += ["--rotations", str(self.rotations)] if self.rotations != TRAIN_ROTATIONS else []
+        words += ["--threads", str(self.threads)] if self.threads is not None else []
         return " ".join(shlex.quote(w) if i else w for i, w in enumerate(words))
 
 
@@ -175,6 +177,7 @@ def command_train(plan: TrainPlan) -> int:
     """Train on a dataset, then write the checkpoints, the metrics JSON and a figure of validation predictions."""
     started = time.time()
     world = distributed.world_from_env()  # one process, or one of several started by torchrun (notebook 10)
+    threads = runtime.use_granted_threads(plan.threads)  # the CPUs granted: a hub's quota, a rank's share
     if world.is_main:  # only rank 0 writes, so only rank 0 chooses and checks the folder
         out, created = run_folder(plan)
     else:
@@ -206,6 +209,7 @@ def command_train(plan: TrainPlan) -> int:
         )
         if world.is_main:
             print(describe_run(plan, model, out_size))
+            print(f"using {threads.describe()}")
         stage = "training"
         history = train.fit(model, tiles, val_tiles, **fit_arguments(plan, out))  # a signal: stop after a step
         if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
@@ -324,6 +328,7 @@ def run_record(
         "world_size": history.world_size if history is not None else distributed.world_from_env().size,
         "training_precision": history.precision if history is not None else None,
         "torch_threads": torch.get_num_threads(),
+        "threads": runtime.decide_threads(plan.threads).describe(),
         "torch": torch.__version__,
     }
 
@@ -400,8 +405,10 @@ def command_evaluate(
     segmentation_threshold: float | None,
     precision: str = "auto",
     rotations: int | None = None,
+    threads: int | None = None,
 ) -> int:
     """Measure a checkpoint on labelled images: a table on the terminal and a metrics JSON."""
+    decision = runtime.use_granted_threads(threads)
     out = choose_folder(out, out_given, overwrite, lambda folder: sorted({"metrics.json"} & set(occupied(folder))))
     check_writable(out)
     model = load_model(checkpoint)
@@ -424,6 +431,7 @@ def command_evaluate(
         dataset, which = split_data(dataset)[1], "the validation"
     print(f"evaluating {checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
     how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)
+    print(f"using {decision.describe()}")
     print(f"predicting in {how.describe()}")
     print(views_note(rotations))
     probabilities = predict_all(model, dataset.images, how, rotations)

@@ -137,12 +137,14 @@ def command_predict(
     isbi_test: bool = False,
     precision: str = "auto",
     rotations: int = 1,
+    threads: int | None = None,
 ) -> int:
     """Probability map, mask and overlay PNGs for each input image; for a stack also two TIFF stacks.
 
     ``rotations`` 4 or 8 averages that many views of each image (``tiling.predict_probability``), as the paper's
-    ISBI entry did; it takes that many times as long.
+    ISBI entry did; it takes that many times as long. ``threads`` caps the CPU threads (``runtime.decide_threads``).
     """
+    decision = runtime.use_granted_threads(threads)
     sources = gather_sources(inputs, isbi_test)
     wanted = {name for source in sources for name in source.output_names()}
     out = choose_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder))))
@@ -153,6 +155,7 @@ def command_predict(
     first = next(iter(shapes[0]))[-2:]  # the layout is measured at the first image's tile
     how = tiling.inference_precision(model, first, precision)
     views = f", each in {rotations} views averaged" if rotations > 1 else ""
+    print(f"using {decision.describe()}")
     print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
     for source, sizes in zip(sources, shapes):
         predict_source(model, source, out, threshold, one_size=len(sizes) == 1, precision=how, rotations=rotations)

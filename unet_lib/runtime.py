@@ -174,6 +174,9 @@ def precision_policy() -> str:
 THREADS_ENV = "UNET_THREADS"
 """Set ``UNET_THREADS=N`` to cap the threads of every run (``OMP_NUM_THREADS`` is honoured as well)."""
 
+THREAD_SETTINGS = ("requested", THREADS_ENV, "OMP_NUM_THREADS")
+"""Limits that are settings (a number of threads asked for), most explicit first; the others are CPUs granted."""
+
 
 @dataclass(frozen=True)
 class ThreadDecision:
@@ -188,8 +191,12 @@ class ThreadDecision:
         return min(self.limits, key=self.limits.get)
 
     def describe(self) -> str:
-        """E.g. ``"2 threads (cgroup CPU quota 2.5 CPUs; 16 cores seen)"``."""
-        parts = [f"{name} {_cpus(value)}" for name, value in sorted(self.limits.items(), key=lambda kv: kv[1])]
+        """E.g. ``"2 threads (cgroup CPU quota 2.5 CPUs; CPU affinity 16 CPUs; cores seen 16 CPUs)"``: the smallest
+        limit first, the one that decided."""
+        parts = [
+            f"{name} {value:g}" if name in THREAD_SETTINGS else f"{name} {_cpus(value)}"
+            for name, value in sorted(self.limits.items(), key=lambda kv: kv[1])
+        ]
         plural = "thread" if self.threads == 1 else "threads"
         return f"{self.threads} {plural} ({'; '.join(parts)})"
 
@@ -247,32 +254,53 @@ def _quota_in(folder: Path) -> float | None:
 def decide_threads(
     explicit: int | None = None,
     *,
+    processes: int | None = None,
     environ: dict[str, str] | None = None,
     quota: float | None | str = "read",
     affinity: int | None = None,
     cores: int | None = None,
 ) -> ThreadDecision:
-    """The thread count: the smallest of the cores seen, the affinity mask, the cgroup quota, ``$OMP_NUM_THREADS``,
-    ``$UNET_THREADS`` and ``explicit``, rounded down, at least 1. The keyword arguments replace what would be read
-    from this machine (for tests)."""
+    """The thread count: what the machine grants this process, capped by the setting asked for; rounded down, at
+    least 1.
+
+    The machine grants the smallest of the cores seen, the affinity mask and the cgroup quota; ``processes`` that
+    share it (``$LOCAL_WORLD_SIZE``, which ``torchrun`` sets: notebook 10) get an equal share each. The setting is
+    the most explicit one given: ``explicit`` (``--threads``), else ``$UNET_THREADS``, else ``$OMP_NUM_THREADS``;
+    one overrides the next, because ``torchrun`` sets ``OMP_NUM_THREADS=1`` in every process it starts unless you
+    set it, and ``--threads`` must still be able to use the share. The keyword arguments replace what would be read
+    from this machine (for tests). On ties the more specific limit is named as the one that decided.
+    """
     environ = os.environ if environ is None else environ
-    limits: dict[str, float] = {"cores seen": float(cores or os.cpu_count() or 1)}
+    machine: dict[str, float] = {}
+    granted = cgroup_cpu_quota() if quota == "read" else quota
+    if granted is not None:
+        machine["cgroup CPU quota"] = float(granted)
     if affinity is None and hasattr(os, "sched_getaffinity"):
         affinity = len(os.sched_getaffinity(0))
     if affinity:
-        limits["CPU affinity"] = float(affinity)
-    granted = cgroup_cpu_quota() if quota == "read" else quota
-    if granted is not None:
-        limits["cgroup CPU quota"] = float(granted)
-    for name in ("OMP_NUM_THREADS", THREADS_ENV):
+        machine["CPU affinity"] = float(affinity)
+    machine["cores seen"] = float(cores or os.cpu_count() or 1)
+    limits = _thread_setting(explicit, environ)
+    if processes is None:
         with suppress(ValueError):
-            if int(environ.get(name, "0") or 0) > 0:
-                limits[name] = float(int(environ[name]))
+            processes = int(environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if processes and processes > 1:
+        limits[f"share of {processes} processes"] = min(machine.values()) / processes
+    limits |= machine
+    return ThreadDecision(max(1, int(min(limits.values()))), limits)
+
+
+def _thread_setting(explicit: int | None, environ: dict[str, str]) -> dict[str, float]:
+    """``{source: threads}`` of the most explicit thread setting given (``--threads``, ``UNET_THREADS``, ``OMP_…``)."""
     if explicit is not None:
         if explicit < 1:
             raise ValueError(f"threads must be at least 1, got {explicit}")
-        limits["requested"] = float(explicit)
-    return ThreadDecision(max(1, int(min(limits.values()))), limits)
+        return {"requested": float(explicit)}
+    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
+        with suppress(ValueError):
+            if int(environ.get(name, "0") or 0) > 0:
+                return {name: float(int(environ[name]))}
+    return {}
 
 
 def use_granted_threads(explicit: int | None = None) -> ThreadDecision:
@@ -521,13 +549,22 @@ def choose_precision(
     if requested != "auto":
         return Precision(device_type, _DTYPES[requested], device_type == "cuda", f"{requested} as requested")
     if device_type == "cuda":
-        if torch.cuda.is_bf16_supported():
+        if cuda_computes_bf16():
             return Precision("cuda", torch.bfloat16, True, "auto: this GPU computes bf16 natively")
         return Precision("cuda", torch.float16, True, "auto: fp16 with a gradient scaler, the GPU lacks bf16")
     chosen = _measured_precision(device_type, training)
     if model is None or input_shape is None or device_type == "cuda":
         return chosen
     return layout_on_the_work(chosen, model, tuple(input_shape), training)
+
+
+def cuda_computes_bf16() -> bool:
+    """True where the GPU has bf16 arithmetic (compute capability 8 and newer); a T4 (7.5, Colab's free GPU) makes
+    bf16 tensors, so ``torch.cuda.is_bf16_supported()`` says yes, but only emulates the arithmetic, slowly."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch before 2.3 counts no emulation
+        return torch.cuda.is_bf16_supported()
 
 
 def low_precision_candidate(device_type: str) -> torch.dtype | None:

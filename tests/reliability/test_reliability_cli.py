@@ -42,7 +42,7 @@ def run(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert run_main("train", "--data", data, "--steps", 2, "--out", root / "out", *TINY) == 0
+        assert run_main("train", "--data", data, "--steps", 2, "--out", root / "out", "--threads", 1, *TINY) == 0
     finally:
         torch.set_num_threads(threads)
     return root / "out", data
