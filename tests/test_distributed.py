@@ -148,6 +148,9 @@ def test_a_rank_that_dies_ends_the_job_clearly_and_keeps_the_last_checkpoint(fol
     stdout, stderr = job.communicate(timeout=120)
     assert job.returncode != 0
     assert "another training process stopped" in stdout + stderr
+    survivor = [line for line in stderr.splitlines() if line.startswith("error: rank 0: another training process")]
+    assert len(survivor) == 1 and "last good checkpoint" in survivor[0], stderr  # issue 18: one line, no traceback
+    assert "Traceback" not in stderr.split(survivor[0])[0], "the survivor printed a traceback before its line"
     assert "Traceback" not in stdout.split("another training process stopped")[0][-500:]
     state = checkpoints.load_checkpoint(out / "last.ckpt")  # whole, and a real checkpoint
     assert state["step"] >= 2 and state["step"] % 2 == 0

@@ -25,7 +25,7 @@ module              notebook  what it holds
 ``losses``          07        weighted cross-entropy, the paper's weight map, Dice
 ``checkpoints``     08        atomic, validated checkpoints; the shipped model
 ``train``           08        recipes and the training loop ``fit``
-``outputs``         08        output folders checked first, no silent replacing, orderly stops
+``outputs``         08        output folders checked first and locked, no silent replacing, orderly stops
 ``tiling``          09        overlap-tile prediction of whole images
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate

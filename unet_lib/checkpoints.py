@@ -38,6 +38,10 @@ NOTEBOOK08_RUN = "notebook08"
 """The folder under ``runs_dir()`` where notebook 08 keeps the model it trains (git-ignored)."""
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed NumPy accepts (``runtime.seed_everything`` seeds NumPy too)."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: damaged, not a checkpoint, or for another network."""
 
@@ -192,6 +196,13 @@ def _check_contents(path: Path, state: dict[str, Any]) -> None:
     weights = state.get("model_state")
     if not isinstance(weights, dict) or not weights or not all(isinstance(v, Tensor) for v in weights.values()):
         raise CheckpointError(f"{path} holds no model weights (model_state); train again or copy it again")
+    broken = [name for name, value in weights.items() if value.is_floating_point() and not bool(value.isfinite().all())]
+    if broken:
+        shown = ", ".join(broken[:2]) + (f" and {len(broken) - 2} more" if len(broken) > 2 else "")
+        raise CheckpointError(
+            f"{path} holds NaN or infinite weights ({shown}): the run that wrote it diverged; train again with a "
+            "lower --lr, batch norm or --precision fp32"
+        )
     missing = sorted(set(_WRITTEN_KEYS) - set(state))
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: it is incomplete; train again or copy it again")
@@ -213,6 +224,20 @@ def _check_contents(path: Path, state: dict[str, Any]) -> None:
     for key, kind in (("optimizer_state", dict), ("optimizer_name", str), ("history", dict), ("recipe", dict)):
         if state.get(key) is not None and not isinstance(state[key], kind):
             raise CheckpointError(f"{path} has a malformed {key} ({type(state[key]).__name__}); train again")
+    seed = state.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise CheckpointError(
+            f"{path} stores seed {seed!r}, not a whole number from 0 to {MAX_SEED}: the file was changed or "
+            "damaged; train again or copy it again"
+        )
+    recipe = state.get("recipe") or {}
+    shared = [key for key in sorted(set(recipe) & set(config)) if type(recipe[key]) is type(config[key])]
+    differ = [key for key in shared if recipe[key] != config[key]]  # a malformed recipe: ``cli.stored_recipe``
+    if differ:
+        shown = "; ".join(
+            f"{key} {config[key]!r} in its model config but {recipe[key]!r} in its recipe" for key in differ
+        )
+        raise CheckpointError(f"{path} says {shown}: the file was changed or damaged; train again or copy it again")
     rng = state["torch_rng_state"]
     if not isinstance(rng, Tensor) or rng.dtype != torch.uint8:
         raise CheckpointError(f"{path} has a malformed random-number state; train again or copy it again")

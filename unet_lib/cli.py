@@ -19,20 +19,22 @@ Ctrl-C. The commands themselves are in ``unet_lib.commands`` (train, evaluate) a
 from __future__ import annotations
 
 import argparse
+import codecs
 import math
 import os
 import shlex
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import distributed, runtime, train
-from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
+from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
 from .evaluation import TRAIN_ROTATIONS
 from .isbi2012 import DataUnavailable
@@ -58,8 +60,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
 
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An ``int`` option that must be at least ``minimum``."""
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An ``int`` option that must be at least ``minimum`` (and at most ``maximum``)."""
 
     def parse(text: str) -> int:
         try:
@@ -68,6 +70,8 @@ def whole_number(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
         return value
 
     return parse
@@ -146,7 +150,9 @@ def build_parser() -> Parser:
         help="with --augment: include the elastic deformation (default) or not",
     )
     add_out_options(t, "train")
-    t.add_argument("--seed", type=whole_number(0), help="seed of the run (default 0; --resume keeps the stored one)")
+    t.add_argument(
+        "--seed", type=whole_number(0, MAX_SEED), help="seed of the run (default 0; --resume keeps the stored one)"
+    )
     t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe and data)")
     t.add_argument(
         "--threshold", type=probability, help="pixel threshold on the cell probability (default: chosen on training)"
@@ -345,12 +351,19 @@ def training_memory_bytes(recipe: train.Recipe) -> int:
     return 4 * (3 * maps * (2 if recipe.batch_norm else 1) * recipe.batch_size + 4 * weights)
 
 
-def check_memory(recipe: train.Recipe) -> None:
-    """Refuse a recipe whose training step cannot fit into this machine's memory, before anything is allocated."""
+def check_memory(recipe: train.Recipe, resume: Path | None = None) -> None:
+    """Refuse a recipe whose training step cannot fit into this machine's memory, before anything is allocated
+    (one the options chose, or the one stored in the ``resume`` checkpoint)."""
     try:
         needed, memory = training_memory_bytes(recipe), os_memory_bytes()
     except (ValueError, OSError, AttributeError):  # a size that does not fit is refused elsewhere; Windows
         return
+    if needed > memory and resume is not None:
+        raise UsageError(
+            f"the training recipe stored in {resume} needs about {needed / 2**30:.1f} GiB per step (batch "
+            f"{recipe.batch_size} of {recipe.tile_size}² tiles, {recipe.base_channels} base channels), more than "
+            f"this machine's {memory / 2**30:.1f} GiB: resume on a larger machine, or start a new run without --resume"
+        )
     if needed > memory:
         raise UsageError(
             f"one training step needs about {needed / 2**30:.1f} GiB (batch {recipe.batch_size} of "
@@ -398,18 +411,15 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
     else:
         recipe = new_recipe(args)
     try:
-        check_config(
-            base_channels=recipe.base_channels,
-            depth=recipe.depth,
-            batch_norm=recipe.batch_norm,
-            padding=recipe.padding,
-            up_mode=recipe.up_mode,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from error
-    if unet_output_size(recipe.tile_size, recipe.depth, recipe.padding) is None:
-        raise UsageError(f"--tile-size {describe_input_size(recipe.tile_size, recipe.depth, recipe.padding)}")
-    check_memory(recipe)
+        check_recipe(recipe, "--tile-size" if resume is None else "tile_size")
+    except UsageError as error:
+        if resume is not None:  # options that differ from the stored recipe were refused above: the file is to blame
+            raise CheckpointError(
+                f"the training recipe stored in {resume} cannot be trained ({error}): the file was changed or "
+                "damaged; resume from another last.ckpt, or start a new run without --resume"
+            ) from error
+        raise
+    check_memory(recipe, resume)
     minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
     return TrainPlan(
         recipe=recipe,
@@ -433,6 +443,22 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
         precision=args.precision,
         threads=args.threads,
     )
+
+
+def check_recipe(recipe: train.Recipe, tile_size: str = "--tile-size") -> None:
+    """``UsageError`` for a recipe no U-Net can be built with (``check_memory`` then asks about this machine)."""
+    try:
+        check_config(
+            base_channels=recipe.base_channels,
+            depth=recipe.depth,
+            batch_norm=recipe.batch_norm,
+            padding=recipe.padding,
+            up_mode=recipe.up_mode,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    if unet_output_size(recipe.tile_size, recipe.depth, recipe.padding) is None:
+        raise UsageError(f"{tile_size} {describe_input_size(recipe.tile_size, recipe.depth, recipe.padding)}")
 
 
 def same_data(name: str) -> str:
@@ -503,31 +529,72 @@ USER_ERRORS = (UsageError, CheckpointError, DataUnavailable, OutputError, FileNo
 """Mistakes (or states of the machine) a user can fix: one line on stderr, exit status 2."""
 
 
+ASCII_FALLBACK = {"×": "x", "→": "->", "²": "^2", "–": "-", "—": "-", "…": "...", "≥": ">=", "≤": "<=", "·": "."}
+"""What the commands' few non-ASCII characters become on a terminal or log that cannot show them."""
+
+
+def ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    """The ``errors=`` handler of ``plain_streams``: ``×`` → ``x``, ``→`` → ``->``, anything else → ``?``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(ASCII_FALLBACK.get(character, "?") for character in text), error.end
+
+
+codecs.register_error("unet_lib.ascii", ascii_fallback)
+
+
+def plain_streams() -> None:
+    """Where stdout or stderr cannot encode ``×`` and ``→`` (``PYTHONIOENCODING=ascii``, some Windows consoles and CI
+    logs), write them as ``x`` and ``->`` instead of dying with a ``UnicodeEncodeError`` halfway through a command."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            "×→".encode(getattr(stream, "encoding", None) or "utf-8")
+        except (UnicodeEncodeError, LookupError):
+            with suppress(AttributeError, ValueError):  # a stream that cannot be reconfigured stays as it is
+                stream.reconfigure(errors="unet_lib.ascii")
+
+
+def say_error(message: str) -> None:
+    """The one line of a refused command, on stderr, on a line of its own (after a progress bar's last frame)."""
+    print("error: " + " ".join(str(message).split()), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m unet_lib`` and the ``unet`` command; returns the exit status."""
+    """Entry point of ``python -m unet_lib`` and the ``unet`` command; returns the exit status.
+
+    Warnings (Pillow's, tifffile's, torch's) are held back while the command runs: a refused command prints only
+    its one line; one that ends otherwise shows them at its end.
+    """
+    plain_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a refused option (already explained in one line)
         return int(stop.code or 0)
     args.argv = argv
-    with stop_signals() as signals:
-        try:
-            return args.handler(args, signals)
-        except USER_ERRORS as error:
-            print("error: " + " ".join(str(error).split()), file=sys.stderr)
-            return 2
-        except (MemoryError, RuntimeError) as error:
-            if not out_of_memory(error):
-                raise
-            print(
-                "error: out of memory: use a smaller --tile-size, --batch-size or --base-channels, or fewer images",
-                file=sys.stderr,
-            )
-            return 2
-        except distributed.PeerLost as error:  # another process of a torchrun job died (notebook 10)
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print(f"stopped by {signals.name}: every file written so far is complete", file=sys.stderr)
-            return signals.exit_status
+    refused, caught = False, []
+    try:
+        with stop_signals() as signals, warnings.catch_warnings(record=True) as caught:
+            try:
+                return args.handler(args, signals)
+            except USER_ERRORS as error:
+                refused = True
+                say_error(str(error))
+                return 2
+            except distributed.PeerLost as error:  # another process of a torchrun job died (notebook 10); a
+                refused = True  # RuntimeError, so before the next clause
+                say_error(str(error))
+                return 2
+            except (MemoryError, RuntimeError) as error:
+                if not out_of_memory(error):
+                    raise
+                refused = True
+                say_error("out of memory: use a smaller --tile-size, --batch-size or --base-channels, or fewer images")
+                return 2
+            except KeyboardInterrupt:
+                print(f"stopped by {signals.name}: every file written so far is complete", file=sys.stderr)
+                return signals.exit_status
+    finally:
+        for warning in [] if refused else caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)

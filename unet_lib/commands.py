@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,10 @@ from .isbi2012 import DataUnavailable
 from .losses import weight_maps
 from .model import UNetModel, count_config_parameters, count_parameters
 from .outputs import (
+    FolderLock,
     StopSignals,
     UsageError,
-    check_writable,
-    choose_folder,
+    claim_folder,
     finite_or_null,
     occupied,
     save_figure,
@@ -110,15 +111,14 @@ class TrainPlan:
         return " ".join(shlex.quote(w) if i else w for i, w in enumerate(words))
 
 
-def run_folder(plan: TrainPlan) -> tuple[Path, bool]:
-    """The checked output folder of a training run (see ``choose_folder``), and whether this run creates it.
+def run_folder(plan: TrainPlan) -> AbstractContextManager[FolderLock]:
+    """``with run_folder(plan) as lock:`` the checked, locked output folder of a training run (``lock.folder``;
+    ``lock.created``: this run creates it) — ``outputs.claim_folder``: no other command writes into it meanwhile.
 
     Continuing a run in its own folder (``--resume R/last.ckpt``) is consent to replace its files.
     """
     continuing = plan.resume is not None and plan.resume.resolve().parent == plan.out.resolve()
-    out = choose_folder(plan.out, plan.out_given, plan.overwrite or continuing, occupied)
-    created = not out.exists()
-    return check_writable(out, plan.output_bytes()), created
+    return claim_folder(plan.out, plan.out_given, plan.overwrite or continuing, occupied, plan.output_bytes())
 
 
 def training_data(plan: TrainPlan, verbose: bool = True) -> tuple[SegmentationData, SegmentationData, SegmentationData]:
@@ -177,11 +177,15 @@ def command_train(plan: TrainPlan) -> int:
     """Train on a dataset, then write the checkpoints, the metrics JSON and a figure of validation predictions."""
     started = time.time()
     world = distributed.world_from_env()  # one process, or one of several started by torchrun (notebook 10)
+    if not world.is_main:  # only rank 0 writes, so only rank 0 chooses, checks and locks the folder
+        return train_into(plan, plan.out, False, started, world)
+    with run_folder(plan) as lock:
+        return train_into(plan, lock.folder, lock.created, started, world)
+
+
+def train_into(plan: TrainPlan, out: Path, created: bool, started: float, world: distributed.World) -> int:
+    """``command_train`` once the folder is claimed: load, train, evaluate, write; a stop says what was saved."""
     threads = runtime.use_granted_threads(plan.threads)  # the CPUs granted: a hub's quota, a rank's share
-    if world.is_main:  # only rank 0 writes, so only rank 0 chooses and checks the folder
-        out, created = run_folder(plan)
-    else:
-        out, created = plan.out, False
     stage, model = "loading the data", None
     try:
         dataset, train_part, val_part = training_data(plan, verbose=world.is_main)
@@ -212,6 +216,8 @@ def command_train(plan: TrainPlan) -> int:
             print(f"using {threads.describe()}")
         stage = "training"
         history = train.fit(model, tiles, val_tiles, **fit_arguments(plan, out))  # a signal: stop after a step
+        if history.stopped == "diverged":  # every rank sees it at the same step (the gradients are shared)
+            raise UsageError(divergence_message(plan, out, history, started))
         if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
             return 0
         if history.stopped == "interrupted":
@@ -246,6 +252,22 @@ def variants(recipe: train.Recipe) -> str:
     words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
     words += ["no weight map"] if not recipe.weight_map else []
     return "".join(f", {word}" for word in words)
+
+
+def divergence_message(plan: TrainPlan, out: Path, history: train.History, started: float) -> str:
+    """One line for a run that ``fit`` stopped because a loss or gradient stopped being a number: where, what was
+    kept, and what to try (only the remedies this run did not already use)."""
+    last, step = out / "last.ckpt", saved_step(out / "last.ckpt", since=started)
+    kept = f"{last} holds step {step}, the last finite one" if step is not None else "no checkpoint was written"
+    if step is None and plan.resume is not None:
+        kept = f"{plan.resume} still holds step {plan.start_step}"
+    tries = [f"a lower --lr (this run: {plan.recipe.lr:g})"]
+    tries += ["batch norm (leave out --no-batch-norm)"] if not plan.recipe.batch_norm else []
+    tries += ["--precision fp32"] if not history.precision.startswith("fp32") else []
+    return (
+        f"training diverged at step {history.diverged_at} ({history.divergence}), so it stopped there and wrote "
+        f"no model.ckpt; {kept}. Try {', '.join(tries[:-1]) + ' or ' + tries[-1] if len(tries) > 1 else tries[0]}"
+    )
 
 
 def write_training_outputs(
@@ -408,9 +430,26 @@ def command_evaluate(
     threads: int | None = None,
 ) -> int:
     """Measure a checkpoint on labelled images: a table on the terminal and a metrics JSON."""
+    clash = lambda folder: sorted({"metrics.json"} & set(occupied(folder)))  # noqa: E731
+    with claim_folder(out, out_given, overwrite, clash) as lock:
+        return evaluate_into(
+            lock.folder, checkpoint, data, slices, threshold, segmentation_threshold, precision, rotations, threads
+        )
+
+
+def evaluate_into(
+    out: Path,
+    checkpoint: str,
+    data: str,
+    slices: str,
+    threshold: float | None,
+    segmentation_threshold: float | None,
+    precision: str,
+    rotations: int | None,
+    threads: int | None = None,
+) -> int:
+    """``command_evaluate`` once its folder is claimed."""
     decision = runtime.use_granted_threads(threads)
-    out = choose_folder(out, out_given, overwrite, lambda folder: sorted({"metrics.json"} & set(occupied(folder))))
-    check_writable(out)
     model = load_model(checkpoint)
     state = load_checkpoint(checkpoint)
     thresholds = stored_thresholds(state, threshold, segmentation_threshold)

@@ -75,6 +75,12 @@ class SegmentationData:
 
 
 # -- reading files --------------------------------------------------------------------------------
+class BlankImage(ValueError):
+    """An image with one value in every pixel: nothing to segment. ``shape`` lets a stack keep its place."""
+
+    def __init__(self, message: str, shape: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.shape = shape
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -101,6 +107,28 @@ def count_slices(path: str | Path) -> int:
             return max(1, len(tiff.pages))
     except Exception as error:  # tifffile raises many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
+
+
+def hyperstack_note(path: str | Path) -> str:
+    """A note for an ImageJ hyperstack with several channels (its pages interleave them: slice 0 channel 0,
+    slice 0 channel 1, …), which ``predict`` reads page by page; ``""`` for any other file."""
+    path = Path(path)
+    if not _is_tiff(path):
+        return ""
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            metadata = tiff.imagej_metadata or {}
+            pages = len(tiff.pages)
+    except Exception:  # unreadable: the reader says so
+        return ""
+    channels = metadata.get("channels", 1)
+    if not isinstance(channels, int) or channels < 2:
+        return ""
+    return (
+        f"note: {path.name} is an ImageJ hyperstack with {channels} channels; each of its {pages} pages (every "
+        "channel of every slice) is predicted as a slice of its own; to predict one channel, save it on its own "
+        "(Fiji: Image > Color > Split Channels)"
+    )
 
 
 def read_array(path: str | Path, index: int | None = None) -> np.ndarray:
@@ -207,7 +235,9 @@ def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
         array = array.astype(np.uint8)
     low, high = array.min(), array.max()
     if not high > low:
-        raise ValueError(f"{name} has the same value ({low}) in every pixel: there is nothing to segment in it")
+        raise BlankImage(
+            f"{name} has the same value ({low}) in every pixel: there is nothing to segment in it", array.shape
+        )
     if array.dtype.kind == "f":  # halve first: the range of a float64 image may not fit a float64 itself
         scaled = (array.astype(np.float64) / 2 - float(low) / 2) / (float(high) / 2 - float(low) / 2)
     else:
@@ -231,12 +261,14 @@ def read_mask(path: str | Path) -> np.ndarray:
     return read_mask_with_note(path)[0]
 
 
-def read_mask_with_note(path: str | Path) -> tuple[np.ndarray, str]:
-    """A mask file as a uint8 label, and ``interpret_mask``'s note on how it was read."""
+def read_mask_with_note(path: str | Path, name: str | None = None) -> tuple[np.ndarray, str]:
+    """A mask file as a uint8 label, and ``interpret_mask``'s note on how it was read; messages call it ``name``
+    (default: the file's name; ``load_folder`` says ``masks/a.png``, so it is clear which of two files is meant)."""
     path = Path(path)
+    name = name or path.name
     array = read_array(path)
-    _check_values(array, path.name)
-    return interpret_mask(_single_channel(array, path.name, average_colour=False), path.name, path.suffix.lower())
+    _check_values(array, name)
+    return interpret_mask(_single_channel(array, name, average_colour=False), name, path.suffix.lower())
 
 
 def load_folder(path: str | Path) -> SegmentationData:
@@ -259,7 +291,7 @@ def load_folder(path: str | Path) -> SegmentationData:
     _check_pairs(images, masks)
     stems = sorted(images)
     pictures = [read_image(images[stem]) for stem in stems]
-    readings = [read_mask_with_note(masks[stem]) for stem in stems]
+    readings = [read_mask_with_note(masks[stem], f"masks/{masks[stem].name}") for stem in stems]
     for stem, image, (label, _) in zip(stems, pictures, readings):
         if image.shape != label.shape:
             raise ValueError(f"{images[stem].name} is {image.shape} but its mask {masks[stem].name} is {label.shape}")

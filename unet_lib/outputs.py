@@ -7,6 +7,10 @@ The three commands of ``python -m unet_lib`` write through these pieces:
   numbered one is used (``runs/train-2``), and the command says which;
 * ``write_json``, ``save_png``, ``save_figure`` — every file through ``runtime.write_atomic``, JSON
   always valid (an undefined measure is ``null``);
+* ``claim_folder`` — one writer per output folder: ``train``, ``predict`` and ``evaluate`` hold an advisory lock
+  on their folder for as long as they write into it, so a second command into the same folder is refused
+  (naming the process that holds it) instead of mixing two runs' files; a folder the refused or failed
+  command created is removed again if it stayed empty;
 * ``StopSignals`` — Ctrl-C, SIGTERM and SIGHUP all stop a command the same way (training after a whole step);
 * ``UsageError`` — a problem the user can fix, printed by ``unet_lib.cli`` as one line.
 """
@@ -15,10 +19,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
+import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +142,14 @@ def check_writable(folder: Path, needed_bytes: int = 0) -> Path:
     return folder
 
 
+def earlier_run_message(folder: Path, found: list[str]) -> str:
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return (
+        f"--out {folder} already holds {shown} from an earlier run: choose another --out, "
+        "or add --overwrite to replace them"
+    )
+
+
 def choose_folder(folder: Path, given: bool, overwrite: bool, clash: Callable[[Path], list[str]]) -> Path:
     """Where to write: ``folder``, unless ``clash(folder)`` names files an earlier run left there.
 
@@ -144,11 +160,150 @@ def choose_folder(folder: Path, given: bool, overwrite: bool, clash: Callable[[P
     if not found or overwrite:
         return folder
     if given:
-        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-        raise UsageError(
-            f"--out {folder} already holds {shown} from an earlier run: choose another --out, "
-            "or add --overwrite to replace them"
-        )
+        raise UsageError(earlier_run_message(folder, found))
     fresh = next_free(folder, lambda candidate: bool(clash(candidate)) or candidate.is_file())
     print(f"{folder} holds an earlier run, so this one writes into {fresh}")
     return fresh
+
+
+# -- one writer per folder --------------------------------------------------------------------------
+LOCK_NAME = ".unet_lib.lock"
+"""The lock file inside an output folder (hidden, so ``occupied`` does not count it as an earlier run's file)."""
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks of this kind; commands there run unlocked
+    fcntl = None  # type: ignore[assignment]
+
+
+class FolderLock:
+    """An advisory lock (``fcntl.flock``) on ``folder/.unet_lib.lock`` that names its holder.
+
+    The kernel drops the lock when its process ends, however it ends (SIGKILL included), so a lock file left
+    by a killed command never blocks the next one: only a living holder does. The file holds the holder's
+    process id and command line, for the refusal to name. ``created``: this command made the folder, so a
+    folder still empty at ``release`` is removed (a refused run leaves nothing behind).
+    """
+
+    def __init__(self, folder: Path, created: bool) -> None:
+        self.folder, self.created, self.handle = folder, created, None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / LOCK_NAME
+
+    def holder(self) -> str:
+        """Who holds the lock, as the holder wrote it: ``"process 1234 (python -m unet_lib train …)"``."""
+        for _ in range(20):  # the holder writes its name right after it takes the lock: give it a moment
+            try:
+                pid, _, command = self.path.read_text(encoding="utf-8").partition("\n")
+            except (OSError, UnicodeDecodeError):
+                return "another process"
+            if pid.strip():
+                break
+            time.sleep(0.05)
+        command = " ".join(command.split())
+        return f"process {pid.strip() or '?'}" + (f" ({command})" if command else "")
+
+    def acquire(self) -> bool:
+        """Take the lock; ``False`` when a living process holds it. Without ``fcntl`` (Windows) always ``True``."""
+        if fcntl is None:
+            return True
+        while True:
+            handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                return False
+            except OSError:  # a file system without locks: go on unlocked rather than refuse to work
+                os.close(handle)
+                return True
+            try:
+                same = os.fstat(handle).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the holder removed the file between our open and our lock: take the new one
+                break
+            os.close(handle)
+        os.ftruncate(handle, 0)
+        os.write(handle, f"{os.getpid()}\n{command_line()}\n".encode())
+        self.handle = handle
+        return True
+
+    def release(self) -> None:
+        """Remove the lock file (while still holding it), unlock, and remove the folder if this run made it and
+        left nothing in it."""
+        if self.handle is not None:
+            with suppress(OSError):
+                self.path.unlink()
+            os.close(self.handle)
+            self.handle = None
+        if self.created:
+            with suppress(OSError):
+                if self.folder.is_dir() and not any(self.folder.iterdir()):
+                    self.folder.rmdir()
+
+
+def command_line() -> str:
+    """This process's command, as a user typed it (``python -m unet_lib train …``, ``unet predict …``)."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    program = "python -m unet_lib" if program == "__main__.py" else program
+    return " ".join([program, *sys.argv[1:]])
+
+
+@contextmanager
+def claim_folder(
+    folder: Path, given: bool, overwrite: bool, clash: Callable[[Path], list[str]], needed_bytes: int = 0
+) -> Iterator[FolderLock]:
+    """``with claim_folder(...) as lock:`` write into ``lock.folder``, which no other command writes into meanwhile.
+
+    The folder is chosen as ``choose_folder`` chooses it, but only *after* its lock is taken, so two
+    commands started at the same moment cannot both find it empty: the second is refused with one line
+    naming the first (a default folder moves on to the next numbered one instead). The folder is checked
+    writable (``check_writable``) before any work; at the end, however it ends, the lock is released and a
+    folder this command created and left empty is removed.
+    """
+    candidate = folder
+    while True:
+        created = not candidate.exists()
+        lock = FolderLock(candidate, created)
+        try:
+            check_writable(candidate, needed_bytes)
+        except (UsageError, OSError):
+            lock.release()  # removes the folder again if it was made for nothing
+            raise
+        if not lock.acquire():
+            lock.release()
+            if given:
+                raise UsageError(
+                    f"--out {candidate} is being written by {lock.holder()}: wait for it to finish, "
+                    "or choose another --out"
+                )
+            why = "is being written by another command"
+        else:
+            found = clash(candidate)
+            if not found or overwrite:
+                break
+            lock.release()
+            if given:
+                raise UsageError(earlier_run_message(candidate, found))
+            why = "holds an earlier run"
+        fresh = next_free(folder, lambda other: bool(clash(other)) or other.is_file() or locked(other))
+        print(f"{candidate} {why}, so this one writes into {fresh}")
+        candidate = fresh
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def locked(folder: Path) -> bool:
+    """True when a living command holds ``folder``'s lock."""
+    if fcntl is None or not (folder / LOCK_NAME).is_file():
+        return False
+    lock = FolderLock(folder, False)
+    if lock.acquire():
+        lock.release()
+        return False
+    return True

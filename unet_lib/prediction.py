@@ -21,10 +21,18 @@ from torch import nn
 from . import runtime, tiling
 from .checkpoints import load_checkpoint, load_model
 from .evaluation import predict_all, stored_thresholds
-from .images import IMAGE_SUFFIXES, SegmentationData, count_slices, image_files, read_image
+from .images import (
+    IMAGE_SUFFIXES,
+    BlankImage,
+    SegmentationData,
+    count_slices,
+    hyperstack_note,
+    image_files,
+    read_image,
+)
 from .isbi2012 import DataUnavailable, isbi2012_checksums, load_isbi2012
 from .metrics import cell_segments
-from .outputs import UsageError, check_writable, choose_folder, occupied, save_png
+from .outputs import UsageError, claim_folder, occupied, save_png
 
 ISBI_TEST_STEM = "isbi2012_test"
 """``predict --isbi2012-test`` writes ``isbi2012_test_probability.tif``: the challenge's submission file."""
@@ -39,6 +47,7 @@ class Source:
     stem: str
     slices: int
     read: Callable[[int], np.ndarray]
+    path: Path | None = None  # the file it is read from (none for the ISBI test set)
 
     @property
     def is_stack(self) -> bool:
@@ -64,7 +73,7 @@ def file_source(path: Path) -> Source:
         slices = count_slices(path)
     except ValueError as error:
         raise UsageError(f"{error}; give a PNG, TIFF, JPEG or BMP file") from error
-    return Source(str(path), path.stem, slices, lambda k: read_image(path, k if slices > 1 else None))
+    return Source(str(path), path.stem, slices, lambda k: read_image(path, k if slices > 1 else None), path)
 
 
 def isbi_test_source() -> Source:
@@ -95,8 +104,8 @@ def gather_sources(inputs: list[str], isbi_test: bool) -> list[Source]:
             files.extend(found)
         else:
             files.append(item)
-    unique = {path.resolve(): path for path in reversed(files)}  # the same file named twice is predicted once
-    sources += [file_source(path) for path in files if unique.get(path.resolve()) is path]
+    unique = {real_path(path): path for path in reversed(files)}  # the same file named twice is predicted once
+    sources += [file_source(path) for path in files if unique.get(real_path(path)) is path]
     if not sources:
         raise UsageError("give images, folders of images, or --isbi2012-test")
     owners: dict[str, str] = {}
@@ -109,6 +118,34 @@ def gather_sources(inputs: list[str], isbi_test: bool) -> list[Source]:
                 )
             owners[name] = source.label
     return sources
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with every symbolic link followed; a link that leads back to itself is refused in one line."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as error:  # "Symlink loop" (Python ≤ 3.12) or ELOOP
+        raise UsageError(
+            f"{path} is a symbolic link that leads back to itself (a loop): point it at an image, or give the "
+            "image itself"
+        ) from error
+
+
+def check_inputs_untouched(sources: list[Source], out: Path) -> None:
+    """Refuse an ``--out`` that holds an input, or where an output would take an input's name: ``predict`` writes
+    ``a_probability.png`` for ``a.png``, so an earlier export called that, predicted again, would be replaced
+    (even ``--overwrite`` never consents to losing an input)."""
+    folder = real_path(out)
+    for source in sources:
+        if source.path is None:
+            continue
+        where = real_path(source.path)
+        outputs = {real_path(out / name) for name in source.output_names()}
+        if where.parent == folder or where in outputs:
+            raise UsageError(
+                f"--out {out} holds the input {source.path.name}; predict never writes beside its inputs "
+                "(an output could replace one): choose another --out"
+            )
 
 
 def read_checked(source: Source, k: int) -> np.ndarray:
@@ -146,20 +183,47 @@ def command_predict(
     """
     decision = runtime.use_granted_threads(threads)
     sources = gather_sources(inputs, isbi_test)
+    check_inputs_untouched(sources, out)
     wanted = {name for source in sources for name in source.output_names()}
-    out = choose_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder))))
-    check_writable(out)
+    with claim_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder)))) as lock:
+        return predict_into(sources, checkpoint, lock.folder, threshold, precision, rotations, decision)
+
+
+def predict_into(
+    sources: list[Source],
+    checkpoint: str,
+    out: Path,
+    threshold: float | None,
+    precision: str,
+    rotations: int,
+    decision: runtime.ThreadDecision,
+) -> int:
+    """``command_predict`` once its folder is claimed: every input and the model checked, then the predictions."""
     model = load_model(checkpoint)
     threshold = stored_thresholds(load_checkpoint(checkpoint), threshold)["threshold"]
-    shapes = [{read_checked(source, k).shape for k in range(source.slices)} for source in sources]  # checked first
-    first = next(iter(shapes[0]))[-2:]  # the layout is measured at the first image's tile
-    how = tiling.inference_precision(model, first, precision)
+    shapes = [[slice_shape(source, k) for k in range(source.slices)] for source in sources]  # checked first
+    how = tiling.inference_precision(model, shapes[0][0][-2:], precision)  # layout measured at the first tile
     views = f", each in {rotations} views averaged" if rotations > 1 else ""
     print(f"using {decision.describe()}")
     print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
+    for source in sources:
+        note = hyperstack_note(source.path) if source.path is not None else ""
+        if note:
+            print(note)
     for source, sizes in zip(sources, shapes):
-        predict_source(model, source, out, threshold, one_size=len(sizes) == 1, precision=how, rotations=rotations)
+        predict_source(model, source, out, threshold, one_size=len(set(sizes)) == 1, precision=how, rotations=rotations)
     return 0
+
+
+def slice_shape(source: Source, k: int) -> tuple[int, ...]:
+    """The shape of slice ``k``, read and checked; a blank slice of a stack is allowed (``predict_source`` writes
+    it as background), a blank single image is refused (nothing to segment)."""
+    try:
+        return read_checked(source, k).shape
+    except UsageError as error:
+        if source.is_stack and isinstance(error.__cause__, BlankImage):
+            return error.__cause__.shape
+        raise
 
 
 def predict_source(
@@ -179,7 +243,7 @@ def predict_source(
     which values between 0 (100% membrane certainty) and 1 (100% non-membrane certainty)"
     (https://imagej.net/events/isbi-2012-segmentation-challenge, "Results format").
     """
-    shares, shape = [], (0, 0)
+    shares, sizes, blank = [], [], []
     with ExitStack() as stack:
         writers = []
         if source.is_stack:
@@ -187,8 +251,15 @@ def predict_source(
                 temporary = stack.enter_context(runtime.atomic_output(out / f"{source.stem}_{kind}.tif"))
                 writers.append(stack.enter_context(tifffile.TiffWriter(temporary)))
         for k, stem in enumerate(source.slice_stems()):
-            image = read_checked(source, k)
-            probability = predict_all(model, [image], precision, rotations)[0]
+            try:
+                image = read_checked(source, k)
+                probability = predict_all(model, [image], precision, rotations)[0]
+            except UsageError as error:  # a blank slice of a stack (a single blank image was refused before)
+                if not isinstance(error.__cause__, BlankImage):
+                    raise
+                image = np.zeros(error.__cause__.shape[-2:], np.float32)
+                probability = image.copy()
+                blank.append(k)
             mask = probability > threshold
             save_png(out / f"{stem}_probability.png", (probability * 255).round().astype(np.uint8))
             save_png(out / f"{stem}_mask.png", mask.astype(np.uint8) * 255)
@@ -197,8 +268,14 @@ def predict_source(
                 writers[0].write(probability.astype(np.float32), contiguous=one_size, photometric="minisblack")
                 writers[1].write(mask.astype(np.uint8) * 255, contiguous=one_size, photometric="minisblack")
             shares.append(float(mask.mean()))
-            shape = image.shape
-    size = f"{shape[0]}×{shape[1]}"
+            sizes.append(f"{image.shape[0]}×{image.shape[1]}")
+    distinct = list(dict.fromkeys(sizes))  # a stack's pages may differ in size: name them all (up to three)
+    size = (
+        distinct[0] if len(distinct) == 1 else "sizes " + ", ".join(distinct[:3]) + (" …" if len(distinct) > 3 else "")
+    )
+    if blank:
+        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        print(f"note: {source.label} slice(s) {shown} are blank (one value everywhere): written as background")
     if source.is_stack:
         print(
             f"{source.label} ({source.slices} slices of {size}): {np.mean(shares):.1%} foreground → "

@@ -112,10 +112,12 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    stopped: str = ""  # "steps", "time" or "interrupted"
+    stopped: str = ""  # "steps", "time", "interrupted" or "diverged"
     precision: str = ""  # how the steps were computed, e.g. "fp32, NCHW, on cpu (…)"
     world_size: int = 1  # how many processes trained together (notebook 10)
     stop_signal: int = 0  # the signal that stopped an interrupted run (SIGINT, SIGTERM, SIGHUP), 0 if none
+    diverged_at: int = 0  # the step whose loss or gradient was not a number (NaN, infinite), 0 if none
+    divergence: str = ""  # what was not finite at that step, e.g. "the loss was nan"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,11 +211,72 @@ def resume_from(path: str | Path, model: nn.Module, optimizer: torch.optim.Optim
             f"(it has {state['optimizer_name']}); resume with the optimiser it was trained with"
         )
     model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(state["optimizer_state"])
+    try:
+        optimizer.load_state_dict(state["optimizer_state"])
+        check_optimizer_state(optimizer)
+    except (ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise CheckpointError(
+            f"the optimiser state in {path} does not fit this U-Net ({str(error).splitlines()[0]}): the file was "
+            "changed or damaged; resume from another last.ckpt, or start a new run without --resume"
+        ) from error
     torch.set_rng_state(state["torch_rng_state"])
     if state.get("cuda_rng_states") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng_states"])
     return state["step"], History.from_dict(state["history"])
+
+
+def check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """``ValueError`` when a loaded optimiser state holds a tensor (a momentum, Adam's moments) whose shape differs
+    from its weight's: ``load_state_dict`` does not look, and the first step would fail deep inside torch."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for key, value in optimizer.state.get(parameter, {}).items():
+                if isinstance(value, Tensor) and value.dim() > 0 and value.shape != parameter.shape:
+                    raise ValueError(f"{key} of shape {tuple(value.shape)} for a weight of {tuple(parameter.shape)}")
+
+
+# -- divergence: a loss or gradient that is no longer a number ------------------------------
+class Diverged(ArithmeticError):
+    """A step's loss or gradients (or the weights after it) are NaN or infinite: training cannot recover from that.
+
+    Too high a learning rate is the usual cause (notebook 08), above all without batch norm or in fp16.
+    """
+
+
+def stop_on_divergence(optimizer: torch.optim.Optimizer) -> None:
+    """Make ``optimizer`` refuse to step with non-finite gradients (the weights stay the last finite ones) and
+    raise ``Diverged`` when a step made a weight non-finite.
+
+    An fp16 ``GradScaler`` skips steps with infinite gradients before the optimiser sees them, so a skipped
+    fp16 step is not a divergence. Under DDP every rank holds the same averaged gradients, so all stop together.
+    """
+
+    def parameters() -> list[Tensor]:
+        return [p for group in optimizer.param_groups for p in group["params"]]
+
+    def before(*_: object) -> None:
+        grads = [p.grad for p in parameters() if p.grad is not None]
+        if grads and not all_finite(grads):
+            raise Diverged("a gradient was NaN or infinite")
+
+    def after(*_: object) -> None:
+        if not all_finite(parameters()):
+            raise Diverged("a weight became NaN or infinite")
+
+    optimizer.register_step_pre_hook(before)
+    optimizer.register_step_post_hook(after)
+
+
+def all_finite(tensors: list[Tensor]) -> bool:
+    """True when no element of ``tensors`` is NaN or infinite (one synchronisation on a GPU)."""
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+def check_loss(loss: float) -> float:
+    """``loss``, or ``Diverged`` when it is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise Diverged(f"the loss was {loss}")
+    return loss
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -344,6 +407,7 @@ def fit(
     model.to(device, memory_format=how.memory_format)
     opt = make_optimizer(model, optimizer, lr)
     step, history = resume_from(resume, model, opt) if resume else (0, History())
+    stop_on_divergence(opt)  # a NaN or infinite gradient ends the run: nothing non-finite is ever saved
     history.precision, history.world_size = how.describe(), world.size
     net, scaler = distributed.wrap(model, world, device), how.grad_scaler()
     workers = default_workers(device) if workers is None else workers
@@ -362,6 +426,7 @@ def fit(
             while not (reason := agreed_stop(world, stops, step, steps, start, minutes, anneal, opt)):
                 x, y, w = next(batches)
                 loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=how.memory_format), y, w, how, scaler)
+                check_loss(loss)
                 step += 1
                 history.step.append(step)
                 history.loss.append(loss)
@@ -376,25 +441,42 @@ def fit(
                         curves.update(history)
                 if step % checkpoint_every == 0:
                     save()
+        except Diverged as error:  # recorded, not raised, so a notebook can still draw the loss curve
+            reason, history.diverged_at, history.divergence = "diverged", step + 1, str(error)
+            if world.is_main and curves is not None:
+                print(f"training diverged at step {step + 1} ({error}): stopped; try a lower lr or batch norm")
         except KeyboardInterrupt:  # a second Ctrl-C in a terminal or ■ (interrupt the kernel) in Jupyter
             reason = "interrupted"
             if world.is_main:
                 print(f"Interrupted at step {step}: saving a checkpoint and stopping.")
         except Exception as error:  # another process of a torchrun job died: keep the last good checkpoint
+            bar.close()  # any error's message then starts on a line of its own
             if not distributed.peer_lost(error, world):
                 raise
-            bar.close()
-            raise distributed.PeerLost(
-                f"rank {world.rank}: another training process stopped at step {step} ({str(error).splitlines()[0]}); "
-                f"the last checkpoint written{f' ({checkpoint})' if checkpoint else ''} is intact: resume from it"
-            ) from error
+            raise distributed.PeerLost(peer_lost_message(world, step, error, checkpoint)) from error
     bar.close()
     history.stopped, history.stop_signal = reason, stops.number if reason == "interrupted" else 0
-    save()
+    if reason != "diverged":  # last.ckpt keeps the last finite step
+        save()
     distributed.finish(world)
     if curves is not None:
         curves.update(history)
     return history
+
+
+def peer_lost_message(world: World, step: int, error: BaseException, checkpoint: str | Path | None) -> str:
+    """One line for this rank when another rank went away: where it stopped and the last good checkpoint."""
+    cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    kept = "no checkpoint had been written yet: start the run again"
+    if checkpoint is not None and Path(checkpoint).is_file():
+        try:
+            kept = (
+                f"the last good checkpoint, {checkpoint} (step {load_checkpoint(checkpoint)['step']}), is intact: "
+                f"resume from it with --resume {checkpoint}"
+            )
+        except (CheckpointError, OSError):
+            kept = f"{checkpoint} cannot be read: start the run again"
+    return f"rank {world.rank}: another training process stopped at step {step} ({cause}); {kept}"
 
 
 def agreed_stop(
