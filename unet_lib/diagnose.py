@@ -462,7 +462,7 @@ def _pairing(images: dict[str, Path], masks: dict[str, Path], doubles: list[str]
 
 MASK_MEANING = {
     "binary 0/1": "0 = background, 1 = object",
-    "binary 0/255": "0 = background, 255 = object (read as 1)",
+    "binary 0/255": "0 = background, 255 = object, read as 1",
     "anti-aliased": "thresholded at half the maximum",
     "instance labels": "each object becomes foreground, with a background line where two touch",
 }
@@ -471,8 +471,7 @@ MASK_MEANING = {
 def _mask_summary(readings: list[MaskReading]) -> Finding:
     kinds: dict[str, list[MaskReading]] = {}
     for reading in readings:
-        kind = reading.kind if reading.kind in MASK_MEANING or not reading.kind.startswith("binary") else "binary"
-        kinds.setdefault(kind, []).append(reading)
+        kinds.setdefault(reading.kind, []).append(reading)
     if not readings:
         return found("masks", "no mask has an image to go with it")
     for bad, advice in (
@@ -487,8 +486,8 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
     for kind, group in kinds.items():
         if kind == "grey levels":
             continue  # reported as swapped folders
-        meaning = MASK_MEANING.get(kind, group[0].why)
-        parts.append(f"{len(group)} {kind} ({meaning}; e.g. {group[0].name}: {group[0].why})")
+        example = "" if kind.startswith("binary") else f"; e.g. {group[0].name}: {group[0].why}"
+        parts.append(f"{len(group)} {kind} ({MASK_MEANING.get(kind, group[0].why)}{example})")
     return ok("masks", "; ".join(parts) if parts else "read as pictures, see below")
 
 
@@ -1202,8 +1201,8 @@ def doctor(
     add([ok("threads", runtime.use_granted_threads().describe())])
     loaded, data_findings = check_dataset(data, recipe.tile_size, recipe.depth)
     add(data_findings)
-    if loaded is None or loaded.labels is None or worst(about(findings, "labels")) == "problem":
-        return findings
+    if loaded is None or loaded.labels is None or worst(findings) == "problem":
+        return findings  # the pipeline on data that is wrong says nothing new: fix the data first
     tiles = training_tiles(loaded, recipe)
     add(check_pipeline(tiles, recipe, precision=precision, measure_seconds=measure_seconds))
     if overfit:
