@@ -130,3 +130,31 @@ def test_train_on_healthy_data_prints_no_finding_and_forecasts_a_time_budget(tmp
         "this machine: 2.00 s per step (spread 0.10 s over 2 steps), about 30 steps per minute → about 30 steps" in out
     )
     assert "stored 5-minute runs" not in out  # not the default command on the ISBI data
+
+
+def test_readme_when_it_does_not_work():
+    """README's section: the commands parse, the bar is the code's, every finding it names is one the doctor makes."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## When it does not work", 1)[1].split("\n## ", 1)[0]
+    assert f"at least\n{diagnose.OVERFIT_IOU:g}" in section or f"at least {diagnose.OVERFIT_IOU:g}" in section
+    named = {
+        name.strip("` ")
+        for row in section.splitlines()
+        if row.startswith("| ")
+        for name in row.split("|")[3].split(",")
+    }
+    named -= {"the doctor's finding", "---"}
+    made = set(diagnose.DATA_FINDINGS) | {"inputs", "learning rate", "overfit test", "checkpoint weights", "model mode",
+                                          "device", "threads", "speed", "checkpoint predictions", "baseline",
+                                          "checkpoint data", "initial loss", "weights", "precision"}  # fmt: skip
+    assert named and named <= made, named - made
+    for line in section.splitlines():
+        if line.startswith("python -m unet_lib doctor"):
+            words = line.split("#")[0].split()[4:]
+            assert build_args(words).handler.__name__ == "run_doctor"
+
+
+def build_args(words: list[str]):
+    from unet_lib.cli import build_parser
+
+    return build_parser().parse_args(["doctor", *words])
