@@ -137,22 +137,22 @@ def test_mask_readings_say_how_and_why(tmp_path):
     em = make_synthetic_em(1, 128)
     image, label = np.round(255 * em.images[0]).astype(np.uint8), em.labels[0]
     colours = np.stack([label * 200, label * 30, (1 - label) * 90], axis=-1).astype(np.uint8)
-    for name, mask in (("a", label * 255), ("b", label), ("c", colours), ("d", image)):
+    classes = (label + (image > 200)).astype(np.uint8)  # 0, 1, 2: a class map, not objects
+    for name, mask in (("a", label * 255), ("b", label), ("c", colours), ("d", image), ("e", classes)):
         write_pair(tmp_path, name, image, mask)
-    kinds = {name: diagnose.mask_reading(tmp_path / "masks" / f"{name}.png").kind for name in "abcd"}
-    assert kinds == {"a": "binary 0/255", "b": "binary 0/1", "c": "colours", "d": "grey levels"}
+    kinds = {name: diagnose.mask_reading(tmp_path / "masks" / f"{name}.png").kind for name in "abcde"}
+    assert kinds == {"a": "binary 0/255", "b": "binary 0/1", "c": "colours", "d": "grey levels", "e": "classes"}
     data, findings = diagnose.check_folder(tmp_path)
     assert data is None and diagnose.about(findings, "masks")[0].severity == "problem"
     assert "colour_mask_to_instances" in diagnose.about(findings, "masks")[0].advice
 
 
 def test_a_mask_that_is_a_copy_of_its_image_is_called_a_picture(tmp_path):
-    em = make_synthetic_em(1, 128)
-    image = np.round(255 * em.images[0]).astype(np.uint8)
-    coarse = (image // 64 * 64).astype(np.uint8)  # few values, each in large pieces: passes the pieces test alone
-    write_pair(tmp_path, "a", image, coarse)
-    reading = diagnose.mask_reading(tmp_path / "masks" / "a.png", image)
-    assert reading.kind == "grey levels"
+    ramp = np.tile(2 * np.arange(128, dtype=np.uint8), (128, 1))  # 128 values, each one stripe: passes the pieces test
+    write_pair(tmp_path, "a", ramp, ramp)
+    assert diagnose.mask_reading(tmp_path / "masks" / "a.png").kind == "instance labels"
+    reading = diagnose.mask_reading(tmp_path / "masks" / "a.png", ramp)
+    assert reading.kind == "grey levels" and "follow its image" in reading.why
 
 
 def test_pairing_constant_images_and_pixel_sizes(tmp_path):

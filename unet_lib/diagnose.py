@@ -336,7 +336,8 @@ class MaskReading:
     """How one mask file will be read and why (``mask_reading``)."""
 
     name: str
-    kind: str  # "binary 0/1", "binary 0/255", "anti-aliased", "instance labels", "grey levels", "colours", "unreadable"
+    kind: str  # "binary 0/255" (or 0/1 …), "anti-aliased", "instance labels", "classes", "grey levels", "colours",
+    # "unreadable"
     why: str
 
 
@@ -372,6 +373,10 @@ def mask_reading(path: Path, image: np.ndarray | None = None) -> MaskReading:
     if note.startswith("binary with"):
         return MaskReading(path.name, "anti-aliased", note.split(":")[0])
     regions = int(measure.label(raw.astype(np.int64) + 1, background=0, connectivity=1).max())
+    if regions > 4 * len(values) and len(values) <= FEW_GREY_LEVELS:
+        return MaskReading(
+            path.name, "classes", f"{len(values)} values, each in many pieces: class numbers rather than objects"
+        )
     if regions > 4 * len(values):
         return MaskReading(
             path.name, "grey levels", f"{len(values)} values in {regions:,} separate pieces: a picture, not labels"
@@ -482,6 +487,15 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
         if bad in kinds:
             first = kinds[bad][0]
             return found("masks", f"{len(kinds[bad])} masks are {bad} ({first.name}: {first.why})", advice)
+    if "classes" in kinds:
+        first = kinds["classes"][0]
+        return Finding(
+            "warning",
+            "masks",
+            f"{len(kinds['classes'])} masks hold a few values in many pieces ({first.name}: {first.why}); they are "
+            "read as instance labels, so every nonzero value becomes foreground",
+            "for two classes save 0 and 255; the course's U-Net segments one kind of object from background",
+        )
     parts = []
     for kind, group in kinds.items():
         if kind == "grey levels":
