@@ -628,13 +628,15 @@ def training_tiles(
     """A few training tiles of ``data`` as ``train`` draws them, from its first ``images`` images (weight maps
     with the class balance of all of ``data``: computing every map would take longer than the check)."""
     part = data.subset(range(min(images, len(data))))
-    weights = None
+    weights, balance = None, None
     if recipe.weight_map:
         balance = class_balance_weights(np.concatenate([np.asarray(label).ravel() > 0 for label in data.labels]))
         weights = [weight_map(label, class_weights=balance) for label in part.labels]
     out = unet_output_size(recipe.tile_size, recipe.depth, recipe.padding)
-    return TileDataset(part, recipe.tile_size, out, tiles, augment=recipe.augment, weight_maps=weights, seed=seed,
-                       elastic=recipe.elastic)  # fmt: skip
+    dataset = TileDataset(part, recipe.tile_size, out, tiles, augment=recipe.augment, weight_maps=weights, seed=seed,
+                          elastic=recipe.elastic)  # fmt: skip
+    dataset.class_weights = balance if recipe.weight_map else None  # what the maps used, for check_batch to say
+    return dataset
 
 
 def check_inputs(x: torch.Tensor) -> Finding:
@@ -695,8 +697,12 @@ def check_batch(
             findings.append(Finding("problem", "weights", "the weight map holds NaN, infinite or negative values",
                                     "compute it with losses.weight_maps from 0/1 labels"))  # fmt: skip
             return findings
+        weights, labels = getattr(tiles, "class_weights", None), getattr(tiles, "labels", None)  # a TileDataset's
+        if weights is None and labels:
+            weights = class_balance_weights(np.concatenate([np.ravel(label) > 0 for label in labels]))
+        balance = f"; class weights {weights[0]:.2f} (background), {weights[1]:.2f} (foreground)" if weights else ""
         findings.append(ok("weights", f"weight map from {float(w.min()):.2f} to {float(w.max()):.2f}, "
-                                      f"mean {float(w.mean()):.2f}"))  # fmt: skip
+                                      f"mean {float(w.mean()):.2f}{balance}"))  # fmt: skip
     probe = copy.deepcopy(model).to(device).train()
     with torch.no_grad():
         loss = float(loss_fn(probe(x).float(), y, w))
