@@ -203,7 +203,8 @@ def test_a_diverging_rate_fails_the_overfit_test_and_is_ranked_first(tiny_tiles)
     findings = diagnose.check_overfit(tiny_tiles, diverging, seconds=10)
     assert findings[0].subject == "overfit test" and findings[0].severity == "problem"
     causes = [f for f in findings if f.subject.startswith("cause: ")]
-    assert [c.subject for c in causes][0] == "cause: learning rate" and causes[0].severity != "ok"
+    assert [c.subject for c in causes][0] == "cause: learning rate" and causes[0].severity == "problem"
+    assert causes[0].advice == "train with --lr 0.01"
     assert {c.subject for c in causes} == {"cause: learning rate", "cause: labels", "cause: inputs"}
 
 

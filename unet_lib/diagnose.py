@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -830,8 +831,6 @@ def overfit_one_tile(
     Stops when the tile's mean IoU reaches ``bar`` with the loss below half its start, when the loss turns
     NaN, after ``max_steps`` or after ``seconds``. ``model`` is copied, so the caller's stays untouched.
     """
-    import time
-
     device = runtime.pick_device(None if device is None else str(device))
     runtime.seed_everything(0)
     net = (make_model(recipe) if model is None else copy.deepcopy(model)).to(device)
@@ -893,6 +892,11 @@ def _cause_learning_rate(tiles, recipe, model, seconds, loss_fn, device, tile, f
     if again.passed:
         return Finding("problem", "learning rate", f"at lr {other:g} the same test passes ({again.describe()}): "
                        f"{recipe.lr:g} is too high", f"train with --lr {other:g}")  # fmt: skip
+    steady = bool(again.losses) and all(map(math.isfinite, again.losses)) and again.losses[-1] < 0.8 * again.losses[0]
+    if diverged and steady:
+        return Finding("problem", "learning rate", f"at lr {recipe.lr:g} the loss rose or turned NaN, at lr {other:g} "
+                       f"it falls ({again.describe()}): {recipe.lr:g} is too high",
+                       f"train with --lr {other:g}")  # fmt: skip
     if diverged:
         return Finding("warning", "learning rate", f"the loss rose or turned NaN at lr {recipe.lr:g}, and lr {other:g} "
                        f"did not pass either ({again.describe()})", "lower the rate further")  # fmt: skip
