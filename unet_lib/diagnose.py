@@ -1295,7 +1295,9 @@ def class_check(precision: str = "auto", seconds: float = 3.0, show: Any = print
     device = runtime.pick_device()
     add(check_device(device))
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
-    add(ok("speed", f"the CPU recipe's training step: {step.describe()} ({step.precision})"))
+    core_seconds = step.seconds * threads.threads  # what a shared machine is sized by (the instructor guide)
+    add(ok("speed", f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step "
+                    f"({step.precision})"))  # fmt: skip
     steps08 = step.steps_in(NOTEBOOK08_MINUTES)
     text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
     if steps08 < NOTEBOOK08_FEW_STEPS:
