@@ -172,8 +172,9 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     for k, size in enumerate((0.25, 0.5)):
         write_pair(root, f"s{k}", image, label)
         (root / "images" / f"s{k}.png").unlink()
-        tifffile.imwrite(root / "images" / f"s{k}.tif", image, imagej=True, resolution=(1 / size, 1 / size),
-                         metadata={"unit": "um"})  # fmt: skip
+        tifffile.imwrite(
+            root / "images" / f"s{k}.tif", image, imagej=True, resolution=(1 / size, 1 / size), metadata={"unit": "um"}
+        )
     _, findings = diagnose.check_folder(root)
     assert diagnose.about(findings, "pixel sizes")[0].severity == "warning"
     assert "0.25 to 0.5 µm" in diagnose.about(findings, "pixel sizes")[0].found
@@ -283,8 +284,9 @@ def test_the_forecast_quotes_the_stored_runs_and_suggests_minutes_when_slow():
     nearest = min(runs, key=lambda r: abs(r["steps"] - 300))
     assert f"{nearest['steps']:,} steps reached pixel accuracy {nearest['pixel_accuracy']:.3f}" in lines[1]
     passing = [r for r in runs if r["pixel_accuracy"] >= 0.92 and r["rand_error"] <= 0.05]
-    assert lines[2].endswith(f"--minutes {int(np.ceil(passing[0]['steps'] / 60))} reaches their "
-                             f"{passing[0]['steps']:,} steps")  # fmt: skip
+    assert lines[2].endswith(
+        f"--minutes {int(np.ceil(passing[0]['steps'] / 60))} reaches their {passing[0]['steps']:,} steps"
+    )
     fast = replace(slow, seconds=0.01)
     assert len(diagnose.forecast(fast, 5, default_run=True)) == 2  # fast enough: no advice
     assert len(diagnose.forecast(slow, 5, default_run=False)) == 1  # other data: only the steps

@@ -144,9 +144,22 @@ def test_readme_when_it_does_not_work():
         for name in row.split("|")[3].split(",")
     }
     named -= {"the doctor's finding", "---"}
-    made = set(diagnose.DATA_FINDINGS) | {"inputs", "learning rate", "overfit test", "checkpoint weights", "model mode",
-                                          "device", "threads", "speed", "checkpoint predictions", "baseline",
-                                          "checkpoint data", "initial loss", "weights", "precision"}  # fmt: skip
+    made = set(diagnose.DATA_FINDINGS) | {
+        "inputs",
+        "learning rate",
+        "overfit test",
+        "checkpoint weights",
+        "model mode",
+        "device",
+        "threads",
+        "speed",
+        "checkpoint predictions",
+        "baseline",
+        "checkpoint data",
+        "initial loss",
+        "weights",
+        "precision",
+    }
     assert named and named <= made, named - made
     for line in section.splitlines():
         if line.startswith("python -m unet_lib doctor"):

@@ -408,9 +408,9 @@ def _gray(raw: np.ndarray) -> np.ndarray:
     return raw.mean(axis=-1) if raw.ndim == 3 and raw.shape[-1] in (3, 4) else raw
 
 
-def check_folder(path: str | Path, tile_size: int = train.CPU_DEFAULT.tile_size, depth: int = 4) -> tuple[
-    SegmentationData | None, list[Finding]
-]:  # fmt: skip
+def check_folder(
+    path: str | Path, tile_size: int = train.CPU_DEFAULT.tile_size, depth: int = 4
+) -> tuple[SegmentationData | None, list[Finding]]:
     """An own ``images/`` + ``masks/`` folder, file by file, then as ``load_folder`` reads it (``check_data``).
 
     Returns the data as ``train`` would read it (``None`` when it cannot be read) and the findings.
@@ -419,9 +419,12 @@ def check_folder(path: str | Path, tile_size: int = train.CPU_DEFAULT.tile_size,
     missing = [name for name in ("images", "masks") if not (root / name).is_dir()]
     if missing:
         return None, [
-            found("pairing", f"{root.name} has no {' and no '.join(m + '/' for m in missing)} folder",
-                  "put the pictures in images/ and the masks in masks/, with matching file names")
-        ]  # fmt: skip
+            found(
+                "pairing",
+                f"{root.name} has no {' and no '.join(m + '/' for m in missing)} folder",
+                "put the pictures in images/ and the masks in masks/, with matching file names",
+            )
+        ]
     (images, image_doubles), (masks, mask_doubles) = _by_stem(root / "images"), _by_stem(root / "masks")
     findings = [_pairing(images, masks, image_doubles + mask_doubles)]
     stems = sorted(images.keys() & masks.keys())
@@ -482,9 +485,12 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
         return found("masks", "no mask has an image to go with it")
     for bad, advice in (
         ("unreadable", "save the masks as PNG or TIFF, one 2-D mask per file"),
-        ("colours", "turn colour-coded masks into instance labels with images.colour_mask_to_instances "
-                    "and save them as 16-bit TIFF (notebook 11)"),
-    ):  # fmt: skip
+        (
+            "colours",
+            "turn colour-coded masks into instance labels with images.colour_mask_to_instances "
+            "and save them as 16-bit TIFF (notebook 11)",
+        ),
+    ):
         if bad in kinds:
             first = kinds[bad][0]
             return found("masks", f"{len(kinds[bad])} masks are {bad} ({first.name}: {first.why})", advice)
@@ -596,8 +602,9 @@ def check_dataset(
         data = load_dataset(name, verbose=False)
         return data, [ok("data", data.description), *check_data(data, tile_size, depth)]
     if not Path(name).expanduser().is_dir():
-        raise FileNotFoundError(f"--data {name}: no such folder; give isbi2012, synthetic or a folder with images/ "
-                                "and masks/")  # fmt: skip
+        raise FileNotFoundError(
+            f"--data {name}: no such folder; give isbi2012, synthetic or a folder with images/ and masks/"
+        )
     data, findings = check_folder(name, tile_size, depth)
     return data, [ok("data", data.description if data else f"the folder {Path(name).name}"), *findings]
 
@@ -634,8 +641,16 @@ def training_tiles(
         balance = class_balance_weights(np.concatenate([np.asarray(label).ravel() > 0 for label in data.labels]))
         weights = [weight_map(label, class_weights=balance) for label in part.labels]
     out = unet_output_size(recipe.tile_size, recipe.depth, recipe.padding)
-    dataset = TileDataset(part, recipe.tile_size, out, tiles, augment=recipe.augment, weight_maps=weights, seed=seed,
-                          elastic=recipe.elastic)  # fmt: skip
+    dataset = TileDataset(
+        part,
+        recipe.tile_size,
+        out,
+        tiles,
+        augment=recipe.augment,
+        weight_maps=weights,
+        seed=seed,
+        elastic=recipe.elastic,
+    )
     dataset.class_weights = balance if recipe.weight_map else None  # what the maps used, for check_batch to say
     return dataset
 
@@ -690,42 +705,71 @@ def check_batch(
                 "labels",
                 f"the batch's labels hold {values}; a {classes}-class loss needs 0…{classes - 1}",
                 "turn masks into labels with images.mask_to_label (0/255 → 0/1)",
-            )  # fmt: skip
+            )
         )
         return findings
     if w is not None:
         if not bool(torch.isfinite(w).all()) or float(w.min()) < 0:
-            findings.append(Finding("problem", "weights", "the weight map holds NaN, infinite or negative values",
-                                    "compute it with losses.weight_maps from 0/1 labels"))  # fmt: skip
+            findings.append(
+                Finding(
+                    "problem",
+                    "weights",
+                    "the weight map holds NaN, infinite or negative values",
+                    "compute it with losses.weight_maps from 0/1 labels",
+                )
+            )
             return findings
         weights, labels = getattr(tiles, "class_weights", None), getattr(tiles, "labels", None)  # a TileDataset's
         if weights is None and labels:
             weights = class_balance_weights(np.concatenate([np.ravel(label) > 0 for label in labels]))
         balance = f"; class weights {weights[0]:.2f} (background), {weights[1]:.2f} (foreground)" if weights else ""
-        findings.append(ok("weights", f"weight map from {float(w.min()):.2f} to {float(w.max()):.2f}, "
-                                      f"mean {float(w.mean()):.2f}{balance}"))  # fmt: skip
+        findings.append(
+            ok(
+                "weights",
+                f"weight map from {float(w.min()):.2f} to {float(w.max()):.2f}, mean {float(w.mean()):.2f}{balance}",
+            )
+        )
     probe = copy.deepcopy(model).to(device).train()
     with torch.no_grad():
         loss = float(loss_fn(probe(x).float(), y, w))
     expected = expected_initial_loss(w, classes)
     if not math.isfinite(loss):
-        findings.append(Finding("problem", "initial loss", f"{loss} before any training step",
-                                "look for NaN or infinite inputs or weights"))  # fmt: skip
+        findings.append(
+            Finding(
+                "problem",
+                "initial loss",
+                f"{loss} before any training step",
+                "look for NaN or infinite inputs or weights",
+            )
+        )
     elif not expected / 3 < loss < 3 * expected:
-        findings.append(Finding("warning", "initial loss", f"{loss:.3g}, but an untrained network gives about "
-                                f"{expected:.2f} (ln {classes} × mean weight)",
-                                "check the inputs' scale and the initialisation"))  # fmt: skip
+        findings.append(
+            Finding(
+                "warning",
+                "initial loss",
+                f"{loss:.3g}, but an untrained network gives about {expected:.2f} (ln {classes} × mean weight)",
+                "check the inputs' scale and the initialisation",
+            )
+        )
     else:
-        findings.append(ok("initial loss", f"{loss:.2f}, as an untrained network gives (about ln {classes} × mean "
-                                           f"weight = {expected:.2f})"))  # fmt: skip
+        findings.append(
+            ok(
+                "initial loss",
+                f"{loss:.2f}, as an untrained network gives (about ln {classes} × mean weight = {expected:.2f})",
+            )
+        )
     return findings
 
 
 def check_device(device: torch.device) -> Finding:
     """The CPU while a GPU sits unused is the commonest "training is stuck": a CPU-only PyTorch on a GPU machine."""
     if device.type == "cpu" and shutil.which("nvidia-smi") and torch.version.cuda is None:
-        return Finding("warning", "device", "this machine has an NVIDIA GPU, but this PyTorch is a CPU-only build",
-                       "install a CUDA build of PyTorch (pytorch.org → Get started)")  # fmt: skip
+        return Finding(
+            "warning",
+            "device",
+            "this machine has an NVIDIA GPU, but this PyTorch is a CPU-only build",
+            "install a CUDA build of PyTorch (pytorch.org → Get started)",
+        )
     return ok("device", f"train would run on {device}")
 
 
@@ -749,8 +793,9 @@ def check_pipeline(
     findings.append(ok("precision", how.describe()))
     if measure_seconds is not None:
         step = train.measure_step_time(recipe, device, precision, seconds=measure_seconds)
-        findings.append(ok("speed", f"{step.describe()}: about {step.steps_in(5):,} steps in train's default "
-                                    "5 minutes"))  # fmt: skip
+        findings.append(
+            ok("speed", f"{step.describe()}: about {step.steps_in(5):,} steps in train's default 5 minutes")
+        )
     return findings
 
 
@@ -872,9 +917,15 @@ def check_overfit(
     result = overfit_one_tile(tiles, recipe, model, seconds=seconds, loss_fn=loss_fn, device=device, tile=tile)
     if result.passed:
         return [ok("overfit test", f"passed — {result.describe()}")]
-    findings = [Finding("problem", "overfit test", f"failed — {result.describe()}: the network cannot learn even "
-                        "one tile, so training on all of them cannot work either",
-                        "the causes below are ranked, each checked")]  # fmt: skip
+    findings = [
+        Finding(
+            "problem",
+            "overfit test",
+            f"failed — {result.describe()}: the network cannot learn even "
+            "one tile, so training on all of them cannot work either",
+            "the causes below are ranked, each checked",
+        )
+    ]
     causes = [_cause_learning_rate(tiles, recipe, model, seconds, loss_fn, device, tile, result)]
     x, y, _ = tiles[tile]
     causes.append(_cause_labels(y))
@@ -886,20 +937,34 @@ def check_overfit(
 def _cause_learning_rate(tiles, recipe, model, seconds, loss_fn, device, tile, failed: OverfitResult) -> Finding:
     usual = train.OPTIMIZER_DEFAULTS[recipe.optimizer]["lr"]
     other = usual if recipe.lr > 3 * usual else recipe.lr / 10
-    again = overfit_one_tile(tiles, recipe, model, lr=other, seconds=seconds / 2, loss_fn=loss_fn, device=device,
-                             tile=tile)  # fmt: skip
+    again = overfit_one_tile(
+        tiles, recipe, model, lr=other, seconds=seconds / 2, loss_fn=loss_fn, device=device, tile=tile
+    )
     diverged = not all(map(math.isfinite, failed.losses)) or (failed.losses and failed.losses[-1] > failed.losses[0])
     if again.passed:
-        return Finding("problem", "learning rate", f"at lr {other:g} the same test passes ({again.describe()}): "
-                       f"{recipe.lr:g} is too high", f"train with --lr {other:g}")  # fmt: skip
+        return Finding(
+            "problem",
+            "learning rate",
+            f"at lr {other:g} the same test passes ({again.describe()}): {recipe.lr:g} is too high",
+            f"train with --lr {other:g}",
+        )
     steady = bool(again.losses) and all(map(math.isfinite, again.losses)) and again.losses[-1] < 0.8 * again.losses[0]
     if diverged and steady:
-        return Finding("problem", "learning rate", f"at lr {recipe.lr:g} the loss rose or turned NaN, at lr {other:g} "
-                       f"it falls ({again.describe()}): {recipe.lr:g} is too high",
-                       f"train with --lr {other:g}")  # fmt: skip
+        return Finding(
+            "problem",
+            "learning rate",
+            f"at lr {recipe.lr:g} the loss rose or turned NaN, at lr {other:g} "
+            f"it falls ({again.describe()}): {recipe.lr:g} is too high",
+            f"train with --lr {other:g}",
+        )
     if diverged:
-        return Finding("warning", "learning rate", f"the loss rose or turned NaN at lr {recipe.lr:g}, and lr {other:g} "
-                       f"did not pass either ({again.describe()})", "lower the rate further")  # fmt: skip
+        return Finding(
+            "warning",
+            "learning rate",
+            f"the loss rose or turned NaN at lr {recipe.lr:g}, and lr {other:g} "
+            f"did not pass either ({again.describe()})",
+            "lower the rate further",
+        )
     return ok("learning rate", f"checked: lr {other:g} does not pass either ({again.describe()})")
 
 
@@ -909,8 +974,12 @@ def _cause_labels(y: torch.Tensor) -> Finding:
         return Finding("problem", "labels", f"the tile's labels hold {values[:4]}", "labels must be 0 and 1")
     share = float((y == 1).float().mean())
     if share < 0.01 or share > 0.99:
-        return Finding("warning", "labels", f"the tile is {_share(max(share, 1 - share))} one class: its IoU says "
-                       "little", "check the masks' foreground share (doctor --data)")  # fmt: skip
+        return Finding(
+            "warning",
+            "labels",
+            f"the tile is {_share(max(share, 1 - share))} one class: its IoU says little",
+            "check the masks' foreground share (doctor --data)",
+        )
     return ok("labels", f"checked: 0 and 1, foreground {_share(share)} of the tile")
 
 
@@ -941,11 +1010,17 @@ def compare_profiles(trained: dict[str, Any] | None, here: dict[str, Any]) -> Fi
     if trained.get("pixel_size") and here.get("pixel_size"):
         ratio = here["pixel_size"] / trained["pixel_size"]
         if not 1 / PIXEL_SIZE_RATIO < ratio < PIXEL_SIZE_RATIO:
-            differences.append(f"it was trained at {trained['pixel_size']:g} µm per pixel, these are "
-                               f"{here['pixel_size']:g}: objects are {ratio:.2g}× the size it knows")  # fmt: skip
+            differences.append(
+                f"it was trained at {trained['pixel_size']:g} µm per pixel, these are "
+                f"{here['pixel_size']:g}: objects are {ratio:.2g}× the size it knows"
+            )
     if differences:
-        return Finding("warning", subject, "; ".join(differences),
-                       "train on images like these, or rescale them to its pixel size (images.rescale)")  # fmt: skip
+        return Finding(
+            "warning",
+            subject,
+            "; ".join(differences),
+            "train on images like these, or rescale them to its pixel size (images.rescale)",
+        )
     return ok(subject, f"trained on images like these ({trained.get('description', 'recorded')})")
 
 
@@ -955,8 +1030,12 @@ def check_weights(state: dict[str, Any]) -> Finding:
     bad = sum(int((~torch.isfinite(t)).sum()) for t in tensors)
     total = sum(t.numel() for t in tensors)
     if bad:
-        return Finding("problem", "checkpoint weights", f"{bad:,} of {total:,} values are NaN or infinite: saved after "
-                       "the loss diverged", "train again with a lower learning rate")  # fmt: skip
+        return Finding(
+            "problem",
+            "checkpoint weights",
+            f"{bad:,} of {total:,} values are NaN or infinite: saved after the loss diverged",
+            "train again with a lower learning rate",
+        )
     return ok("checkpoint weights", f"{total:,} values, all finite")
 
 
@@ -982,14 +1061,22 @@ def check_checkpoint(
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
-        findings.append(Finding("problem", "checkpoint predictions", f"{which} everywhere in all {len(part)} images "
-                                f"(foreground {_share(max(shares))} at most)",
-                                "overfit one tile (doctor --overfit), then check the foreground share and the "
-                                "learning rate"))  # fmt: skip
+        findings.append(
+            Finding(
+                "problem",
+                "checkpoint predictions",
+                f"{which} everywhere in all {len(part)} images (foreground {_share(max(shares))} at most)",
+                "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
+            )
+        )
     else:
         truth = _share(float(np.mean([t.mean() for t in truths])))
-        findings.append(ok("checkpoint predictions", f"foreground {_share(min(shares))}–{_share(max(shares))} of "
-                           f"the pixels (the masks: {truth})"))  # fmt: skip
+        findings.append(
+            ok(
+                "checkpoint predictions",
+                f"foreground {_share(min(shares))}–{_share(max(shares))} of the pixels (the masks: {truth})",
+            )
+        )
     majority = float(np.mean([t.mean() for t in truths])) >= 0.5
     scores = [float((p == t).mean()) for p, t in zip(predictions, truths)]
     baselines = [float((t == majority).mean()) for t in truths]
@@ -997,8 +1084,14 @@ def check_checkpoint(
     if verdict.outcome == "better":
         findings.append(ok("baseline", verdict.sentence()))
     else:
-        findings.append(Finding("problem", "baseline", verdict.sentence(), "this model does not fit these images: "
-                                "trained on others, or too briefly"))  # fmt: skip
+        findings.append(
+            Finding(
+                "problem",
+                "baseline",
+                verdict.sentence(),
+                "this model does not fit these images: trained on others, or too briefly",
+            )
+        )
     return findings
 
 
@@ -1007,11 +1100,16 @@ def check_model(model: nn.Module) -> Finding:
     layers = [m for m in model.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout2d, nn.Dropout))]
     if model.training and layers:
         kinds = sorted({"batch norm" if isinstance(m, nn.modules.batchnorm._BatchNorm) else "dropout" for m in layers})
+        effect = (
+            "each prediction normalises a tile by that tile's own statistics (and overwrites the running averages "
+            "learnt in training)"
+            if "batch norm" in kinds
+            else "each prediction drops random features"
+        )
         return Finding(
             "problem",
             "model mode",
-            f"the model is in training mode and has {' and '.join(kinds)}: each prediction normalises a tile by "
-            "that tile's own statistics (and overwrites the running averages learnt in training)",
+            f"the model is in training mode and has {' and '.join(kinds)}: {effect}",
             "call model.eval() before predicting (checkpoints.load_model does)",
         )
     mode = "training" if model.training else "evaluation"
@@ -1109,8 +1207,12 @@ def broken_setup(
     if name == "swapped folders":
         where = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="swapped_"))
         names = [f"slice_{i:02d}" for i in range(n_images)]
-        write_folder(where, [label.astype(np.float32) for label in healthy.labels],
-                     [np.round(255 * image) for image in healthy.images], names)  # fmt: skip
+        write_folder(
+            where,
+            [label.astype(np.float32) for label in healthy.labels],
+            [np.round(255 * image) for image in healthy.images],
+            names,
+        )
         data = load_folder(where)
         recipe = replace(SETUP_RECIPE, weight_map=False)  # maps of thousands of specks take long and change nothing
     elif name == "0/255 masks":
@@ -1150,9 +1252,16 @@ def stored_default_runs() -> list[dict[str, Any]]:
         try:
             record = json.loads(path.read_text())
             mean = record["validation"]["mean"]
-            runs.append({"name": path.stem, "steps": int(record["steps"]), "seconds": float(record["training_seconds"]),
-                         "pixel_accuracy": float(mean["pixel_accuracy"]), "rand_error": float(mean["rand_error"]),
-                         "precision": str(record.get("training_precision", "")).split(",")[0]})  # fmt: skip
+            runs.append(
+                {
+                    "name": path.stem,
+                    "steps": int(record["steps"]),
+                    "seconds": float(record["training_seconds"]),
+                    "pixel_accuracy": float(mean["pixel_accuracy"]),
+                    "rand_error": float(mean["rand_error"]),
+                    "precision": str(record.get("training_precision", "")).split(",")[0],
+                }
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return sorted(runs, key=lambda run: run["steps"])
@@ -1188,7 +1297,7 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
                 f"{r['steps']:,} steps {r['pixel_accuracy']:.3f} / {r['rand_error']:.3f}"
                 for r in runs
                 if r is not nearest
-            )  # fmt: skip
+            )
         )
         passing = [
             r for r in runs if r["pixel_accuracy"] >= BAR["pixel_accuracy"] and r["rand_error"] <= BAR["rand_error"]
@@ -1273,8 +1382,9 @@ def check_widgets() -> Finding:
 
         from . import widgets  # noqa: F401 — importing it is the check
     except Exception as error:  # noqa: BLE001 — any failure to import is the finding
-        return Finding("problem", "widgets", f"cannot be imported ({type(error).__name__}: {error})",
-                       runtime.widget_help())  # fmt: skip
+        return Finding(
+            "problem", "widgets", f"cannot be imported ({type(error).__name__}: {error})", runtime.widget_help()
+        )
     return ok("widgets", f"ipywidgets {ipywidgets.__version__} and unet_lib.widgets import")
 
 
@@ -1296,18 +1406,33 @@ def class_check(precision: str = "auto", seconds: float = 3.0, show: Any = print
     add(check_device(device))
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
     core_seconds = step.seconds * threads.threads  # what a shared machine is sized by (the instructor guide)
-    add(ok("speed", f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step "
-                    f"({step.precision})"))  # fmt: skip
+    add(
+        ok(
+            "speed",
+            f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step "
+            f"({step.precision})",
+        )
+    )
     steps08 = step.steps_in(NOTEBOOK08_MINUTES)
     text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
     if steps08 < NOTEBOOK08_FEW_STEPS:
-        add(Finding("warning", "notebook 08", text08 + f", fewer than {NOTEBOOK08_FEW_STEPS}: its accuracy may stay "
-                    "near the majority-class baseline", "fewer kernels per machine, or the shipped checkpoint "
-                    "(notebook 09 opens it) as the fallback"))  # fmt: skip
+        add(
+            Finding(
+                "warning",
+                "notebook 08",
+                text08 + f", fewer than {NOTEBOOK08_FEW_STEPS}: its accuracy may stay near the majority-class baseline",
+                "fewer kernels per machine, or the shipped checkpoint (notebook 09 opens it) as the fallback",
+            )
+        )
     else:
         add(ok("notebook 08", text08))
-    add(ok("notebook 11", f"its {NOTEBOOK11_STEPS}-step training cell takes about "
-                          f"{NOTEBOOK11_STEPS * step.seconds / 60:.1f} minutes here"))  # fmt: skip
+    add(
+        ok(
+            "notebook 11",
+            f"its {NOTEBOOK11_STEPS}-step training cell takes about "
+            f"{NOTEBOOK11_STEPS * step.seconds / 60:.1f} minutes here",
+        )
+    )
     peak = peak_memory_bytes()
     if peak is not None:
         text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
