@@ -215,6 +215,15 @@ def test_the_overfit_result_needs_a_falling_loss_and_the_bar():
     assert not replace(falling, iou_after=0.5).passed
     assert not replace(falling, losses=[1.0, float("nan")]).passed
     assert diagnose.mean_iou(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0])) == pytest.approx((0.5 + 0.5) / 2)
+    slow = diagnose.OverfitResult([1.0, 0.9, 0.7], 0.2, 0.5, 1e-3, 60.0, out_of_time=True)
+    assert slow.undecided and not slow.passed  # a busy machine ran out of time: no verdict on the setup
+    assert not replace(slow, losses=[1.0, float("nan")]).undecided and not replace(slow, out_of_time=False).undecided
+
+
+def test_out_of_time_with_a_falling_loss_is_a_warning_not_a_problem(tiny_tiles):
+    findings = diagnose.check_overfit(tiny_tiles, replace(TINY, lr=3e-4), seconds=0.5)
+    assert len(findings) == 1 and findings[0].severity == "warning", findings
+    assert findings[0].found.startswith("undecided") and "--overfit-seconds" in findings[0].advice
 
 
 # -- a trained model ------------------------------------------------------------------------------------------------

@@ -207,6 +207,12 @@ def build_parser() -> Parser:
     d = sub.add_parser("doctor", help="diagnose a training setup: data, pipeline, overfit test, a checkpoint")
     d.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
     d.add_argument("--overfit", action="store_true", help="train on one tile for up to a minute: can it learn at all?")
+    d.add_argument(
+        "--overfit-seconds",
+        type=positive_number,
+        default=diagnose.OVERFIT_SECONDS,
+        help=f"time budget of --overfit (default {diagnose.OVERFIT_SECONDS:g}; it stops at the bar)",
+    )
     d.add_argument("--checkpoint", help="a model.ckpt to check on the data (one class everywhere, baseline, …)")
     d.add_argument(
         "--class",
@@ -490,7 +496,13 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
             raise UsageError(f"--data {args.data}: no such folder; give isbi2012, synthetic or a folder DIR")
         if args.checkpoint is not None:
             load_checkpoint(args.checkpoint)  # a missing or damaged file: one line, before any work
-        findings = diagnose.doctor(args.data or "isbi2012", args.overfit, args.checkpoint, args.precision)
+        findings = diagnose.doctor(
+            args.data or "isbi2012",
+            args.overfit,
+            args.checkpoint,
+            args.precision,
+            overfit_seconds=args.overfit_seconds,
+        )
     print(diagnose.summary(findings))
     return diagnose.exit_status(findings)
 
