@@ -30,8 +30,9 @@ module              notebook  what it holds
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
+``diagnose``        12        why it does not work: findings on data, pipeline, overfit test, checkpoints
 ``commands``        08–09     ``train`` and ``evaluate``: plan, run, stop, record
-``cli``             08–09     ``python -m unet_lib train | predict | evaluate``: options, checks, errors
+``cli``             08–12     ``python -m unet_lib train | predict | evaluate | doctor``: options, checks, errors
 ``objects``         11        objects rather than pixels: matching at IoU ≥ 0.5, counts
 ==================  ========  ================================================================
 

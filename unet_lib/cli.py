@@ -6,6 +6,8 @@
     python -m unet_lib predict --isbi2012-test  # the challenge's submission file, isbi2012_test_probability.tif
     python -m unet_lib evaluate --checkpoint runs/train/model.ckpt            # ISBI validation slices 25–29
     python -m unet_lib evaluate --checkpoint runs/train/model.ckpt --data my_folder
+    python -m unet_lib doctor --data my_folder --overfit   # why does it not work? one line per finding
+    python -m unet_lib doctor --class                      # the pre-class check of a machine
 
 ``unet`` (installed with the package) is the same command. ``DIR`` for ``--data`` is a
 folder with ``images/`` and ``masks/`` (see ``unet_lib.images.load_folder``).
@@ -33,7 +35,7 @@ from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import distributed, runtime, train
+from . import diagnose, distributed, runtime, train
 from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
 from .evaluation import TRAIN_ROTATIONS
@@ -210,6 +212,25 @@ def build_parser() -> Parser:
     add_precision_option(e)
     add_threads_option(e)
     e.set_defaults(handler=run_evaluate)
+
+    d = sub.add_parser("doctor", help="diagnose a training setup: data, pipeline, overfit test, a checkpoint")
+    d.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
+    d.add_argument("--overfit", action="store_true", help="train on one tile for up to a minute: can it learn at all?")
+    d.add_argument(
+        "--overfit-seconds",
+        type=positive_number,
+        default=diagnose.OVERFIT_SECONDS,
+        help=f"time budget of --overfit (default {diagnose.OVERFIT_SECONDS:g}; it stops at the bar)",
+    )
+    d.add_argument("--checkpoint", help="a model.ckpt to check on the data (one class everywhere, baseline, …)")
+    d.add_argument(
+        "--class",
+        dest="class_check",
+        action="store_true",
+        help="the pre-class check of this machine: environment, widgets, threads, one timed step, memory",
+    )
+    add_precision_option(d)
+    d.set_defaults(handler=run_doctor)
     return parser
 
 
@@ -502,6 +523,30 @@ def run_evaluate(args: argparse.Namespace, signals: StopSignals) -> int:
         args.rotations,
         threads=args.threads,
     )
+
+
+def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
+    """``doctor``: one line per finding; exit status 0 when nothing is a problem, 2 otherwise."""
+    if args.class_check:
+        if args.data is not None or args.overfit or args.checkpoint is not None:
+            raise UsageError(
+                "doctor --class checks this machine, not data: run it without --data, --overfit, --checkpoint"
+            )
+        findings = diagnose.class_check(args.precision)
+    else:
+        if args.data not in (None, "isbi2012", "synthetic") and not Path(args.data).expanduser().is_dir():
+            raise UsageError(f"--data {args.data}: no such folder; give isbi2012, synthetic or a folder DIR")
+        if args.checkpoint is not None:
+            load_checkpoint(args.checkpoint)  # a missing or damaged file: one line, before any work
+        findings = diagnose.doctor(
+            args.data or "isbi2012",
+            args.overfit,
+            args.checkpoint,
+            args.precision,
+            overfit_seconds=args.overfit_seconds,
+        )
+    print(diagnose.summary(findings))
+    return diagnose.exit_status(findings)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed, runtime, tiling, train, viz
+from . import diagnose, distributed, runtime, tiling, train, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
 from .evaluation import (
@@ -189,6 +189,12 @@ def train_into(plan: TrainPlan, out: Path, created: bool, started: float, world:
     stage, model = "loading the data", None
     try:
         dataset, train_part, val_part = training_data(plan, verbose=world.is_main)
+        if world.is_main:  # the doctor's cheap data checks: a line for each warning or problem, none when all is well
+            recipe = plan.recipe
+            for finding in diagnose.not_ok(
+                diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
+            ):
+                print(finding.line())
         runtime.seed_everything(plan.seed)
         model = plan.model()
         out_size = model.output_size(plan.recipe.tile_size)
@@ -214,6 +220,9 @@ def train_into(plan: TrainPlan, out: Path, created: bool, started: float, world:
         if world.is_main:
             print(describe_run(plan, model, out_size))
             print(f"using {threads.describe()}")
+            default_run = plan.recipe == train.CPU_DEFAULT and dataset.source == "isbi2012" and plan.resume is None
+            for line in diagnose.budget_lines(plan.recipe, plan.steps, plan.minutes, default_run, plan.precision):
+                print(line)
         stage = "training"
         history = train.fit(model, tiles, val_tiles, **fit_arguments(plan, out))  # a signal: stop after a step
         if history.stopped == "diverged":  # every rank sees it at the same step (the gradients are shared)
@@ -312,6 +321,7 @@ def write_training_outputs(
         **thresholds,
         rotations=plan.rotations,
         recipe=asdict(plan.recipe),
+        data_profile=diagnose.data_profile(train_part, diagnose.pixel_size_of(plan.data)),
         record=finite_or_null(json.loads(json.dumps(record))),
     )
     figure = viz.prediction_figure(

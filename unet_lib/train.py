@@ -38,6 +38,7 @@ from .batches import batch_stream, default_workers, load_batch
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .distributed import World
 from .losses import weighted_cross_entropy
+from .model import UNetModel
 from .viz import LiveCurves
 
 LossFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
@@ -277,6 +278,86 @@ def check_loss(loss: float) -> float:
     if not math.isfinite(loss):
         raise Diverged(f"the loss was {loss}")
     return loss
+
+
+# -- how long one step takes here ------------------------------------------------------------
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per training step measured on this machine (``measure_step_time``), with their spread.
+
+    ``seconds`` is the median of the timed steps, ``spread`` their range (largest minus smallest,
+    ``verdicts.spread``), so a busy machine shows as a wide spread rather than as a wrong number.
+    """
+
+    seconds: float
+    spread: float
+    steps: int
+    precision: str
+    device: str
+
+    @property
+    def per_minute(self) -> float:
+        """Steps per minute at the median step time."""
+        return 60.0 / self.seconds
+
+    def steps_in(self, minutes: float) -> int:
+        """About how many steps a budget of ``minutes`` holds at this speed."""
+        return int(60 * minutes / self.seconds)
+
+    def describe(self) -> str:
+        """E.g. ``"0.62 s per step (spread 0.05 s over 5 steps), about 97 steps per minute"``."""
+        return (
+            f"{self.seconds:.2f} s per step (spread {self.spread:.2f} s over {self.steps} steps), "
+            f"about {self.per_minute:.0f} steps per minute"
+        )
+
+
+def measure_step_time(
+    recipe: Recipe = CPU_DEFAULT,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+    seconds: float = 3.0,
+    warmup: int = 1,
+    max_steps: int = 50,
+) -> StepTime:
+    """Time training steps of ``recipe`` on this machine: the one step time of ``train``, ``doctor`` and the
+    pre-class check (notebook 08 explains why a step's time decides what a budget buys).
+
+    The model, optimiser and a batch of random tiles are made as ``fit`` makes them (same precision and layout,
+    ``runtime.choose_precision``); ``warmup`` steps pick the kernels, then steps are timed until ``seconds`` have
+    passed (at least two, at most ``max_steps``). Random weights and tiles take as long as real ones.
+    """
+    device = distributed.device_for(
+        distributed.world_from_env(), runtime.pick_device(None if device is None else str(device))
+    )
+    how = runtime.choose_precision(precision, device, training=True)
+    generator = torch.Generator().manual_seed(0)
+    model = UNetModel(
+        base_channels=recipe.base_channels,
+        depth=recipe.depth,
+        batch_norm=recipe.batch_norm,
+        padding=recipe.padding,
+        up_mode=recipe.up_mode,
+    ).to(device, memory_format=how.memory_format)
+    out = model.output_size(recipe.tile_size)
+    x = torch.randn(recipe.batch_size, 1, recipe.tile_size, recipe.tile_size, generator=generator)
+    y = torch.randint(0, 2, (recipe.batch_size, out, out), generator=generator)
+    x, y = x.to(device).contiguous(memory_format=how.memory_format), y.to(device)
+    w = torch.ones(y.shape, device=device)
+    optimizer, scaler = make_optimizer(model, recipe.optimizer, recipe.lr), how.grad_scaler()
+
+    def one_step() -> float:
+        start = time.perf_counter()
+        train_step(model, optimizer, weighted_cross_entropy, x, y, w, how, scaler)  # .item() waits for the device
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        one_step()
+    times: list[float] = []
+    began = time.perf_counter()
+    while len(times) < 2 or (time.perf_counter() - began < seconds and len(times) < max_steps):
+        times.append(one_step())
+    return StepTime(float(np.median(times)), max(times) - min(times), len(times), how.describe(), str(device))
 
 
 # -- the loop -----------------------------------------------------------------------------

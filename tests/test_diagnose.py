@@ -1,0 +1,314 @@
+"""unet_lib.diagnose: every broken setup of notebook 12 is named, and the healthy data raise no alarm."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from unet_lib import diagnose, train
+from unet_lib.checkpoints import SHIPPED_CHECKPOINT, save_checkpoint
+from unet_lib.images import SegmentationData
+from unet_lib.model import UNetModel
+from unet_lib.synthetic import make_synthetic_em, make_synthetic_nuclei
+
+pytestmark = pytest.mark.usefixtures("one_thread", "fp32")  # tests/conftest.py
+
+TINY = replace(train.CPU_DEFAULT, base_channels=8, depth=2, tile_size=92, batch_size=1)
+"""A recipe that overfits a tile in seconds on one thread."""
+
+
+@pytest.fixture(autouse=True)
+def fp32(monkeypatch):
+    """No precision probe in these tests: fp32 throughout (the probe is timed elsewhere)."""
+    monkeypatch.setenv("UNET_PRECISION", "fp32")
+
+
+def alarms(findings: list[diagnose.Finding]) -> list[str]:
+    return [f.line() for f in diagnose.not_ok(findings)]
+
+
+# -- the findings themselves -------------------------------------------------------------------------------------
+def test_a_finding_is_one_line_and_problems_set_the_exit_status():
+    fine, odd = diagnose.ok("labels", "0 and 1"), diagnose.found("inverted labels", "foreground around", "invert")
+    bad = diagnose.Finding("problem", "labels", "0 and 255", "mask_to_label")
+    assert fine.line() == "[ok] labels: 0 and 1"
+    assert bad.line() == "[problem] labels: 0 and 255 → mask_to_label" and "\n" not in bad.line()
+    assert odd.severity == diagnose.DATA_FINDINGS["inverted labels"][0] == "warning"
+    assert diagnose.exit_status([fine, odd]) == 0 and diagnose.exit_status([fine, bad]) == 2
+    assert diagnose.summary([fine, odd, bad]) == "doctor: 1 problem, 1 warning, 1 ok"
+    with pytest.raises(ValueError, match="severity"):
+        diagnose.Finding("bad", "x", "y")
+
+
+def test_the_data_checks_report_only_subjects_of_the_one_table():
+    findings = diagnose.check_data(make_synthetic_em(4, 128))
+    assert {f.subject for f in findings} <= set(diagnose.DATA_FINDINGS)
+    assert {"labels", "foreground share", "swapped folders", "inverted labels", "image sizes"} <= {
+        f.subject for f in findings
+    }
+
+
+# -- no false alarm on the three healthy datasets ---------------------------------------------------------------
+def test_no_alarm_on_the_isbi_data(isbi):
+    assert alarms(diagnose.check_data(isbi)) == []
+    tiles = diagnose.training_tiles(isbi)
+    findings = diagnose.check_batch(tiles, diagnose.make_model(train.CPU_DEFAULT), batch_size=2)
+    assert alarms(findings) == []
+    loss = next(f for f in findings if f.subject == "initial loss")
+    assert "ln 2 × mean weight" in loss.found
+
+
+def test_no_alarm_on_the_built_in_data():
+    """The first 8 of the 30 built-in slices (slice i depends only on the seed and i; all 30 take long to make)."""
+    assert alarms(diagnose.check_data(make_synthetic_em(8, 512))) == []
+
+
+def notebook11_folder(root: Path, n_images: int = 6) -> Path:
+    """The own-images folder of notebook 11: 16-bit camera-count TIFFs with their pixel size, instance masks."""
+    nuclei = make_synthetic_nuclei(n_images=n_images, size=256, seed=0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for k, (image, instances) in enumerate(zip(nuclei.images, nuclei.instances)):
+        counts = np.round(100 + 4000 * image).astype(np.uint16)
+        resolution = (1 / nuclei.pixel_size, 1 / nuclei.pixel_size)
+        path = root / "images" / f"nucleus_{k:02d}.tif"
+        tifffile.imwrite(path, counts, imagej=True, resolution=resolution, metadata={"unit": "um"})
+        tifffile.imwrite(root / "masks" / f"nucleus_{k:02d}.tif", instances.astype(np.uint16))
+    return root
+
+
+def test_no_alarm_on_notebook_11s_own_images(tmp_path):
+    data, findings = diagnose.check_folder(notebook11_folder(tmp_path / "my_nuclei"))
+    assert data is not None and alarms(findings) == []
+    said = {f.subject: f.found for f in findings}
+    assert said["masks"].startswith("6 instance labels")
+    assert "0.5 µm per pixel in 6 of 6 files" in said["pixel sizes"]
+    assert "uint16 files, values 100–" in said["intensities"]
+
+
+# -- every broken setup is named ---------------------------------------------------------------------------------
+NAMED_BY = {
+    "swapped folders": ("swapped folders", "problem"),
+    "0/255 masks": ("labels", "problem"),
+    "inverted labels": ("inverted labels", "warning"),
+    "diverging learning rate": ("learning rate", "warning"),
+    "forgotten normalisation": ("inputs", "problem"),
+    "eval forgotten": ("model mode", "problem"),
+    "rare class": ("foreground share", "warning"),
+}
+"""Each broken setup, the subject of the finding that names it, and that finding's severity."""
+
+
+@pytest.mark.parametrize("name", list(diagnose.BROKEN_SETUPS))
+def test_each_broken_setup_is_named(name, tmp_path):
+    setup = diagnose.broken_setup(name, folder=tmp_path / "folder", n_images=3, size=192)
+    findings = setup.diagnose()
+    subject, severity = NAMED_BY[name]
+    assert [f.severity for f in diagnose.about(findings, subject)] == [severity], alarms(findings)
+    assert {f.subject for f in diagnose.not_ok(findings)} == {subject}, alarms(findings)  # and nothing else
+
+
+def test_the_swapped_folder_is_on_disk_and_reads_as_train_reads_it(tmp_path):
+    setup = diagnose.broken_setup("swapped folders", folder=tmp_path, n_images=2, size=128)
+    assert setup.folder == tmp_path and len(list((tmp_path / "masks").iterdir())) == 2
+    assert len(np.unique(setup.data.images[0])) == 2  # the "images" are the masks
+
+
+def test_unknown_setup_is_refused_with_the_names():
+    with pytest.raises(ValueError, match="swapped folders"):
+        diagnose.broken_setup("typo")
+
+
+# -- what the folder checks see in files -------------------------------------------------------------------------
+def write_pair(root: Path, name: str, image: np.ndarray, mask: np.ndarray) -> None:
+    for sub, array in (("images", image), ("masks", mask)):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(root / sub / f"{name}.png")
+
+
+def test_mask_readings_say_how_and_why(tmp_path):
+    em = make_synthetic_em(1, 128)
+    image, label = np.round(255 * em.images[0]).astype(np.uint8), em.labels[0]
+    colours = np.stack([label * 200, label * 30, (1 - label) * 90], axis=-1).astype(np.uint8)
+    classes = (label + (image > 200)).astype(np.uint8)  # 0, 1, 2: a class map, not objects
+    for name, mask in (("a", label * 255), ("b", label), ("c", colours), ("d", image), ("e", classes)):
+        write_pair(tmp_path, name, image, mask)
+    kinds = {name: diagnose.mask_reading(tmp_path / "masks" / f"{name}.png").kind for name in "abcde"}
+    assert kinds == {"a": "binary 0/255", "b": "binary 0/1", "c": "colours", "d": "grey levels", "e": "classes"}
+    data, findings = diagnose.check_folder(tmp_path)
+    assert data is None and diagnose.about(findings, "masks")[0].severity == "problem"
+    assert "colour_mask_to_instances" in diagnose.about(findings, "masks")[0].advice
+
+
+def test_a_mask_that_is_a_copy_of_its_image_is_called_a_picture(tmp_path):
+    ramp = np.tile(2 * np.arange(128, dtype=np.uint8), (128, 1))  # 128 values, each one stripe: passes the pieces test
+    write_pair(tmp_path, "a", ramp, ramp)
+    assert diagnose.mask_reading(tmp_path / "masks" / "a.png").kind == "instance labels"
+    reading = diagnose.mask_reading(tmp_path / "masks" / "a.png", ramp)
+    assert reading.kind == "grey levels" and "follow its image" in reading.why
+
+
+def test_pairing_constant_images_and_pixel_sizes(tmp_path):
+    em = make_synthetic_em(2, 128)
+    image, label = np.round(255 * em.images[0]).astype(np.uint8), (em.labels[0] * 255).astype(np.uint8)
+    write_pair(tmp_path / "lonely", "a", image, label)
+    Image.fromarray(image).save(tmp_path / "lonely" / "images" / "b.png")
+    _, findings = diagnose.check_folder(tmp_path / "lonely")
+    assert diagnose.about(findings, "pairing")[0].severity == "problem"
+    assert "b.png" in diagnose.about(findings, "pairing")[0].found
+
+    write_pair(tmp_path / "flat", "a", np.full((128, 128), 7, np.uint8), label)
+    _, findings = diagnose.check_folder(tmp_path / "flat")
+    assert diagnose.about(findings, "intensities")[0].severity == "problem"
+
+    root = tmp_path / "sizes"
+    for k, size in enumerate((0.25, 0.5)):
+        write_pair(root, f"s{k}", image, label)
+        (root / "images" / f"s{k}.png").unlink()
+        tifffile.imwrite(
+            root / "images" / f"s{k}.tif", image, imagej=True, resolution=(1 / size, 1 / size), metadata={"unit": "um"}
+        )
+    _, findings = diagnose.check_folder(root)
+    assert diagnose.about(findings, "pixel sizes")[0].severity == "warning"
+    assert "0.25 to 0.5 µm" in diagnose.about(findings, "pixel sizes")[0].found
+
+
+def test_images_smaller_than_a_tile_get_a_tile_size_that_fits():
+    findings = diagnose.check_sizes(make_synthetic_em(1, 128), tile_size=380)
+    assert findings[0].severity == "warning" and findings[0].advice.startswith("train with --tile-size ")
+    size = int(findings[0].advice.split()[-1])
+    assert diagnose.unet_output_size(size, 4) <= 128 < diagnose.unet_output_size(size + 16, 4)
+
+
+# -- the overfit test ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_tiles():
+    return diagnose.training_tiles(make_synthetic_em(2, 128), TINY)
+
+
+def test_a_healthy_tiny_setup_overfits_one_tile(tiny_tiles):
+    findings = diagnose.check_overfit(tiny_tiles, TINY, seconds=30)
+    assert [f.severity for f in findings] == ["ok"], findings
+    assert findings[0].found.startswith("passed") and "bar 0.8" in findings[0].found
+
+
+def test_a_diverging_rate_fails_the_overfit_test_and_is_ranked_first(tiny_tiles):
+    diverging = replace(TINY, batch_norm=False, optimizer="sgd", lr=1.0)
+    findings = diagnose.check_overfit(tiny_tiles, diverging, seconds=10)
+    assert findings[0].subject == "overfit test" and findings[0].severity == "problem"
+    causes = [f for f in findings if f.subject.startswith("cause: ")]
+    assert [c.subject for c in causes][0] == "cause: learning rate" and causes[0].severity == "problem"
+    assert causes[0].advice == "train with --lr 0.01"
+    assert {c.subject for c in causes} == {"cause: learning rate", "cause: labels", "cause: inputs"}
+
+
+def test_the_overfit_result_needs_a_falling_loss_and_the_bar():
+    falling = diagnose.OverfitResult([1.0, 0.5, 0.4, 0.3, 0.2, 0.1, 0.1], 0.2, 0.9, 1e-3, 1.0)
+    assert falling.passed
+    assert not replace(falling, iou_after=0.5).passed
+    assert not replace(falling, losses=[1.0, float("nan")]).passed
+    assert diagnose.mean_iou(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0])) == pytest.approx((0.5 + 0.5) / 2)
+    slow = diagnose.OverfitResult([1.0, 0.9, 0.7], 0.2, 0.5, 1e-3, 60.0, out_of_time=True)
+    assert slow.undecided and not slow.passed  # a busy machine ran out of time: no verdict on the setup
+    assert not replace(slow, losses=[1.0, float("nan")]).undecided and not replace(slow, out_of_time=False).undecided
+
+
+def test_out_of_time_with_a_falling_loss_is_a_warning_not_a_problem(tiny_tiles):
+    findings = diagnose.check_overfit(tiny_tiles, replace(TINY, lr=3e-4), seconds=0.5)
+    assert len(findings) == 1 and findings[0].severity == "warning", findings
+    assert findings[0].found.startswith("undecided") and "--overfit-seconds" in findings[0].advice
+
+
+# -- a trained model ------------------------------------------------------------------------------------------------
+def test_the_shipped_checkpoint_beats_the_baseline_on_the_isbi_data(isbi):
+    findings = diagnose.check_checkpoint(SHIPPED_CHECKPOINT, isbi.subset(range(27, 30)), images=2)
+    assert alarms(findings) == [], findings
+    assert "majority-class baseline" in diagnose.about(findings, "baseline")[0].found
+
+
+def constant_model(path: Path, background: bool = True, nan: bool = False) -> Path:
+    """A model that answers one class everywhere: the head's bias decides (or NaN weights)."""
+    model = UNetModel(base_channels=2, depth=1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.copy_(torch.tensor([5.0, -5.0] if background else [-5.0, 5.0]))
+        if nan:
+            model.head.weight.fill_(float("nan"))
+    return save_checkpoint(path, model)
+
+
+def test_a_model_that_predicts_one_class_is_below_the_baseline(tmp_path):
+    data = make_synthetic_em(3, 128)
+    findings = diagnose.check_checkpoint(constant_model(tmp_path / "zero.ckpt"), data)
+    assert diagnose.about(findings, "checkpoint predictions")[0].severity == "problem"
+    assert "background everywhere" in diagnose.about(findings, "checkpoint predictions")[0].found
+    assert diagnose.about(findings, "baseline")[0].severity == "problem"
+
+
+def test_non_finite_weights_are_named_first(tmp_path):
+    findings = diagnose.check_checkpoint(constant_model(tmp_path / "nan.ckpt", nan=True), make_synthetic_em(1, 128))
+    assert [(f.subject, f.severity) for f in findings] == [("checkpoint weights", "problem")]
+
+
+def test_a_model_trained_on_other_images_or_another_pixel_size(tmp_path):
+    em, nuclei = make_synthetic_em(2, 128), make_synthetic_nuclei(2, 128).segmentation_data()
+    trained = diagnose.data_profile(em, pixel_size=0.5)
+    assert diagnose.compare_profiles(trained, diagnose.data_profile(em, 0.5)).severity == "ok"
+    other = diagnose.compare_profiles(trained, diagnose.data_profile(nuclei, 0.5))
+    assert other.severity == "warning" and "another kind of image" in other.found
+    zoomed = diagnose.compare_profiles(trained, diagnose.data_profile(em, 0.25))
+    assert zoomed.severity == "warning" and "0.25" in zoomed.found
+    assert diagnose.compare_profiles(None, trained).severity == "ok"
+    json.dumps(trained)  # plain values: it travels in the checkpoint
+
+
+def test_eval_forgotten_is_named_only_with_batch_norm_in_training_mode():
+    assert diagnose.check_model(UNetModel(base_channels=2, depth=1, batch_norm=True).train()).severity == "problem"
+    assert diagnose.check_model(UNetModel(base_channels=2, depth=1, batch_norm=True).eval()).severity == "ok"
+    assert diagnose.check_model(UNetModel(base_channels=2, depth=1).train()).severity == "ok"
+
+
+def test_labels_outside_zero_and_one_are_named_before_the_loss_fails():
+    data = make_synthetic_em(2, 128)
+    broken = SegmentationData(data.images, [label * 255 for label in data.labels], data.names, "x", "x")
+    assert diagnose.check_labels(broken)[0].severity == "problem"
+    assert "mask_to_label" in diagnose.check_labels(broken)[0].advice
+
+
+# -- train's forecast ---------------------------------------------------------------------------------------------
+def test_the_forecast_quotes_the_stored_runs_and_suggests_minutes_when_slow():
+    runs = diagnose.stored_default_runs()
+    assert len(runs) >= 2 and all(r["steps"] > 0 for r in runs)
+    slow = train.StepTime(seconds=1.0, spread=0.1, steps=3, precision="fp32", device="cpu")
+    lines = diagnose.forecast(slow, 5, default_run=True)
+    assert lines[0].startswith("this machine: 1.00 s per step") and "about 300 steps in 5 minutes" in lines[0]
+    nearest = min(runs, key=lambda r: abs(r["steps"] - 300))
+    assert f"{nearest['steps']:,} steps reached pixel accuracy {nearest['pixel_accuracy']:.3f}" in lines[1]
+    passing = [r for r in runs if r["pixel_accuracy"] >= 0.92 and r["rand_error"] <= 0.05]
+    assert lines[2].endswith(
+        f"--minutes {int(np.ceil(passing[0]['steps'] / 60))} reaches their {passing[0]['steps']:,} steps"
+    )
+    fast = replace(slow, seconds=0.01)
+    assert len(diagnose.forecast(fast, 5, default_run=True)) == 2  # fast enough: no advice
+    assert len(diagnose.forecast(slow, 5, default_run=False)) == 1  # other data: only the steps
+    assert diagnose.budget_lines(TINY, 7, None, True)[0].startswith("budget: 7 steps (--steps)")
+
+
+def test_measure_step_time_times_a_few_steps_after_a_warm_up():
+    step = train.measure_step_time(TINY, "cpu", "fp32", seconds=0.2)
+    assert step.steps >= 2 and step.seconds > 0 and step.spread >= 0 and step.device == "cpu"
+    assert step.precision.startswith("fp32") and step.steps_in(1) == int(60 / step.seconds)
+
+
+def test_notebook_budgets_match_the_notebooks():
+    root = Path(__file__).resolve().parents[1] / "notebooks" / "text"
+    assert f"minutes={diagnose.NOTEBOOK08_MINUTES:g}" in (root / "08_training.md").read_text()
+    assert f"({diagnose.NOTEBOOK11_STEPS}, 25)" in (root / "11_your_own_images.md").read_text()

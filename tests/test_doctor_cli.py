@@ -1,0 +1,173 @@
+"""``python -m unet_lib doctor``: one line per finding, exit status 0 or 2; and train's lines before step 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from unet_lib import diagnose, train
+from unet_lib.checkpoints import save_checkpoint
+from unet_lib.cli import main
+from unet_lib.model import UNetModel
+from unet_lib.synthetic import make_synthetic_em
+
+pytestmark = pytest.mark.usefixtures("one_thread", "quick")  # tests/conftest.py
+
+TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-size", "2", "--val-tiles", "2"]
+SLOW_STEP = train.StepTime(seconds=2.0, spread=0.1, steps=2, precision="fp32, NCHW, on cpu (test)", device="cpu")
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """fp32 without the precision probe, and a stand-in for the timed steps (``measure_step_time`` has its own
+    test in test_diagnose.py): these tests check what the command does with the numbers."""
+    monkeypatch.setenv("UNET_PRECISION", "fp32")
+    monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: SLOW_STEP)
+
+
+def em_folder(root: Path, invert: bool = False, swap: bool = False, n_images: int = 2) -> Path:
+    data = make_synthetic_em(n_images, 256)
+    images = [np.round(255 * image).astype(np.uint8) for image in data.images]
+    masks = [((1 - label if invert else label) * 255).astype(np.uint8) for label in data.labels]
+    if swap:
+        images, masks = masks, images
+    for sub, arrays in (("images", images), ("masks", masks)):
+        (root / sub).mkdir(parents=True)
+        for k, array in enumerate(arrays):
+            Image.fromarray(array).save(root / sub / f"slice_{k}.png")
+    return root
+
+
+def run(capsys, *args: str) -> tuple[int, list[str], str]:
+    status = main(["doctor", *args])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+def test_a_healthy_folder_is_all_ok_and_exits_0(tmp_path, capsys):
+    status, lines, err = run(capsys, "--data", str(em_folder(tmp_path / "em")))
+    assert status == 0 and err == ""
+    assert all(line.startswith("[ok] ") for line in lines[:-1]), lines
+    subjects = {line.split("]", 1)[1].split(":", 1)[0].strip() for line in lines[:-1]}
+    assert {"threads", "pairing", "masks", "swapped folders", "initial loss", "speed", "precision"} <= subjects
+    assert any(line.startswith("[ok] speed: 2.00 s per step") and "about 150 steps" in line for line in lines)
+    assert lines[-1].startswith("doctor: 0 problems, 0 warnings")
+
+
+def test_swapped_folders_are_a_problem_exit_2(tmp_path, capsys):
+    status, lines, _ = run(capsys, "--data", str(em_folder(tmp_path / "swapped", swap=True)))
+    assert status == 2
+    assert any(line.startswith("[problem] swapped folders: 2 of 2 masks look like pictures") for line in lines)
+
+
+def test_inverted_labels_are_a_warning_exit_0(tmp_path, capsys):
+    status, lines, _ = run(capsys, "--data", str(em_folder(tmp_path / "inverted", invert=True)))
+    assert status == 0 and any(line.startswith("[warning] inverted labels") for line in lines)
+    assert lines[-1].startswith("doctor: 0 problems, 1 warning,")
+
+
+def test_a_checkpoint_that_predicts_background_everywhere(tmp_path, capsys):
+    model = UNetModel(base_channels=2, depth=1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.copy_(torch.tensor([5.0, -5.0]))
+    checkpoint = save_checkpoint(tmp_path / "zero.ckpt", model)
+    status, lines, _ = run(capsys, "--data", str(em_folder(tmp_path / "em")), "--checkpoint", str(checkpoint))
+    assert status == 2
+    assert any(line.startswith("[problem] checkpoint predictions: background everywhere") for line in lines)
+    assert any(line.startswith("[problem] baseline: model vs majority-class baseline") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "no/such/folder"], "--data no/such/folder: no such folder"),
+        (["--checkpoint", "no/such.ckpt", "--data", "synthetic"], "no checkpoint at no/such.ckpt"),
+        (["--class", "--data", "synthetic"], "doctor --class checks this machine, not data"),
+        (["--overfit", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    status, lines, err = run(capsys, *args)
+    assert status == 2 and lines == [] and len(err.strip().splitlines()) == 1
+    assert message in err
+
+
+def test_the_pre_class_check(capsys):
+    status, lines, _ = run(capsys, "--class")
+    assert status == 0, lines
+    said = {line.split("]", 1)[1].split(":", 1)[0].strip(): line for line in lines[:-1]}
+    assert {"environment", "widgets", "threads", "speed", "notebook 08", "notebook 11", "memory"} <= set(said)
+    steps08 = int(60 * diagnose.NOTEBOOK08_MINUTES / SLOW_STEP.seconds)
+    assert f"about {steps08:,} steps here" in said["notebook 08"]
+    assert f"{diagnose.NOTEBOOK11_STEPS * SLOW_STEP.seconds / 60:.1f} minutes" in said["notebook 11"]
+    assert "GB" in said["memory"]
+
+
+def test_train_prints_the_data_findings_and_its_budget_before_step_1(tmp_path, capsys):
+    folder = em_folder(tmp_path / "inverted", invert=True, n_images=2)
+    assert main(["train", "--data", str(folder), "--steps", "1", "--out", str(tmp_path / "run"), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "[warning] inverted labels: in 2 of 2 masks" in out
+    assert "budget: 1 steps (--steps)" in out
+    assert out.index("[warning] inverted labels") < out.index("trained 1 steps")
+
+
+def test_train_on_healthy_data_prints_no_finding_and_forecasts_a_time_budget(tmp_path, capsys):
+    folder = em_folder(tmp_path / "em", n_images=2)
+    assert (
+        main(["train", "--data", str(folder), "--minutes", "1", "--steps", "1", "--out", str(tmp_path / "r"), *TINY])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "[warning]" not in out and "[problem]" not in out
+    assert (
+        "this machine: 2.00 s per step (spread 0.10 s over 2 steps), about 30 steps per minute → about 30 steps" in out
+    )
+    assert "stored 5-minute runs" not in out  # not the default command on the ISBI data
+
+
+def test_readme_when_it_does_not_work():
+    """README's section: the commands parse, the bar is the code's, every finding it names is one the doctor makes."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## When it does not work", 1)[1].split("\n## ", 1)[0]
+    assert f"at least\n{diagnose.OVERFIT_IOU:g}" in section or f"at least {diagnose.OVERFIT_IOU:g}" in section
+    named = {
+        name.strip("` ")
+        for row in section.splitlines()
+        if row.startswith("| ")
+        for name in row.split("|")[3].split(",")
+    }
+    named -= {"the doctor's finding", "---"}
+    made = set(diagnose.DATA_FINDINGS) | {
+        "inputs",
+        "learning rate",
+        "overfit test",
+        "checkpoint weights",
+        "model mode",
+        "device",
+        "threads",
+        "speed",
+        "checkpoint predictions",
+        "baseline",
+        "checkpoint data",
+        "initial loss",
+        "weights",
+        "precision",
+    }
+    assert named and named <= made, named - made
+    for line in section.splitlines():
+        if line.startswith("python -m unet_lib doctor"):
+            words = line.split("#")[0].split()[4:]
+            assert build_args(words).handler.__name__ == "run_doctor"
+
+
+def build_args(words: list[str]):
+    from unet_lib.cli import build_parser
+
+    return build_parser().parse_args(["doctor", *words])
