@@ -46,6 +46,10 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: damaged, not a checkpoint, or for another network."""
 
 
+class NonFiniteWeights(CheckpointError):
+    """A checkpoint whose weights hold NaN or infinity: saved by a run that diverged (``doctor`` names it)."""
+
+
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -199,7 +203,7 @@ def _check_contents(path: Path, state: dict[str, Any]) -> None:
     broken = [name for name, value in weights.items() if value.is_floating_point() and not bool(value.isfinite().all())]
     if broken:
         shown = ", ".join(broken[:2]) + (f" and {len(broken) - 2} more" if len(broken) > 2 else "")
-        raise CheckpointError(
+        raise NonFiniteWeights(
             f"{path} holds NaN or infinite weights ({shown}): the run that wrote it diverged; train again with a "
             "lower --lr, batch norm or --precision fp32"
         )

@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 
 from . import runtime, train, verdicts
 from .batches import load_batch
-from .checkpoints import load_checkpoint, load_model
+from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import TileDataset, load_dataset
 from .images import (
     SegmentationData,
@@ -1085,10 +1085,11 @@ def check_checkpoint(
 ) -> list[Finding]:
     """A trained model on labelled ``data`` (its last ``images`` images): finite weights, trained on such images,
     not one class everywhere, above the majority-class baseline (``verdicts.above_baseline``)."""
-    state = load_checkpoint(path)
+    try:
+        state = load_checkpoint(path)
+    except NonFiniteWeights as error:
+        return [Finding("problem", "checkpoint weights", str(error))]
     weights = check_weights(state)
-    if weights.severity == "problem":
-        return [weights]
     findings = [weights, compare_profiles(state.get("data_profile"), data_profile(data, pixel_size))]
     model = load_model(path)
     threshold = float(state.get("threshold", 0.5))
