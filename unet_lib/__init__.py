@@ -30,7 +30,8 @@ module              notebook  what it holds
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
 ``commands``        08–09     ``train`` and ``evaluate``: plan, run, stop, record
-``cli``             08–09     ``python -m unet_lib train | predict | evaluate``: options, checks, errors
+``export``          11        a trained U-Net as a bioimage.io model package, and running one
+``cli``             08–11     ``python -m unet_lib train | predict | evaluate | export``: options, checks, errors
 ``objects``         11        objects rather than pixels: matching at IoU ≥ 0.5, counts
 ==================  ========  ================================================================
 
