@@ -20,10 +20,14 @@ What the package declares, and why:
   lose: a ``SizeReference`` to the input with a negative ``offset`` (−184 for depth 4, 92 px per side).
 * **weights**: a PyTorch state dict with the architecture file ``ARCHITECTURE_FILE``, generated from
   ``unet_lib.layers`` and ``unet_lib.model`` by ``architecture_source`` (so the package runs without
-  ``unet_lib``), and TorchScript made by tracing (Java-based tools, deepImageJ, run only TorchScript).
-  ``torch.jit.script`` cannot compile ``UNetModel`` (its input checks build messages with f-strings and
-  helper functions); a trace records the operations of one forward pass, and ``center_crop`` reads the
-  sizes from the shapes, so the trace runs at every valid size (the tests check another size).
+  ``unet_lib``), and TorchScript made by tracing, which the Java tools (deepImageJ) need: they cannot run a
+  state dict. ``torch.jit.script`` cannot compile ``UNetModel`` (its input checks format ``tuple(x.shape)``
+  into messages: "cannot statically infer the expected size of a list"); a trace records the operations of
+  one forward pass, and ``center_crop`` reads the sizes from the shapes, so the trace runs at every valid
+  size (the tests check another size). Both are tested by ``bioimageio.core``'s ``test_model``.
+
+Running a package: ``package_probability`` runs one through ``bioimageio.core`` on a whole image the way
+``tiling.predict_probability`` runs the network, and the tests find the two equal within 10⁻⁴.
 """
 
 from __future__ import annotations
@@ -64,6 +68,16 @@ PAPER_DOI = "10.1007/978-3-319-24574-4_28"
 ISBI_CHALLENGE_DOI = "10.3389/fnana.2015.00142"
 ISBI_DATA_DOI = "10.1371/journal.pbio.1000502"
 COURSE_URL = "https://github.com/unet-from-scratch/unet-from-scratch"
+
+
+def available() -> bool:
+    """Whether the ``[export]`` extra is installed (notebook 11 exports only then, and otherwise says how)."""
+    try:
+        import bioimageio.core  # noqa: F401
+        import bioimageio.spec  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class UNetForeground(UNetModel):
@@ -220,7 +234,6 @@ def documentation(state: dict[str, Any], sizes: SizeDeclaration, name: str, exam
     """The package's ``README.md``: the data, the recipe, the thresholds ``train`` chose, the scores, the sizes."""
     record = state.get("record") or {}
     recipe = state.get("recipe") or record.get("recipe")
-    scores = (record.get("validation") or {}).get("mean") or {}
     lines = [
         f"# {name}",
         "",
@@ -240,9 +253,6 @@ def documentation(state: dict[str, Any], sizes: SizeDeclaration, name: str, exam
             f"- thresholds chosen by `train` on training images: pixel {state['threshold']:g} (mask = probability "
             f"> threshold), segmentation {state.get('segmentation_threshold', float('nan')):g} (seeds of cells)"
         )
-    if scores:
-        shown = ", ".join(f"{key} {value:.4f}" for key, value in scores.items() if isinstance(value, float))
-        lines.append(f"- mean scores on the held-out images ({len(record.get('validation_images') or [])}): {shown}")
     lines += [
         "",
         "## Input and output",
@@ -251,17 +261,39 @@ def documentation(state: dict[str, Any], sizes: SizeDeclaration, name: str, exam
         f"  the output is {-sizes.offset} pixels smaller ({sizes.halo} per side): valid convolutions, no padding.",
         "  For a whole image, pad it by mirroring (at least the halo per side, up to a valid size) and crop",
         "  the output, as `unet_lib.tiling.predict_probability` does.",
-        "- preprocessing: each image to zero mean and unit variance (`unet_lib.data.normalize`).",
+        "- preprocessing: each image to zero mean and unit variance (`unet_lib.data.normalize`), with the",
+        "  statistics of the image itself: normalise first, then pad (the padding changes the statistics).",
         "- output: foreground probability in [0, 1]; `predict` averages rotated views when trained that way,",
         "  this package computes one view.",
         f"- test tensors and cover: the largest valid square from the centre of {example}.",
         "",
+        "## Validation",
+        "",
+        "`bioimageio test` runs the test input through both weight formats. `python -m unet_lib train`",
+        "measured the model on its held-out images at the thresholds above (the course's notebook 09):",
+        "",
+        *scores_lines(record),
+        "",
         "## Licence",
         "",
-        "The weights are MIT-licensed like the course's code. The ISBI 2012 images they were trained on",
-        "are for research and teaching (see the course's data/README.md).",
+        "The weights are MIT-licensed like the course's code."
+        + (
+            " The ISBI 2012 images they were trained on are for research and teaching (the course's data/README.md)."
+            if "ISBI" in str(record.get("data"))
+            else " The terms of the images they were trained on are their owners'."
+        ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def scores_lines(record: dict[str, Any]) -> list[str]:
+    """The mean held-out scores a ``train`` run recorded, one line each, or a line that says there are none."""
+    scores = (record.get("validation") or {}).get("mean") or {}
+    held_out = len(record.get("validation_images") or [])
+    shown = [f"- {key}: {value:.4f}" for key, value in scores.items() if isinstance(value, float)]
+    if not shown:
+        return ["- no scores recorded in the checkpoint (`python -m unet_lib evaluate` measures them)"]
+    return [f"Mean over the {held_out} held-out images:", "", *shown]
 
 
 def export_package(
@@ -285,11 +317,8 @@ def export_package(
         raise UsageError(f"--out {out} already exists: choose another --out, or add --overwrite to replace it")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give the path of a .zip file")
-    try:
-        import bioimageio.core  # noqa: F401
-        import bioimageio.spec  # noqa: F401
-    except ImportError as error:
-        raise UsageError(f"exporting needs bioimageio ({error.name} is missing): {EXTRA_HINT}") from None
+    if not available():
+        raise UsageError(f"exporting needs bioimageio.core and bioimageio.spec: {EXTRA_HINT}")
     state = load_checkpoint(checkpoint)
     exportable(state, checkpoint)
     net = UNetForeground(**state["model_config"])
