@@ -121,6 +121,7 @@ def test_shipped_package_holds_what_the_tools_need(shipped):
     assert {"test_output.npy", "cover.png", "README.md"} <= names
     described = rdf(shipped)
     assert described["format_version"].startswith("0.5") and described["license"] == "MIT"
+    assert "electron-microscopy" in described["tags"]
     (raw,), (out,) = described["inputs"], described["outputs"]
     assert raw["axes"][2]["size"] == {"min": 188, "step": 16}
     assert out["axes"][2]["size"] == {"tensor_id": "raw", "axis_id": "y", "offset": -184}
@@ -207,6 +208,7 @@ def test_tiny_trained_model_exports_and_passes_core_test(tiny, capsys):
     assert described["inputs"][0]["axes"][2]["size"] == {"min": 44, "step": 4}
     assert described["outputs"][0]["axes"][2]["size"]["offset"] == -40
     assert described["config"]["unet_lib"]["run"]["steps"] == 2
+    assert "electron-microscopy" not in described["tags"]  # the built-in data is EM-like, not ISBI's
 
 
 def test_export_refuses_in_one_line(tiny, tmp_path, capsys):

@@ -426,7 +426,8 @@ def describe(
             ],
             license=spec.LicenseId("MIT"),
             git_repo=spec.HttpUrl(COURSE_URL),
-            tags=["unet", "segmentation", "2d", "pytorch", "unet-from-scratch", "electron-microscopy"],
+            tags=["unet", "segmentation", "2d", "pytorch", "unet-from-scratch"]
+            + (["electron-microscopy"] if "ISBI" in str((state.get("record") or {}).get("data")) else []),
             documentation=spec.FileDescr(source=files["documentation"]),
             covers=[spec.FileDescr(source=files["cover"])],
             inputs=[
