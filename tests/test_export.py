@@ -157,8 +157,8 @@ def test_core_on_a_whole_slice_equals_predict_probability(shipped, slice0):
     print(f"max |core - predict_probability| on a whole slice: {np.abs(got - expected).max():.2e}")
     assert got.shape == expected.shape == slice0.shape
     assert np.abs(got - expected).max() <= 1e-4
-    eight_bit = export.package_probability(shipped, np.round(slice0 * 255))
-    assert np.abs(eight_bit - expected).max() <= 1e-4
+    on_255_scale = export.package_probability(shipped, slice0 * 255)  # the same image on an 8-bit scale
+    assert np.abs(on_255_scale - expected).max() <= 1e-4
 
 
 def test_test_tensors_are_the_networks_output_on_a_training_image(shipped, slice0):
