@@ -138,6 +138,21 @@ def test_installing_the_course_changes_no_colab_package(colab_venv):
     assert {a.split()[0] for a in added} <= set(colab_env.COURSE_ADDS), f"unexpected additions: {added}"
 
 
+@pytest.mark.slow
+def test_installing_the_export_extra_changes_no_colab_package(colab_venv):
+    """Notebook 11's export cell on Colab: bioimageio.core and .spec come in, no package Colab ships moves."""
+    python = colab_env.venv_python(colab_venv)
+    have = colab_env.preinstalled(python)
+    try:
+        report = colab_env.dry_run_report(python, f"{ROOT}[export]", offline=True)
+    except subprocess.CalledProcessError as error:
+        pytest.fail(f"the [export] extra does not install over Colab's packages without upgrading one:\n{error.stderr}")
+    changed, added = colab_env.changes(report, have)
+    assert not changed, "installing the [export] extra on Colab would change: " + ", ".join(changed)
+    unexpected = {a.split()[0] for a in added} - set(colab_env.COURSE_ADDS) - set(colab_env.EXPORT_ADDS)
+    assert not unexpected, f"unexpected additions (list them in colab_env.EXPORT_ADDS if right): {sorted(unexpected)}"
+
+
 def test_colab_venv_has_colab_versions(colab_venv, colab):
     assert not colab_env.mismatches(colab_env.installed(colab_env.venv_python(colab_venv)), colab)
 

@@ -26,6 +26,7 @@ CONDA_NAMES = {"torch": "pytorch"}
 NOT_ON_BINDER = {
     "playwright": "the real-browser test runs in CI, not in a learner's environment",
     "ruff": "the linter and formatter run in CI (make test), not in a learner's environment",
+    "unet-from-scratch": "the test extra names the export extra as unet-from-scratch[export]; its packages are listed",
 }
 """pyproject dependencies that environment.yml leaves out on purpose, and why."""
 

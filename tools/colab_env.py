@@ -43,6 +43,9 @@ COLAB_PACKAGES = [
     "jupyter_core", "traitlets", "notebook",
     # running and checking notebooks, building the course from its checkout
     "nbformat", "nbclient", "nbconvert", "pytest", "packaging", "setuptools", "wheel", "PyYAML",
+    # what the [export] extra needs that Colab ships (bioimageio.core's and bioimageio.spec's dependencies)
+    "pydantic", "xarray", "imageio", "httpx", "rich", "Markdown", "platformdirs", "python-dateutil", "zipp",
+    "filelock", "python-dotenv", "typing-inspection", "annotated-types",
 ]  # fmt: skip
 """The packages the course touches that Colab preinstalls; each is installed at Colab's version."""
 
@@ -51,6 +54,13 @@ TORCH_BUILD = ("nvidia-", "cuda-", "triton")
 
 COURSE_ADDS = ["unet-from-scratch", "torchinfo"]
 """What the setup cell installs on Colab: the course and the one dependency Colab lacks."""
+
+EXPORT_ADDS = [
+    "bioimageio-core", "bioimageio-spec", "genericache", "pydantic-settings", "loguru", "ruyaml", "imagecodecs",
+    "email-validator", "dnspython", "exceptiongroup",
+]  # fmt: skip
+"""What ``pip install 'unet-from-scratch[export]'`` adds on Colab (notebook 11's export cell): bioimageio and what it
+needs that Colab lacks, measured by resolving the extra against Colab's versions; the rest, Colab has."""
 
 CI_ONLY = ["nbval"]
 """What the CI job adds that Colab lacks and a learner never installs: nbval runs the notebooks under pytest."""
@@ -147,10 +157,24 @@ def build(venv: Path) -> None:
     pip(python, "install", "-q", "-c", str(pinned), *COLAB_PACKAGES, *CI_ONLY)
     pip(python, "uninstall", "-q", "-y", *COURSE_ADDS)  # a venv kept from an earlier run starts as Colab does
     pip(python, "download", "-q", "--no-deps", "-d", str(venv / "wheels"), *COURSE_ADDS[1:])  # for offline dry-runs
+    save_export_wheels(python, venv / "wheels")
     report = mismatches(installed(python), versions)
     if report:
         raise SystemExit("the Colab-like venv differs from Colab:\n  " + "\n  ".join(report))
     print(f"{venv.name}: Python {python_version(python)}, {len(installed(python))} packages at Colab's versions")
+
+
+def save_export_wheels(python: Path, folder: Path) -> None:
+    """Save the wheels that the ``[export]`` extra adds, at the versions pip resolves here, for offline dry-runs."""
+    report = dry_run_report(python, f"{ROOT}[export]")
+    have = installed(python)
+    pins = [
+        f"{item['metadata']['name']}=={item['metadata']['version']}"
+        for item in report.get("install", [])
+        if normalize(item["metadata"]["name"]) not in have and normalize(item["metadata"]["name"]) not in COURSE_ADDS
+    ]
+    if pins:
+        pip(python, "download", "-q", "--no-deps", "-d", str(folder), *pins)
 
 
 def python_version(python: Path) -> str:

@@ -32,7 +32,8 @@ module              notebook  what it holds
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
 ``diagnose``        12        why it does not work: findings on data, pipeline, overfit test, checkpoints
 ``commands``        08–09     ``train`` and ``evaluate``: plan, run, stop, record
-``cli``             08–12     ``python -m unet_lib train | predict | evaluate | doctor``: options, checks, errors
+``export``          11        a trained U-Net as a bioimage.io model package, and running one
+``cli``             08–12     ``python -m unet_lib`` train, predict, evaluate, doctor, export: options, errors
 ``objects``         11        objects rather than pixels: matching at IoU ≥ 0.5, counts
 ==================  ========  ================================================================
 

@@ -8,6 +8,7 @@
     python -m unet_lib evaluate --checkpoint runs/train/model.ckpt --data my_folder
     python -m unet_lib doctor --data my_folder --overfit   # why does it not work? one line per finding
     python -m unet_lib doctor --class                      # the pre-class check of a machine
+    python -m unet_lib export --checkpoint runs/train/model.ckpt --out my_unet.zip   # for Fiji, napari, ilastik
 
 ``unet`` (installed with the package) is the same command. ``DIR`` for ``--data`` is a
 folder with ``images/`` and ``masks/`` (see ``unet_lib.images.load_folder``).
@@ -15,7 +16,8 @@ folder with ``images/`` and ``masks/`` (see ``unet_lib.images.load_folder``).
 This module is the front door: the options and their ranges (``build_parser``), the checks that need
 more than one option (``train_plan``: the recipe, ``--resume``), and ``main``, which answers every
 mistake a user can make with one line on stderr and exit status 2, and treats SIGTERM and SIGHUP like
-Ctrl-C. The commands themselves are in ``unet_lib.commands`` (train, evaluate) and ``unet_lib.prediction``.
+Ctrl-C. The commands themselves are in ``unet_lib.commands`` (train, evaluate), ``unet_lib.prediction`` and
+``unet_lib.export``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from . import diagnose, distributed, runtime, train
 from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
 from .evaluation import TRAIN_ROTATIONS
+from .export import command_export
 from .isbi2012 import DataUnavailable
 from .model import check_config, count_config_parameters, describe_input_size, feature_map_elements, unet_output_size
 from .outputs import StopSignals, UsageError
@@ -50,7 +53,7 @@ DEFAULT_MINUTES = 5.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 6½ minutes on 2 CPU
 cores."""
 
-DEFAULT_OUT = {"train": "runs/train", "predict": "runs/predict", "evaluate": "runs/evaluate"}
+DEFAULT_OUT = {"train": "runs/train", "predict": "runs/predict", "evaluate": "runs/evaluate", "export": "runs/unet.zip"}
 """Where each command writes unless ``--out`` says otherwise (a taken default moves on to ``runs/train-2`` …)."""
 
 
@@ -231,6 +234,19 @@ def build_parser() -> Parser:
     )
     add_precision_option(d)
     d.set_defaults(handler=run_doctor)
+
+    x = sub.add_parser("export", help="write a bioimage.io model package for Fiji/deepImageJ, napari, ilastik")
+    x.add_argument(
+        "--checkpoint", default=str(SHIPPED_CHECKPOINT), help="model.ckpt from train (default: the shipped one)"
+    )
+    x.add_argument("--out", help=f"the package, a .zip (default {DEFAULT_OUT['export']}; if taken, unet-2.zip, …)")
+    x.add_argument("--overwrite", action="store_true", help="replace the file --out names")
+    x.add_argument(
+        "--image",
+        help="an image like the training images, for the test tensors and the cover "
+        "(default: the first ISBI 2012 training slice, or the built-in one)",
+    )
+    x.set_defaults(handler=run_export)
     return parser
 
 
@@ -547,6 +563,11 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
         )
     print(diagnose.summary(findings))
     return diagnose.exit_status(findings)
+
+
+def run_export(args: argparse.Namespace, signals: StopSignals) -> int:
+    out, given = out_folder(args)
+    return command_export(args.checkpoint, out, given, args.overwrite, args.image)
 
 
 @contextmanager

@@ -270,13 +270,14 @@ def test_the_memory_estimate_is_an_upper_bound_of_the_measured_peak():
         (lambda s: s["model_config"].update(depth=20), "cannot be built"),
     ],
 )
-@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "export"])
 def test_lying_checkpoints_are_refused_in_one_line(cli, own_data, tmp_path, change, message, command):
     state = torch.load(tiny_checkpoint(tmp_path / "ok.ckpt", threshold=0.5), weights_only=True)
     change(state)
     torch.save(state, tmp_path / "bad.ckpt")
-    target = [own_data / "images"] if command == "predict" else ["--data", own_data]
-    cli(command, "--checkpoint", tmp_path / "bad.ckpt", *target, "--out", tmp_path / "o").refused(message)
+    target = {"predict": [own_data / "images"], "evaluate": ["--data", own_data], "export": []}[command]
+    out = tmp_path / ("o.zip" if command == "export" else "o")
+    cli(command, "--checkpoint", tmp_path / "bad.ckpt", *target, "--out", out).refused(message)
 
 
 def test_a_checkpoint_carrying_code_is_refused_as_such(cli, own_data, tmp_path):
