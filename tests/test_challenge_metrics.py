@@ -205,3 +205,23 @@ def test_evaluation_reports_v_rand_and_v_info_per_image_and_the_challenges_best_
         [probability], [np.zeros_like(truth)], ["b.png"], {"threshold": 0.5, "segmentation_threshold": 0.5}
     )
     assert "challenge" not in no_cells and math.isnan(no_cells["mean"]["v_rand"])
+
+
+def test_merges_and_splits_count_only_overlaps_that_are_a_real_share_of_a_cell():
+    """Issue 17: a boundary drawn a few pixels off is no merge; a segment over two whole cells is one."""
+    truth = np.zeros((20, 41), np.int32)
+    truth[:, :20], truth[:, 21:] = 1, 2  # two 20 × 20 cells (400 px), a one-pixel membrane between them
+    offset = np.zeros_like(truth)
+    offset[:, :23], offset[:, 24:] = 1, 2  # the boundary 3 px too far right: 40 px of cell 2 (10 %) in segment 1
+    merged, split = metrics.merges_and_splits(truth, offset)
+    assert not merged.any() and not split.any()
+    assert metrics.merges_and_splits(truth, offset, min_share=0.05)[0].any()  # a looser rule flags it
+    one = np.where(truth > 0, 1, 0)
+    merged, split = metrics.merges_and_splits(truth, one)
+    assert merged.sum() == 800 and not split.any()
+    halves = truth.copy()
+    halves[10:, :20] = 3  # cell 1 cut in two halves
+    merged, split = metrics.merges_and_splits(truth, halves)
+    assert not merged.any() and split.sum() == 400 and split[:, :20].all()
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.merges_and_splits(truth, truth[:, :5])

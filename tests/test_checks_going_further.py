@@ -54,6 +54,16 @@ def no_squares(counts):
     return 2 * c.sum() / (a.sum() + b.sum())
 
 
+def squared_sums(counts):
+    c, a, b = sums(counts)
+    return 2 * np.sum(c**2) / (np.sum(a) ** 2 + np.sum(b) ** 2)
+
+
+def squared_total(counts):
+    c, a, b = sums(counts)
+    return 2 * np.sum(c) ** 2 / (np.sum(a**2) + np.sum(b**2))
+
+
 def test_v_rand_accepts_a_formula_written_by_hand():
     assert_passed(checks.check_v_rand(my_v_rand), "0.800 when two of four cells merge")
 
@@ -67,6 +77,8 @@ def test_v_rand_accepts_a_formula_written_by_hand():
         (arithmetic_mean, ["arithmetic mean", "harmonic"]),
         (distinct_pairs, ["distinct", "scikit-image", "square the counts"]),
         (no_squares, ["square the counts", "every table scores 1"]),
+        (squared_sums, ["squared the *sums*", "sums of *squares*"]),  # issue 17
+        (squared_total, ["squared the sum of the counts"]),
         (stub, ["your turn", "stub"]),
         (crashes, ["ZeroDivisionError"]),
     ],

@@ -23,6 +23,21 @@ def colours_by_loop(rgb):
     return labels
 
 
+def luminance_gray(rgb):
+    """Wrong: PIL's convert("L") (0.299 R + 0.587 G + 0.114 B, rounded), then one number per gray value."""
+    gray = np.floor(rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114 + 0.5).astype(np.int64)
+    values, numbers = np.unique(gray, return_inverse=True)
+    return numbers.reshape(gray.shape) if values[0] == 0 else numbers.reshape(gray.shape) + 1
+
+
+def test_luminance_twins_really_share_a_gray_value():
+    # the checker's dark green must collide with red under PIL's own conversion, not only under our formula
+    from PIL import Image
+
+    pixels = np.array([[[255, 0, 0], [0, 130, 0]]], np.uint8)
+    assert len(set(np.asarray(Image.fromarray(pixels).convert("L")).ravel())) == 1
+
+
 def test_check_colour_to_instances_accepts_a_right_answer():
     assert checks.check_colour_to_instances(colours_by_loop)
     assert checks.check_colour_to_instances(lambda rgb: colours_by_loop(rgb) * 10)  # any numbers will do
@@ -45,7 +60,9 @@ def test_check_colour_to_instances_names_the_slips():
         return colours_by_loop(rgb).astype(float)
 
     assert "averaging" in checks.check_colour_to_instances(averaged).message
-    assert "green and blue objects became background" in checks.check_colour_to_instances(red_only).message
+    luminance = checks.check_colour_to_instances(luminance_gray)  # issue 17: it used to pass
+    assert not luminance and "(0, 130, 0)" in luminance.message and "luminance" in luminance.message
+    assert "green, blue and dark green objects became background" in checks.check_colour_to_instances(red_only).message
     assert "black (0, 0, 0) is the background" in checks.check_colour_to_instances(black_is_an_object).message
     assert "one number per pixel" in checks.check_colour_to_instances(kept_channels).message
     assert "whole numbers" in checks.check_colour_to_instances(floats).message
@@ -104,6 +121,13 @@ def test_check_object_scores_names_the_slips():
     for words, slip in slips.items():
         feedback = checks.check_object_scores(lambda t, p, slip=slip: scores_by_loops(t, p, **slip))
         assert not feedback and words in feedback.message, (slip, feedback.message)
+
+    def pixel_scores(t, p):  # issue 17: pixels instead of objects
+        both = np.count_nonzero((t > 0) & (p > 0))
+        precision, recall = both / np.count_nonzero(p), both / np.count_nonzero(t)
+        return precision, recall, 2 * precision * recall / (precision + recall)
+
+    assert "*pixel* scores" in checks.check_object_scores(pixel_scores).message
     assert "three numbers" in checks.check_object_scores(lambda t, p: 0.5).message
     assert "your turn" in checks.check_object_scores(stub).message
 
@@ -137,6 +161,10 @@ def test_check_median_diameter_names_the_slips():
     def every_number(labels):
         return float(np.median(np.sqrt(4 * np.bincount(labels.ravel())[1:] / np.pi)))
 
+    def radius(labels):
+        return diameter_by_loop(labels) / 2
+
+    assert "*radius*" in checks.check_median_diameter(radius).message  # issue 17
     assert "median *area*" in checks.check_median_diameter(areas).message
     assert "side of a square" in checks.check_median_diameter(square_sides).message
     assert "use the median" in checks.check_median_diameter(mean).message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -198,8 +199,10 @@ def count_tiles(height: int, width: int, stride: int) -> int:
             ["count_tiles(512, 512, 256) returned 9, expected 4", "adding 1"],
         ),
         (lambda h, w, s: float(count_tiles(h, w, s)), ["a float"]),
+        (lambda h, w, s: count_tiles(h, h, s), ["returned 9, expected 12", "`height` for both"]),  # issue 17
+        (lambda h, w, s: count_tiles(w, w, s), ["`width` for both"]),
     ],
-    ids=["floor", "areas", "plus one", "float"],
+    ids=["floor", "areas", "plus one", "float", "height twice", "width twice"],
 )
 def test_count_tiles(answer, words):
     assert_passed(checks.check_count_tiles(count_tiles), "2 × 2 = 4 tiles")
@@ -225,9 +228,11 @@ def python_division(pred, true):
         (lambda p, t: iou(1 - p, 1 - t), ["membrane (class 0)"]),
         (lambda p, t: 2 * (p & t).sum() / (p.sum() + t.sum()), ["Dice coefficient"]),
         (python_division, ["ZeroDivisionError", "two empty 4×4 masks", "return 1.0"]),
+        (lambda p, t: (p & t).sum() / max(p.sum(), 1), ["*predicted* area |P|", "precision"]),  # issue 17
+        (lambda p, t: (p & t).sum() / max(t.sum(), 1), ["*true* area |T|", "recall"]),
         (lambda p, t: [iou(p, t)], ["one number"]),
     ],
-    ids=["areas", "membrane", "Dice", "empty", "list"],
+    ids=["areas", "membrane", "Dice", "empty", "list", "over predicted", "over true"],
 )
 def test_foreground_iou(answer, words):
     assert_passed(checks.check_foreground_iou(iou), "0.824 on the test masks")
@@ -235,8 +240,12 @@ def test_foreground_iou(answer, words):
 
 
 def test_foreground_iou_names_nan_for_empty_masks():
-    with np.errstate(invalid="ignore"):
-        feedback = checks.check_foreground_iou(lambda p, t: (p & t).sum() / (p | t).sum())
+    def nan_for_empty(p, t):  # the learner's 0 / 0, without a warning: the checker must add none of its own
+        return (p & t).sum() / (p | t).sum() if (p | t).any() else float("nan")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        feedback = checks.check_foreground_iou(nan_for_empty)
     assert_rejected(feedback, "two empty 4×4 masks", "returned nan, expected 1", "return 1.0")
 
 
@@ -269,8 +278,24 @@ def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
         (lambda p, t, th: 1 - min(f_score(p > x, t.astype(bool)) for x in th), ["*worst* threshold"]),
         (lambda p, t, th: 1 - max(f_score(1 - p > x, t == 0) for x in th), ["membrane (class 0)"]),
         (lambda p, t, th: np.array([isbi_pixel_error(p, t, th)] * 2), ["one number"]),
+        (  # issue 17: the probabilities scored as they are
+            lambda p, t, th: 1 - 2 * (p * t).sum() / (p.sum() + t.sum()),
+            ["`probability > t`", "without a threshold"],
+        ),
+        (lambda p, t, th: 1 - f_score(p.astype(bool), t.astype(bool)), ["without a threshold"]),
     ],
-    ids=["1 − best accuracy", "1 − accuracy at 0.5", "at 0.3", "F at 0.5", "F", "worst", "membrane", "array"],
+    ids=[
+        "1 − best accuracy",
+        "1 − accuracy at 0.5",
+        "at 0.3",
+        "F at 0.5",
+        "F",
+        "worst",
+        "membrane",
+        "array",
+        "soft, no threshold",
+        "bool, no threshold",
+    ],  # fmt: skip
 )
 def test_isbi_pixel_error(answer, words):
     assert_passed(checks.check_isbi_pixel_error(isbi_pixel_error), "1 − max F = 0.057", "0.102")

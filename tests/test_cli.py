@@ -113,6 +113,9 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     )
     printed = capsys.readouterr().out
     assert "cells1.png" in printed and "mean" in printed and "Rand err" in printed
+    state = torch.load(trained / "model.ckpt", weights_only=True)  # issue 17: evaluate says which thresholds
+    assert f"thresholds used: pixel {state['threshold']:g} (stored in the checkpoint)" in printed
+    assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert set(result["per_image"]) == {"cells0.png", "cells1.png", "cells2.png"}
     assert result["mean"]["pixel_accuracy"] == pytest.approx(
@@ -245,3 +248,4 @@ def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
 def test_the_module_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "unet_lib", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "predict" in result.stdout and "evaluate" in result.stdout
+    assert "front door" not in result.stdout and "``" not in result.stdout  # user text, not the maintainers' (issue 17)

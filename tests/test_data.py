@@ -174,7 +174,7 @@ def test_colour_image_becomes_gray_but_a_colour_mask_is_refused_by_name(own_fold
     gray = colour.astype(np.float32).mean(axis=-1)
     assert np.allclose(load_folder(own_folder).images[0], (gray - gray.min()) / (gray.max() - gray.min()))
     save_png(own_folder / "masks" / "a.png", colour)
-    with pytest.raises(ValueError, match=r"a\.png.*one 2-D image"):
+    with pytest.raises(ValueError, match=r"a\.png is a colour image.*colour_mask_to_instances"):
         load_folder(own_folder)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,3 +155,25 @@ def test_a_rank_that_dies_ends_the_job_clearly_and_keeps_the_last_checkpoint(fol
     assert "Traceback" not in stdout.split("another training process stopped")[0][-500:]
     state = checkpoints.load_checkpoint(out / "last.ckpt")  # whole, and a real checkpoint
     assert state["step"] >= 2 and state["step"] % 2 == 0
+
+
+def _precision_of_rank(rank: int, store: str, results: Any) -> None:
+    import torch.distributed as dist
+
+    from unet_lib import runtime
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    mine = runtime.Precision("cpu", None, channels_last=rank == 1, reason=f"measured by rank {rank}")
+    results[rank] = distributed.same_precision(World(rank, 2), mine)
+    dist.destroy_process_group()
+
+
+def test_every_rank_takes_rank_0s_precision(tmp_path):
+    """Issue 17: two ranks that measured "auto" differently (NCHW vs channels_last) made DDP refuse the model."""
+    import torch.multiprocessing as mp
+
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(_precision_of_rank, args=(str(tmp_path / "store"), results), nprocs=2)
+        chosen = dict(results)
+    assert chosen[0] == chosen[1] and not chosen[1].channels_last and chosen[1].reason == "measured by rank 0"

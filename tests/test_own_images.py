@@ -119,8 +119,9 @@ def test_a_colour_coded_mask_file_is_refused_by_read_mask_and_converts(tmp_path)
     mask = np.zeros((6, 6, 3), np.uint8)
     mask[1:3, 1:3], mask[3:5, 3:5] = (200, 30, 30), (30, 200, 30)
     Image.fromarray(mask).save(tmp_path / "colour.png")
-    with pytest.raises(ValueError, match="single gray image"):
+    with pytest.raises(ValueError, match="colour_mask_to_instances") as refused:  # issue 17: not "save it as gray"
         read_mask(tmp_path / "colour.png")
+    assert "single gray image" not in str(refused.value)
     gray = np.repeat((colour_mask_to_instances(mask) > 0)[..., None] * np.uint8(255), 3, axis=-1)
     Image.fromarray(gray).save(tmp_path / "gray_as_rgb.png")
     assert read_mask(tmp_path / "gray_as_rgb.png").sum() == 8

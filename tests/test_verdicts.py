@@ -64,3 +64,15 @@ def test_a_model_at_the_baseline_is_not_above_it() -> None:
     assert below.outcome == "worse"
     with pytest.raises(ValueError):
         verdicts.above_baseline([0.9], [0.8, 0.7])
+
+
+def test_paired_scores_use_the_spread_of_their_differences() -> None:
+    # the chosen threshold gains on every slice by about the same amount: beyond noise
+    steady = verdicts.paired([0.020, 0.030, 0.025], [0.024, 0.034, 0.030], higher_is_better=False, measure="Rand error")
+    assert steady.outcome == "better" and steady.spread == pytest.approx(0.001)
+    # it gains on some slices and loses on others: within noise, in both orders
+    mixed = verdicts.paired([0.020, 0.036], [0.024, 0.030], higher_is_better=False)
+    assert mixed.outcome == verdicts.paired([0.024, 0.030], [0.020, 0.036], higher_is_better=False).outcome
+    assert mixed.outcome == "within noise"
+    with pytest.raises(ValueError):
+        verdicts.paired([], [])

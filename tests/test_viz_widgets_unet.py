@@ -101,3 +101,18 @@ def test_calculator_builds_and_updates():
     assert "Use 544 or 560" in result.value
     depth.value = 3
     assert "Use 552 or 560" in result.value
+
+
+def test_show_prediction_names_the_classes_it_is_given():
+    """Issue 17: notebook 11 is about nuclei, so its panels say "nucleus", not "cell" and "membrane"."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    label = (rng.random((20, 20)) > 0.5).astype(np.uint8)
+    fig = viz.show_prediction(rng.random((20, 20)), rng.random((20, 20)), label, classes=("background", "nucleus"))
+    titles = [ax.get_title() for ax in fig.axes]
+    legend = [text.get_text() for text in fig.axes[3].get_legend().get_texts()]
+    assert "nucleus probability" in titles and legend == ["false nucleus", "false background"]
+    default = viz.show_prediction(rng.random((20, 20)), rng.random((20, 20)), label)
+    assert "cell probability" in [ax.get_title() for ax in default.axes]
+    plt.close("all")

@@ -1,10 +1,11 @@
-"""Write the README's course map from the notebooks themselves.
+"""Write the course map of the README and of notebook 00 from the notebooks themselves.
 
-    python tools/course_map.py          # rewrite the block between <!-- course-map --> markers
-    python tools/course_map.py --check  # exit 1 if README.md is out of date (tests/test_course_map.py)
+    python tools/course_map.py          # rewrite the blocks between <!-- course-map --> markers
+    python tools/course_map.py --check  # exit 1 if README.md or notebook 00 is out of date (tests/test_course_map.py)
 
 Titles and minutes come from each notebook's title cell and plan cell, so the README can
-never promise a different time than the notebook does.
+never promise a different time than the notebook does; every numbered notebook gets a row, so a new
+notebook appears in both maps the next time this runs (and the test fails until it has).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbtools import NOTEBOOKS, ROOT, badges_markdown  # noqa: E402
+from nbtools import NOTEBOOKS, ROOT, badges_markdown, pair_notebook  # noqa: E402
 
 README = ROOT / "README.md"
+WELCOME = NOTEBOOKS / "00_welcome.ipynb"
 START, END = "<!-- course-map -->", "<!-- /course-map -->"
 
 TOPICS = {
@@ -46,38 +48,93 @@ def notebook_facts(path: Path) -> tuple[str, int]:
     return title, minutes
 
 
+def first_objective(path: Path) -> str:
+    """The first learning objective, lower-cased: the topic of a notebook that ``TOPICS`` does not list yet."""
+    cells = nbformat.read(path, as_version=4).cells
+    for cell in cells[:4]:
+        if match := re.search(r"^- (.+)$", cell.source, flags=re.MULTILINE):
+            text = match.group(1).rstrip(".")
+            return text[0].lower() + text[1:]
+    return ""
+
+
+def topic(path: Path) -> str:
+    return TOPICS.get(path.name[:2]) or first_objective(path)
+
+
+def notebooks() -> list[Path]:
+    """Every numbered course notebook, in order."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def welcome_map() -> str:
+    """The table of notebook 00's section "The course map": every notebook, linked beside it."""
+    rows = ["| notebook | what you build and learn |", "|---|---|"]
+    for path in notebooks():
+        title, _ = notebook_facts(path)
+        here = " (you are here)" if path.name == WELCOME.name else ""
+        rows.append(f"| [{path.name[:2]} · {title}]({path.name}) | {topic(path)}{here} |")
+    return "\n".join(rows)
+
+
 def course_map() -> str:
     rows = ["| # | notebook | topic | minutes | open in |", "|---|---|---|---|---|"]
     total = 0
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in notebooks():
         number = path.name[:2]
         title, minutes = notebook_facts(path)
         total += minutes
         rows.append(
-            f"| {number} | [{title}](notebooks/{path.name}) | {TOPICS.get(number, '')} | {minutes} "
+            f"| {number} | [{title}](notebooks/{path.name}) | {topic(path)} | {minutes} "
             f"| {badges_markdown(path.stem)} |"
         )
     rows.append(f"| | **whole course** | | **{total}** | |")
     return "\n".join(rows)
 
 
-def updated_readme() -> str:
-    text = README.read_text()
+def replaced(text: str, table: str) -> str:
+    """``text`` with the block between the course-map markers replaced by ``table``."""
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    return f"{before}{START}\n{course_map()}\n{END}{after}"
+    return f"{before}{START}\n{table}\n{END}{after}"
+
+
+def updated_readme() -> str:
+    return replaced(README.read_text(), course_map())
+
+
+def welcome_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The markdown cell of notebook 00 that holds the course-map markers."""
+    return next(cell for cell in nb.cells if cell.cell_type == "markdown" and START in cell.source)
+
+
+def stale() -> list[str]:
+    """The files whose course map differs from a fresh one."""
+    late = ["README.md"] if updated_readme() != README.read_text() else []
+    cell = welcome_cell(nbformat.read(WELCOME, as_version=4))
+    return late + ([f"notebooks/{WELCOME.name}"] if replaced(cell.source, welcome_map()) != cell.source else [])
+
+
+def write() -> None:
+    README.write_text(updated_readme())
+    nb = nbformat.read(WELCOME, as_version=4)
+    cell = welcome_cell(nb)
+    fresh = replaced(cell.source, welcome_map())
+    if fresh != cell.source:
+        cell.source = fresh
+        nbformat.write(nb, WELCOME)
+        pair_notebook(WELCOME)  # the text twin follows the notebook
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only check that README.md is up to date")
+    parser.add_argument("--check", action="store_true", help="only check that the course maps are up to date")
     args = parser.parse_args()
-    new = updated_readme()
     if args.check:
-        if new != README.read_text():
-            sys.exit("README.md's course map is out of date: run `python tools/course_map.py`")
+        if late := stale():
+            sys.exit(f"the course map of {' and '.join(late)} is out of date: run `python tools/course_map.py`")
         return
-    README.write_text(new)
+    write()
 
 
 if __name__ == "__main__":

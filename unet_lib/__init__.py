@@ -28,7 +28,7 @@ module              notebook  what it holds
 ``outputs``         08        output folders checked first and locked, no silent replacing, orderly stops
 ``tiling``          09        overlap-tile prediction of whole images
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
-``evaluation``      09        predict, calibrate thresholds, measure, tabulate
+``evaluation``      09        predict, calibrate thresholds, measure, tabulate; the model 09 measures
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
 ``diagnose``        12        why it does not work: findings on data, pipeline, overfit test, checkpoints
 ``commands``        08–09     ``train`` and ``evaluate``: plan, run, stop, record

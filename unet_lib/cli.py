@@ -49,6 +49,22 @@ from .prediction import command_predict
 from .runtime import OutputError
 from .tiling import ROTATIONS
 
+USAGE = """Train a U-Net, predict with it, and measure it — the commands of the course's notebooks 08, 09 and 11.
+
+examples:
+    python -m unet_lib train                    # ISBI 2012 (or the built-in data), default budget
+    python -m unet_lib train --data synthetic --steps 50 --out runs/quick
+    python -m unet_lib train --data my_folder --steps 200 --out runs/mine
+    python -m unet_lib predict --checkpoint runs/train/model.ckpt my_image.png --out runs/predicted
+    python -m unet_lib predict --isbi2012-test  # the challenge's submission file
+    python -m unet_lib evaluate --checkpoint runs/train/model.ckpt            # ISBI validation slices 25–29
+    python -m unet_lib evaluate --checkpoint runs/train/model.ckpt --data my_folder
+
+A folder for --data holds images/ and masks/, one mask per image with the same name (notebook 11).
+`unet` is the same command. Each command lists its options: python -m unet_lib train --help.
+"""
+"""What ``python -m unet_lib --help`` prints: for the user (the module docstring above is for maintainers)."""
+
 DEFAULT_MINUTES = 5.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 6½ minutes on 2 CPU
 cores."""
@@ -106,9 +122,7 @@ def probability(text: str) -> float:
 
 # -- the options -------------------------------------------------------------------------------------
 def build_parser() -> Parser:
-    parser = Parser(
-        prog="python -m unet_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = Parser(prog="python -m unet_lib", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     at_least_1 = whole_number(1)
 

@@ -18,6 +18,7 @@ import datetime
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -98,6 +99,20 @@ def my_share(indices: Sequence[int], world: World) -> list[int]:
     """This rank's part of the whole step's batch: consecutive equal shares, rank 0 first."""
     share = len(indices) // world.size
     return list(indices[world.rank * share : (world.rank + 1) * share])
+
+
+def same_precision(world: World, how: Any) -> Any:
+    """Every rank takes rank 0's precision (``runtime.Precision``).
+
+    ``"auto"`` is measured in each process, and on a busy machine two ranks can time it differently and choose
+    different memory layouts; DDP then refuses the model ("params[0] … appears not to match strides of the same
+    param in process 0"), which notebook 10's two-process run met once in six (issue 17).
+    """
+    if not world.active:
+        return how
+    chosen = [how]
+    dist.broadcast_object_list(chosen, src=0)
+    return chosen[0]
 
 
 def agree(world: World, stop: str, used: float) -> tuple[str, float]:

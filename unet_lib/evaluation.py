@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from . import runtime
+from . import runtime, verdicts
+from .checkpoints import SHIPPED_CHECKPOINT, course_checkpoint, load_checkpoint, load_model
 from .images import SegmentationData
-from .metrics import calibrate_thresholds, challenge_report, mean_report, segmentation_report
+from .metrics import calibrate_thresholds, challenge_report, mean_report, pixel_accuracy, segmentation_report
 from .tiling import check_rotations, predict_probability
 
 DEFAULT_THRESHOLD = 0.5
@@ -139,3 +140,38 @@ def challenge_lines(metrics: dict[str, Any]) -> list[str]:
         f"V_Rand {best['v_rand']:.4f} at {best['v_rand_threshold']:g}, V_Info {best['v_info']:.4f} at "
         f"{best['v_info_threshold']:g}"
     ]
+
+
+def above_constant_answer(
+    model: nn.Module, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float = DEFAULT_THRESHOLD
+) -> verdicts.Verdict:
+    """The model's pixel accuracy against answering the majority class everywhere, image by image
+    (``verdicts.above_baseline``): is it a model of this data at all?"""
+    probabilities = predict_all(model, images)
+    scores = [pixel_accuracy(p > threshold, y) for p, y in zip(probabilities, labels)]
+    cell = [float(np.asarray(y, bool).mean()) for y in labels]
+    majority = cell if np.mean(cell) >= 0.5 else [1.0 - share for share in cell]
+    return verdicts.above_baseline(scores, majority)
+
+
+def choose_course_model(
+    images: Sequence[np.ndarray], labels: Sequence[np.ndarray], candidate: Any = None
+) -> tuple[Any, str]:
+    """The checkpoint notebook 09 measures, and the sentence that says why (issue 17).
+
+    Notebook 08's model (``checkpoints.course_checkpoint``) only when it is above the constant answer beyond
+    noise on the validation ``images``; a short run on a busy machine may not be, and then the shipped model is
+    used, and the notebook says so. ``candidate`` replaces notebook 08's checkpoint (tests).
+    """
+    candidate = course_checkpoint() if candidate is None else candidate
+    if candidate == SHIPPED_CHECKPOINT:
+        return SHIPPED_CHECKPOINT, "the shipped checkpoint (notebook 08 saved no model here, or this is fast mode)"
+    steps = load_checkpoint(candidate)["step"]
+    verdict = above_constant_answer(load_model(candidate), images, labels)
+    if verdict.outcome == "better":
+        return candidate, f"notebook 08's run ({steps} steps), which is above the constant answer: {verdict.sentence()}"
+    return SHIPPED_CHECKPOINT, (
+        f"the shipped checkpoint, because notebook 08's run ({steps} steps) is not above the constant answer on "
+        f"the validation slices: {verdict.sentence()}. Train it longer (notebook 08's resume cell), or set "
+        "`checkpoint` to it below to look at it anyway"
+    )

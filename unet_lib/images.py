@@ -195,6 +195,12 @@ def _single_channel(array: np.ndarray, name: str, average_colour: bool) -> np.nd
             array = rgb[..., 0]
         elif average_colour:
             array = rgb.astype(np.float64).mean(axis=-1)
+        else:
+            raise ValueError(
+                f"{name} is a colour image: a colour-coded instance mask must become instance labels first. Convert "
+                "it with unet_lib.images.colour_mask_to_instances and save the result as a 16-bit TIFF (notebook 11, "
+                "section 3); converting it to gray can give two objects the same value"
+            )
     if array.ndim == 3 and array.shape[-1] > 4:
         raise ValueError(
             f"{name} is a stack of {array.shape[0]} images ({' × '.join(map(str, array.shape))}); "

@@ -17,7 +17,8 @@ Conventions: masks are ``(H, W)`` arrays of 0/1 where **1 = cell interior / obje
   (one label per cell), not pixels: a one-pixel gap in a membrane merges two cells and
   costs far more than its single pixel. ``cell_segments`` turns a mask into one.
 * ``rand_scores`` / ``info_scores`` and ``challenge_report`` — V_Rand and V_Info, the scores by which
-  the ISBI 2012 challenge ranks entries today (notebook 10; described at the end of this docstring).
+  the ISBI 2012 challenge ranks entries today (notebook 10; described at the end of this docstring);
+  ``merges_and_splits`` shows where a segmentation merges or splits cells.
 
 How the Rand error is computed here, on ISBI 2012 (notebook 09 explains it):
 
@@ -316,6 +317,40 @@ def _challenge(true_labels: np.ndarray, pred_mask: np.ndarray) -> dict[str, floa
     """``challenge_scores`` with the true cells already labelled (a stack is scored at many thresholds)."""
     counts = _pair_counts(true_labels, thin_segments(pred_mask))
     return {"v_rand": _rand(counts)["v_rand"], "v_info": _info(counts)["v_info"]}
+
+
+MERGE_SHARE = 0.2
+"""An overlap of a predicted segment and a true cell counts towards a merge or a split only when it covers at
+least this share of the smaller of the two. Predicted and true boundaries are never drawn in exactly the same
+place, so almost every segment reaches a few pixels into its neighbours; an absolute rule (e.g. 50 pixels)
+flags those boundary offsets as merges of large cells, a relative one does not (issue 17)."""
+
+
+def merges_and_splits(
+    true_labels: np.ndarray, pred_labels: np.ndarray, min_share: float = MERGE_SHARE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the predicted segments that merge true cells, and of the true cells that are split (notebook 10).
+
+    With c_ij the pixels of true cell i in predicted segment j, an overlap *counts* when c_ij is at least
+    ``min_share`` of the smaller of cell i and segment j. A segment with counting overlaps with two or more true
+    cells merges them; a true cell with counting overlaps with two or more segments is split. Label 0 (membrane,
+    boundary lines) is left out on both sides, as V_Rand leaves it out.
+    """
+    true_labels, pred_labels = np.asarray(true_labels), np.asarray(pred_labels)
+    if true_labels.shape != pred_labels.shape:
+        raise ValueError(f"label images must have the same shape, got {true_labels.shape} and {pred_labels.shape}")
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    inside = (true_labels > 0) & (pred_labels > 0)
+    pairs, counts = np.unique(np.stack([true_labels[inside], pred_labels[inside]]), axis=1, return_counts=True)
+    true_sizes = np.bincount(true_labels.ravel().astype(np.int64))
+    pred_sizes = np.bincount(pred_labels.ravel().astype(np.int64))
+    true_ids, pred_ids = pairs
+    counting = counts >= min_share * np.minimum(true_sizes[true_ids], pred_sizes[pred_ids])
+    true_ids, pred_ids = true_ids[counting], pred_ids[counting]
+    merging = [j for j in np.unique(pred_ids) if np.count_nonzero(pred_ids == j) > 1]
+    split = [i for i in np.unique(true_ids) if np.count_nonzero(true_ids == i) > 1]
+    return np.isin(pred_labels, merging) & (pred_labels > 0), np.isin(true_labels, split) & (true_labels > 0)
 
 
 def challenge_report(

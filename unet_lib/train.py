@@ -483,6 +483,7 @@ def fit(
     device = distributed.device_for(world, runtime.pick_device(None if device is None else str(device)))
     how = runtime.choose_precision(precision, device, training=True)
     distributed.start(world, device)
+    how = distributed.same_precision(world, how)  # one decision for all ranks, or DDP refuses differing layouts
     loss_fn = loss_fn or default_loss()
     runtime.seed_everything(seed)
     model.to(device, memory_format=how.memory_format)

@@ -104,6 +104,28 @@ def spread(values: Iterable[float]) -> float:
     return max(numbers) - min(numbers)
 
 
+def paired(
+    candidate: Sequence[float],
+    reference: Sequence[float],
+    *,
+    measure: str = "score",
+    candidate_name: str = "candidate",
+    reference_name: str = "reference",
+    higher_is_better: bool = True,
+    digits: int = 4,
+) -> Verdict:
+    """Compare two ways of scoring the same images (slices, tiles): their means, under the spread of the per-image
+    differences. A way that gains on some images and loses on others is "within noise" (notebook 09)."""
+    if len(candidate) != len(reference) or not candidate:
+        raise ValueError("paired needs one reference score per candidate score, and at least one of each")
+    differences = [c - r for c, r in zip(candidate, reference, strict=True)]
+    return compare(
+        sum(candidate) / len(candidate), sum(reference) / len(reference), spread=spread(differences),
+        measure=measure, candidate_name=candidate_name, reference_name=reference_name,
+        higher_is_better=higher_is_better, digits=digits,
+    )  # fmt: skip
+
+
 def above_baseline(scores: Sequence[float], baselines: Sequence[float], *, measure: str = "pixel accuracy") -> Verdict:
     """Whether a model beats the trivial "every pixel is the majority class" answer beyond noise, image by image.
 
@@ -113,8 +135,4 @@ def above_baseline(scores: Sequence[float], baselines: Sequence[float], *, measu
     """
     if len(scores) != len(baselines) or not scores:
         raise ValueError("above_baseline needs one baseline score per model score, and at least one of each")
-    differences = [s - b for s, b in zip(scores, baselines, strict=True)]
-    return compare(
-        sum(scores) / len(scores), sum(baselines) / len(baselines), spread=spread(differences), measure=measure,
-        candidate_name="model", reference_name="majority-class baseline", digits=4,
-    )  # fmt: skip
+    return paired(scores, baselines, measure=measure, candidate_name="model", reference_name="majority-class baseline")

@@ -330,7 +330,8 @@ def test_evaluate_says_when_a_model_is_worse_than_no_model(cli, own_data, tmp_pa
         0.01,
     )
     assert result.code == 0
-    assert 'that answering "background everywhere" scores on these images: this model does not fit' in result.out
+    assert 'not above what answering "background everywhere" scores on these images: it does not fit' in result.out
+    assert "thresholds used: pixel 0.01 (given), segmentation 0.01 (" in result.out
     baseline = strict_json(tmp_path / "o" / "metrics.json")["baseline"]
     labels = [np.asarray(Image.open(p)) > 0 for p in sorted((own_data / "masks").iterdir())]
     assert baseline["pixel_accuracy"] == pytest.approx(1 - np.mean([label.mean() for label in labels]))
@@ -341,7 +342,16 @@ def test_no_note_when_the_model_beats_the_constant_answer():
 
     baseline = commands.constant_baseline([np.array([[1, 1, 1, 0]])])
     assert baseline == {"answer": "cell everywhere", "pixel_accuracy": 0.75}
-    assert commands.below_baseline_note(0.9, baseline) == "" and "below" in commands.below_baseline_note(0.7, baseline)
+    labels = [np.array([[1, 1, 1, 0]]), np.array([[1, 1, 0, 0]])]  # per image 0.75 and 0.5 for "cell everywhere"
+
+    def note(*accuracies):
+        per_image = {f"image {k}": {"pixel_accuracy": a} for k, a in enumerate(accuracies)}
+        return commands.baseline_note({"per_image": per_image}, labels, commands.constant_baseline(labels))
+
+    assert "better" in note(1.0, 1.0) and "note:" not in note(1.0, 1.0)
+    assert "note:" in note(0.5, 0.25) and "worse" in note(0.5, 0.25)
+    # issue 17: at the baseline (0.8011 vs 0.801) is not above it: gains on one image, losses on the other
+    assert "within noise" in note(1.0, 0.25) and "note:" in note(1.0, 0.25)
 
 
 # -- 11, 12: what predict reads --------------------------------------------------------------------------

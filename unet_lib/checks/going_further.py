@@ -104,6 +104,18 @@ _V_RAND_MISTAKES = [
         "challenge counts every ordered pair, a pixel with itself included: square the counts.",
     ),
     Mistake(
+        gives=lambda counts: (lambda c, a, b: float(2 * (c * c).sum() / (a.sum() ** 2 + b.sum() ** 2)))(*_sums(counts)),
+        says="you squared the *sums* (Σa)² and (Σb)²; V_Rand needs the sums of *squares*: Σa² = Σ_i a_i², "
+        "Σb² = Σ_j b_j².",
+    ),
+    Mistake(
+        gives=lambda counts: (lambda c, a, b: float(2 * c.sum() ** 2 / ((a * a).sum() + (b * b).sum())))(
+            *_sums(counts)
+        ),
+        says="you squared the sum of the counts, (Σc)²; the numerator is the sum of squares Σ c_ij², every cell of "
+        "the table squared on its own.",
+    ),
+    Mistake(
         when=lambda got, counts: abs(float(got) - 1.0) < 1e-9,
         says="1.0 for an imperfect table: square the counts (Σc², Σa², Σb²); without squares every table scores 1.",
     ),

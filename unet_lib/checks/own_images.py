@@ -18,14 +18,25 @@ from .core import Feedback, attempt
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
 
-_COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "gray": (85, 85, 85)}
-"""Four colours of the same mean brightness (85): averaging the channels cannot tell them apart."""
+_COLOURS = {
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "gray": (85, 85, 85),
+    "dark green": (0, 130, 0),
+}
+"""Red, green, blue and gray have the same mean brightness (85): averaging the channels cannot tell them apart.
+Dark green has red's *luminance*: converting to gray as PIL's ``convert("L")`` does (0.299 R + 0.587 G + 0.114 B)
+makes both 76."""
+
+LUMINANCE_TWINS = ("red", "dark green")
+"""The pair that luminance gray merges (and averaging does not)."""
 
 
 def _colour_mask() -> np.ndarray:
     """A 6 × 12 black mask with one 2 × 2 object per colour of ``_COLOURS``, two of them touching."""
     mask = np.zeros((6, 12, 3), np.uint8)
-    for (top, left), colour in zip([(1, 1), (1, 3), (3, 7), (3, 10)], _COLOURS.values()):
+    for (top, left), colour in zip([(1, 1), (1, 3), (3, 7), (3, 10), (4, 1)], _COLOURS.values()):
         mask[top : top + 2, left : left + 2] = colour
     return mask
 
@@ -55,6 +66,13 @@ def _colour_problem(mask: np.ndarray, result: Any) -> str | None:
     if np.any(result[black] != 0):
         return "black (0, 0, 0) is the background and must become 0, not an object."
     merged = [name for name, colour in _COLOURS.items() if name != "red" and _same_number(mask, result, colour)]
+    if merged == ["dark green"]:
+        return (
+            "the red (255, 0, 0) and dark green (0, 130, 0) objects got the same number: converting to gray with "
+            'luminance weights (0.299 R + 0.587 G + 0.114 B, as PIL\'s convert("L") does) makes both 76. Any '
+            "conversion to one gray value can merge two colours — keep all three channels, e.g. pack them into one "
+            "integer per pixel, then number each distinct colour."
+        )
     if merged:
         return (
             f"the {_listed(['red', *merged])} objects got the same number: their channels have the same "
@@ -87,7 +105,8 @@ def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.nda
         return Feedback(False, problem)
     return Feedback(
         True,
-        "red, green, blue and gray (all of mean brightness 85) became four objects 1–4, and black stayed background 0.",
+        "red, green, blue and gray (all of mean brightness 85) and dark green (the luminance of red) became five "
+        "objects 1–5, and black stayed background 0.",
     )
 
 
@@ -130,6 +149,13 @@ def _overlap_scores(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, f
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
+def _pixel_scores(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the object *pixels*: the "pixels instead of objects" slip."""
+    t, p = np.asarray(true) > 0, np.asarray(pred) > 0
+    both = float((t & p).sum())
+    return both / p.sum(), both / t.sum(), 2 * both / (p.sum() + t.sum())
+
+
 def _triple(scores: dict[str, float]) -> tuple[float, float, float]:
     return scores["precision"], scores["recall"], scores["f1"]
 
@@ -157,6 +183,11 @@ def _scores_problem(values: tuple[float, float, float], true: np.ndarray, pred: 
         (
             _triple(object_scores(true, pred, min_iou=1e-9)),
             "a match needs IoU ≥ 0.5, not just any overlap: the nucleus found far too small (IoU 0.2) does not count.",
+        ),
+        (
+            _pixel_scores(true, pred),
+            "those are *pixel* scores (precision and recall of the pixels of all objects together); count objects: "
+            "a predicted object is a true positive when it matches a true object at IoU ≥ 0.5.",
         ),
         (
             _overlap_scores(true, pred),
@@ -254,6 +285,10 @@ def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> 
     slips = [
         (np.median(areas), "that is the median *area*; the diameter of a circle of area A is √(4·A/π)."),
         (np.median(np.sqrt(areas)), "√area is the side of a square; the diameter of a circle of area A is √(4·A/π)."),
+        (
+            np.median(diameters) / 2,
+            "that is the *radius*, exactly half the answer: the diameter of a circle of area A is √(4·A/π) = 2·√(A/π).",
+        ),
         (np.mean(diameters), "that is the mean: use the median, which one clump of merged nuclei cannot pull up."),
         (with_background, "the background (label 0) is not an object: leave it out."),
         (with_gaps, "objects are numbered 2, 3, 5, 8, 9: skip the numbers that do not occur (area 0)."),

@@ -221,6 +221,14 @@ def check_save_atomically(save_atomically: Callable[[Any, Any], Any]) -> Feedbac
 
 _TILE_MISTAKES = [
     Mistake(
+        gives=lambda height, width, stride: math.ceil(height / stride) ** 2,
+        says="you used `height` for both the rows and the columns: columns of tiles = ⌈width / stride⌉.",
+    ),
+    Mistake(
+        gives=lambda height, width, stride: math.ceil(width / stride) ** 2,
+        says="you used `width` for both the rows and the columns: rows of tiles = ⌈height / stride⌉.",
+    ),
+    Mistake(
         gives=lambda height, width, stride: (height // stride) * (width // stride),
         says="rounding down leaves a strip at the bottom/right unpredicted: a partial tile is still a tile (round up).",
     ),
@@ -261,12 +269,24 @@ def _masks(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 _IOU_MISTAKES = [
     Mistake(
-        gives=lambda pred, true: (lambda p, t: (p & t).sum() / (p.sum() + t.sum()))(*_masks(pred, true)),
+        gives=lambda pred, true: (lambda p, t: (p & t).sum() / (p.sum() + t.sum()) if p.any() or t.any() else None)(
+            *_masks(pred, true)
+        ),
         says="divide by the union |P ∪ T| (pixels in either), not |P| + |T| (that counts the overlap twice).",
     ),
     Mistake(
         gives=lambda pred, true: (lambda p, t: metrics.iou(~p, ~t))(*_masks(pred, true)),
         says="that is the IoU of the membrane (class 0): the foreground is class 1, the cells.",
+    ),
+    Mistake(
+        gives=lambda pred, true: (lambda p, t: (p & t).sum() / p.sum() if p.any() else None)(*_masks(pred, true)),
+        says="that divides the intersection by the *predicted* area |P| (that is the precision); IoU divides by "
+        "the union |P ∪ T|.",
+    ),
+    Mistake(
+        gives=lambda pred, true: (lambda p, t: (p & t).sum() / t.sum() if t.any() else None)(*_masks(pred, true)),
+        says="that divides the intersection by the *true* area |T| (that is the recall); IoU divides by the union "
+        "|P ∪ T|.",
     ),
     Mistake(
         gives=metrics.dice,
@@ -333,7 +353,23 @@ def _f_score_threshold(got: Any, probability: np.ndarray, true: np.ndarray, thre
     return _threshold_where(1 - metrics.f_scores(probability, true, thresholds), got, thresholds)
 
 
+def _soft_f_score(probability: np.ndarray, true: np.ndarray) -> float:
+    """The F-score of the probabilities themselves, no threshold: 2 Σ p·t / (Σ p + Σ t)."""
+    true = np.asarray(true, dtype=float)
+    return float(2 * (probability * true).sum() / (probability.sum() + true.sum()))
+
+
+_NO_THRESHOLD = (
+    "the mask must be `probability > t`, once for each t in `thresholds`; you scored the probabilities without "
+    'a threshold (they are not 0/1, and a nonzero probability is not a "yes").'
+)
+
 _PIXEL_ERROR_MISTAKES = [
+    Mistake(gives=lambda probability, true, thresholds: 1 - _soft_f_score(probability, true), says=_NO_THRESHOLD),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, [0.0]).max(),
+        says=_NO_THRESHOLD,
+    ),
     Mistake(
         gives=lambda probability, true, thresholds: 1 - _accuracies(probability, true, thresholds).max(),
         says="that is 1 − accuracy (the share of wrong pixels) at the best threshold. The challenge's pixel error is "

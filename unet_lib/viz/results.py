@@ -83,9 +83,14 @@ def error_map(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def error_legend(ax: plt.Axes) -> None:
+CLASSES = ("membrane", "cell")
+"""The names of class 0 and class 1 in the pictures: ISBI's by default; notebook 11 passes ("background", "nucleus")."""
 
-    handles = [Patch(color=c, label=name) for name, c in ERROR_COLORS.items()]
+
+def error_legend(ax: plt.Axes, classes: tuple[str, str] = CLASSES) -> None:
+    """The legend of ``error_map``: orange = false class 1, blue = false class 0, named by ``classes``."""
+    colours = ERROR_COLORS["false cell"], ERROR_COLORS["false membrane"]
+    handles = [Patch(color=c, label=f"false {name}") for name, c in zip(reversed(classes), colours)]
     ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
 
 
@@ -119,8 +124,10 @@ def show_prediction(
     threshold: float = 0.5,
     title: str = "",
     axes: np.ndarray | None = None,
+    classes: tuple[str, str] = CLASSES,
 ) -> plt.Figure:
-    """Image, cell probability, thresholded mask, and (with a label) the error map, side by side."""
+    """Image, class-1 probability, thresholded mask, and (with a label) the error map, side by side;
+    ``classes`` names class 0 and class 1 (``("background", "nucleus")`` in notebook 11)."""
     panels = 4 if label is not None else 3
     if axes is None:
         _, axes = plt.subplots(1, panels, figsize=(3 * panels, 3.2))
@@ -128,14 +135,14 @@ def show_prediction(
     axes[0].imshow(as_image(image), cmap="gray")
     axes[0].set_title(title or "image", fontsize=9)
     shown = axes[1].imshow(probability, cmap="viridis", vmin=0, vmax=1)
-    axes[1].set_title("cell probability", fontsize=9)
+    axes[1].set_title(f"{classes[1]} probability", fontsize=9)
     axes[1].figure.colorbar(shown, ax=axes[1], fraction=0.046)
     axes[2].imshow(mask, cmap="gray", vmin=0, vmax=1)
     axes[2].set_title(f"mask (probability > {threshold:.2f})", fontsize=9)
     if label is not None:
         axes[3].imshow(error_map(mask, label))
         axes[3].set_title("errors against the label", fontsize=9)
-        error_legend(axes[3])
+        error_legend(axes[3], classes)
     for ax in axes:
         ax.axis("off")
     fig = axes[0].figure
