@@ -1388,7 +1388,10 @@ NOTEBOOK08_MINUTES = 2.5
 """Notebook 08's training cell: the CPU recipe for this many minutes (a test reads the notebook)."""
 
 NOTEBOOK11_STEPS = 200
-"""Notebook 11's training cell: the CPU recipe for this many steps (a test reads the notebook)."""
+"""Notebook 11's training cell: the CPU recipe for this many steps (a test reads the notebook)..."""
+
+NOTEBOOK11_MINUTES = 4.0
+"""... or this many minutes, whichever comes first."""
 
 NOTEBOOK08_FEW_STEPS = 100
 """Below this many steps notebook 08's run ends near the majority-class baseline: measured solo, validation
@@ -1464,13 +1467,15 @@ def class_check(precision: str = "auto", seconds: float = 3.0, show: Any = print
         )
     else:
         add(ok("notebook 08", text08))
-    add(
-        ok(
-            "notebook 11",
-            f"its {NOTEBOOK11_STEPS}-step training cell takes about "
-            f"{NOTEBOOK11_STEPS * step.seconds / 60:.1f} minutes here",
+    minutes11 = NOTEBOOK11_STEPS * step.seconds / 60
+    if minutes11 > NOTEBOOK11_MINUTES:
+        text11 = (
+            f"stops at its cap of {NOTEBOOK11_MINUTES:g} minutes here, after about {step.steps_in(NOTEBOOK11_MINUTES)}"
         )
-    )
+        add(Finding("warning", "notebook 11", f"its training cell {text11} of its {NOTEBOOK11_STEPS} steps",
+                    "its scores will be those of a shorter run; a quieter machine or a GPU runs them all"))  # fmt: skip
+    else:
+        add(ok("notebook 11", f"its {NOTEBOOK11_STEPS}-step training cell takes about {minutes11:.1f} minutes here"))
     peak = peak_memory_bytes()
     if peak is not None:
         text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
