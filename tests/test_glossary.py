@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "docs" / "glossary.md"
-COURSE = sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks" / "student").glob("0[1-9]_*.ipynb"))
+COURSE = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
+STUDENT = sorted(p for p in (ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
 LINK = re.compile(r"\]\(([^)\s]*glossary\.md)(?:#([^)\s]*))?\)")
 
 

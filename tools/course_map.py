@@ -37,6 +37,7 @@ TOPICS = {
     "09": "overlap-tile prediction, the paper's metrics",
     "10": "an ablation of the variants, the challenge's V_Rand and V_Info, DDP with `torchrun`, GPUs",
     "11": "your own folder: mask formats, touching nuclei, objects rather than pixels, pixel size",
+    "12": "overfit one tile first; six broken setups by their symptoms, named by you and by the doctor, fixed",
 }
 
 

@@ -23,6 +23,8 @@ Modules by responsibility, in course order (each builds on ``core`` and imports 
 * ``own_images`` — notebook 11: ``check_colour_to_instances``, ``check_object_scores``,
   ``check_median_diameter``.
 * ``lab`` — notebook 11, section 10 (a bioimage.io package): ``check_halo``.
+* ``debugging`` — notebook 12: ``check_diagnosis`` (one of ``CAUSES`` for a case of ``mystery_setup``),
+  ``check_first_loss``.
 
 A new notebook's checkers go in a module of their own that builds on ``core``, and one import
 line below.
@@ -37,6 +39,7 @@ from .basics import (
 )
 from .core import Case, Feedback, Mistake, attempt, case, check_cases, your_turn
 from .data import check_border_weight, check_cell_fraction, check_cross_entropy_by_hand, check_mirror_pad
+from .debugging import CAUSES, check_diagnosis, check_first_loss, mystery_setup
 from .going_further import check_scaling_efficiency, check_v_info, check_v_rand
 from .lab import check_halo
 from .own_images import check_colour_to_instances, check_median_diameter, check_object_scores
@@ -109,4 +112,9 @@ __all__ = [
     "check_object_scores",
     "check_median_diameter",
     "check_halo",
+    # notebook 12
+    "CAUSES",
+    "mystery_setup",
+    "check_diagnosis",
+    "check_first_loss",
 ]
