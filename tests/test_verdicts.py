@@ -76,3 +76,10 @@ def test_paired_scores_use_the_spread_of_their_differences() -> None:
     assert mixed.outcome == "within noise"
     with pytest.raises(ValueError):
         verdicts.paired([], [])
+
+
+def test_a_difference_too_small_to_print_is_within_noise_even_without_a_spread() -> None:
+    # Notebook 12, one image: 0.99301 vs 0.99298 printed as "0.9930 vs 0.9930: worse — 0.0000 lower".
+    tiny = verdicts.compare(0.99298, 0.99301, spread=0.0, digits=4)
+    assert tiny.outcome == "within noise" and "0.9930 vs 0.9930" in tiny.sentence()
+    assert verdicts.compare(0.9936, 0.9930, spread=0.0, digits=4).outcome == "better"

@@ -7,7 +7,8 @@ that measures prints it, from the numbers, with this one rule:
     a difference counts only when it is larger than the measured spread; otherwise it is "within noise".
 
 The spread is what the same measurement gives when repeated (other seeds, other runs, other slices); pass the
-largest spread that applies. A tie is always "within noise", whatever the spread.
+largest spread that applies. A tie, and a difference too small to show at the printed digits, is always "within
+noise", whatever the spread.
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ class Verdict:
     @property
     def outcome(self) -> str:
         """``"better"``, ``"worse"`` or ``"within noise"`` for the candidate."""
-        if abs(self.difference) <= self.spread or self.difference == 0:
+        if abs(self.difference) <= max(self.spread, self.resolution):
             return "within noise"
         gained = self.difference > 0 if self.higher_is_better else self.difference < 0
         return "better" if gained else "worse"
+
+    @property
+    def resolution(self) -> float:
+        """Half a unit of the last printed digit: a difference the sentence cannot show is never a verdict (with a
+        single measurement the spread is 0, and 0.99301 vs 0.99298 would otherwise read "better")."""
+        return 0.5 * 10.0**-self.digits
 
     @property
     def beyond_noise(self) -> bool:
