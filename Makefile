@@ -4,6 +4,9 @@
 # For maintainers:
 #   make html     static HTML of the executed course into site/ (index.html + one page per notebook)
 #   make student  regenerate notebooks/student/ from the full notebooks (tests/test_student.py checks it)
+#   make notebooks  the whole chain for the notebooks whose twin was edited or whose stored outputs are stale:
+#                 twin → notebook → sync → execute → twins, student versions, instructor guide, README, CONTRIBUTING;
+#                 NB="09 10" names notebooks to execute whatever their stamp says (tools/nbtools.py rebuild)
 # TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
 # used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
 # LAB_ARGS adds options to `jupyter lab`, e.g. LAB_ARGS=--allow-root when you work as root (a container).
@@ -15,7 +18,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 
-.PHONY: course test setup html student clean
+.PHONY: course test setup html student notebooks clean
 
 setup: $(STAMP)
 
@@ -41,6 +44,9 @@ html: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python tools/make_student.py
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/nbtools.py rebuild $(NB)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
