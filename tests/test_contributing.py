@@ -106,7 +106,7 @@ def test_a_notebook_without_a_topic_is_named(monkeypatch):
     assert contributing.topic_problems() == [
         f'tools/course_map.py\'s TOPICS has no topic for {last.name}: add `"{last.name[:2]}": "<its topics>",`'
     ]
-    assert f"lacks the line `| `{last.name}` | |`" in "\n".join(contributing.block_problems(TEXT))
+    assert f"lacks the line `| `{last.name}` |  |`" in "\n".join(contributing.block_problems(TEXT))
 
 
 def test_a_recipe_naming_a_missing_function_is_caught():

@@ -131,6 +131,7 @@ def test_execute_stores_the_stamp_and_the_student_version_drops_it(tmp_path, mon
 
         def execute(self, env):
             assert "UNET_FAST" not in env, "stored notebooks hold the full run"
+            assert Path(env["UNET_RUNS_DIR"]).is_dir(), "and neither read nor overwrite the runs in the checkout"
 
     monkeypatch.setattr(nbclient, "NotebookClient", NoKernel)
     monkeypatch.setenv("UNET_FAST", "1")
@@ -148,3 +149,19 @@ def test_rebuild_names_notebooks_by_number():
     with pytest.raises(ValueError, match="no single course notebook '99'"):
         nbtools.resolve_notebooks(["99"])
     assert nbtools.main(["rebuild", "99"]) == 2
+
+
+def test_stored_notebooks_run_without_the_runs_in_the_checkout(tmp_path, monkeypatch):
+    """``execute`` points ``UNET_RUNS_DIR`` at an empty folder: notebook 09 then opens the shipped model, as stored."""
+    from unet_lib import checkpoints
+
+    monkeypatch.setenv("UNET_FAST", "0")
+    monkeypatch.setenv(checkpoints.RUNS_ENV, str(tmp_path))
+    assert checkpoints.runs_dir() == tmp_path
+    assert checkpoints.course_checkpoint() == checkpoints.SHIPPED_CHECKPOINT
+    fresh = tmp_path / checkpoints.NOTEBOOK08_RUN / "model.ckpt"
+    fresh.parent.mkdir()
+    fresh.write_bytes(b"a run of notebook 08")
+    assert checkpoints.course_checkpoint() == fresh
+    monkeypatch.delenv(checkpoints.RUNS_ENV)
+    assert checkpoints.runs_dir() == ROOT / "runs"

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import tokenize
 from collections.abc import Iterable
@@ -98,7 +99,7 @@ def setup_cell_source() -> str:
 def kernel_env(fast: bool = False) -> dict[str, str]:
     """The environment a notebook runs in: the real data when it lies beside the checkout, figures inline, and fast
     mode only when asked (stored notebooks hold the full run a learner sees; the tests run them with UNET_FAST=1)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "UNET_FAST")}
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "UNET_FAST", "UNET_RUNS_DIR")}
     shared = ROOT.parent / "shared" / "data"
     if "UNET_DATA_DIR" not in env and shared.is_dir():
         env["UNET_DATA_DIR"] = str(shared)
@@ -108,7 +109,12 @@ def kernel_env(fast: bool = False) -> dict[str, str]:
 
 
 def execute(path: Path, timeout: int = 900) -> float:
-    """Run a notebook top to bottom in its own folder, store the outputs and the stamp; returns seconds taken."""
+    """Run a notebook top to bottom in its own folder, store the outputs and the stamp; returns seconds taken.
+
+    It runs as a learner's first run does: the real data when it lies beside the checkout, no fast mode, and no runs
+    of yours (``checkpoints.runs_dir`` is a temporary folder), so notebook 09 stores the shipped model's results and
+    notebook 08 leaves ``runs/notebook08`` alone.
+    """
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -117,7 +123,8 @@ def execute(path: Path, timeout: int = 900) -> float:
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     start = time.perf_counter()
-    client.execute(env=kernel_env())
+    with tempfile.TemporaryDirectory(prefix="unet-runs-") as runs:  # not your runs/: 09 opens the shipped model
+        client.execute(env={**kernel_env(), "UNET_RUNS_DIR": runs})
     seconds = time.perf_counter() - start
     apply_slides(nb)
     nb.metadata[STAMP_KEY] = executed_against
