@@ -608,8 +608,8 @@ def regenerate_followers() -> None:
     contributing.write()
 
 
-def rebuild(paths: list[Path] | None = None, everything: bool = False) -> list[Path]:
-    """The regeneration chain in one call; returns the notebooks it executed.
+def rebuild(paths: list[Path] | None = None, everything: bool = False) -> tuple[list[Path], list[Path]]:
+    """The regeneration chain in one call; returns the notebooks it stored executed, and those that failed.
 
     Named notebooks are executed whatever their stamp says; with none named, every notebook is considered and only
     those whose stamp is stale after taking twin edits and syncing are executed (``everything``: all of them).
@@ -623,11 +623,18 @@ def rebuild(paths: list[Path] | None = None, everything: bool = False) -> list[P
         for diff in sync_notebook(path):
             print(diff, file=sys.stderr)
     run = targets if named or everything else list(stale_notebooks(targets))
+    failed = []
     for path in run:
         print(f"{path.name}: executing …", file=sys.stderr, flush=True)
-        print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr, flush=True)
+        try:
+            print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr, flush=True)
+        except Exception as error:  # nbclient's CellExecutionError and kernel deaths: the others still run
+            print(f"{path.name}: NOT stored, a cell failed:\n{error}", file=sys.stderr, flush=True)
+            failed.append(path)
     regenerate_followers()
-    return run
+    for path in failed:
+        print(f"{path.name} failed and keeps its old outputs: fix it, then `{execute_command(path)}`", file=sys.stderr)
+    return [path for path in run if path not in failed], failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -690,8 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        rebuild(paths, everything=args.all)
-        return 0
+        return 1 if rebuild(paths, everything=args.all)[1] else 0
     if args.command == "sync":
         sys.path.insert(0, str(ROOT))
         diffs = [d for path in args.paths or course_notebooks() for d in sync_notebook(path, write=not args.check)]
