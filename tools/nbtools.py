@@ -608,7 +608,9 @@ def regenerate_followers() -> None:
     contributing.write()
 
 
-def rebuild(paths: list[Path] | None = None, everything: bool = False) -> tuple[list[Path], list[Path]]:
+def rebuild(
+    paths: list[Path] | None = None, everything: bool = False, timeout: int = 900
+) -> tuple[list[Path], list[Path]]:
     """The regeneration chain in one call; returns the notebooks it stored executed, and those that failed.
 
     Named notebooks are executed whatever their stamp says; with none named, every notebook is considered and only
@@ -627,7 +629,7 @@ def rebuild(paths: list[Path] | None = None, everything: bool = False) -> tuple[
     for path in run:
         print(f"{path.name}: executing …", file=sys.stderr, flush=True)
         try:
-            print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr, flush=True)
+            print(f"{path.name}: {execute(path, timeout):.1f} s", file=sys.stderr, flush=True)
         except Exception as error:  # nbclient's CellExecutionError and kernel deaths: the others still run
             print(f"{path.name}: NOT stored, a cell failed:\n{error}", file=sys.stderr, flush=True)
             failed.append(path)
@@ -643,11 +645,13 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="execute notebooks in place (outputs, stamp, twin)")
     run.add_argument("paths", nargs="*", type=Path)
     run.add_argument("--stale", action="store_true", help="only those whose stamp is stale (default: every notebook)")
+    run.add_argument("--timeout", type=int, default=900, help="seconds one cell may take (default 900)")
     old = sub.add_parser("stale", help="list the notebooks whose stored outputs predate what they run; exit 1 if any")
     old.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
     chain = sub.add_parser("rebuild", help="twin → notebook → sync → execute → twins, student versions, guide, maps")
     chain.add_argument("notebooks", nargs="*", help="NN, a name or a path (default: the edited and the stale ones)")
     chain.add_argument("--all", action="store_true", help="execute every notebook")
+    chain.add_argument("--timeout", type=int, default=900, help="seconds one cell may take (default 900)")
     head = sub.add_parser("header", help="print the standard badge markdown and setup cell")
     head.add_argument("stem")
     deck = sub.add_parser("slides", help="set the slide metadata of notebooks in place (outputs untouched)")
@@ -680,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stale and not paths:
             print("every stored notebook is up to date", file=sys.stderr)
         for path in paths:
-            print(f"{path.name}: {execute(path):.1f} s", file=sys.stderr, flush=True)
+            print(f"{path.name}: {execute(path, args.timeout):.1f} s", file=sys.stderr, flush=True)
         return 0
     if args.command == "stale":
         found = stale_notebooks(args.paths)
@@ -697,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        return 1 if rebuild(paths, everything=args.all)[1] else 0
+        return 1 if rebuild(paths, everything=args.all, timeout=args.timeout)[1] else 0
     if args.command == "sync":
         sys.path.insert(0, str(ROOT))
         diffs = [d for path in args.paths or course_notebooks() for d in sync_notebook(path, write=not args.check)]
