@@ -6,6 +6,9 @@
 #   make student  regenerate notebooks/student/ from the full notebooks (tests/test_student.py checks it)
 #   make slides   reveal.js slide decks of the executed course into site/slides/, working offline (lib/ beside them;
 #                 reveal.js is fetched once with npm into $(VENV)/share/unet-course-slides by make setup)
+#   make notebooks  the whole chain for the notebooks whose twin was edited or whose stored outputs are stale:
+#                 twin → notebook → sync → execute → twins, student versions, instructor guide, README, CONTRIBUTING;
+#                 NB="09 10" names notebooks to execute whatever their stamp says (tools/nbtools.py rebuild)
 # TORCH picks the PyTorch to install when .venv has none: the default is the CPU build
 # used in CI; pass e.g. TORCH=torch to take PyPI's default build for your machine.
 # LAB_ARGS adds options to `jupyter lab`, e.g. LAB_ARGS=--allow-root when you work as root (a container).
@@ -17,7 +20,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 
-.PHONY: course test setup html student slides clean
+.PHONY: course test setup html student slides notebooks clean
 
 setup: $(STAMP)
 	@$(BIN)/python tools/slides.py --install || echo "note: no offline reveal.js for make slides (it needs npm once)"
@@ -47,6 +50,9 @@ student: $(STAMP)
 
 slides: $(STAMP)
 	$(BIN)/python tools/slides.py --out site/slides
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/nbtools.py rebuild $(NB)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbtools import NOTEBOOKS, apply_slides, badges_markdown  # noqa: E402
+from nbtools import NOTEBOOKS, STAMP_KEY, apply_slides, badges_markdown  # noqa: E402
 
 STUDENT_DIR = NOTEBOOKS / "student"
 COURSE_GLOB = "[0-9][0-9]_*.ipynb"
@@ -201,6 +201,7 @@ def make_student(nb: nbformat.NotebookNode, stem: str, siblings: set[str] | None
     cells.extend(solution_cell(src, cid) for src, cid in pending)
     full.cells = cells
     full.metadata.pop("widgets", None)  # widget state belongs to stored outputs, which are cleared
+    full.metadata.pop(STAMP_KEY, None)  # so is what the outputs were computed against
     apply_slides(full)
     nbformat.validate(full)
     return full

@@ -11,7 +11,6 @@ a last cell, added only in memory, reads the kernel's peak resident memory with
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbtools import NOTEBOOKS, ROOT  # noqa: E402
+from nbtools import NOTEBOOKS, kernel_env  # noqa: E402
 
 BINDER_LIMIT_MB = 2048
 PROBE = (
@@ -37,17 +36,6 @@ class Measurement:
     seconds: float
     peak_mb: float
     children_mb: float
-
-
-def kernel_env(fast: bool) -> dict[str, str]:
-    """The learner's environment: inline figures, the real data, fast mode only when asked."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "UNET_FAST")}
-    shared = ROOT.parent / "shared" / "data"
-    if "UNET_DATA_DIR" not in env and shared.is_dir():
-        env["UNET_DATA_DIR"] = str(shared)
-    if fast:
-        env["UNET_FAST"] = "1"
-    return env
 
 
 def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:

@@ -24,6 +24,8 @@ module              notebook  what it holds
 ``data``            06        which dataset, the split, ``normalize``, mirror padding, tiles
 ``losses``          07        weighted cross-entropy, the paper's weight map, Dice
 ``checkpoints``     08        atomic, validated checkpoints; the shipped model
+``distributed``     10        several processes (``torchrun``): ranks, DDP, each rank's share of a batch
+``batches``         08        which tiles each step uses and how they reach the device
 ``train``           08        recipes and the training loop ``fit``
 ``outputs``         08        output folders checked first and locked, no silent replacing, orderly stops
 ``tiling``          09        overlap-tile prediction of whole images

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import os
 import pickletools
 import re
 import warnings
@@ -266,8 +267,15 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> UN
 
 
 # -- where runs live -------------------------------------------------------------------------
+RUNS_ENV = "UNET_RUNS_DIR"
+"""Where runs live instead, when set: ``tools/nbtools.py execute`` points it at a temporary folder, so that a stored
+notebook neither reads your runs (notebook 09 then opens the shipped model) nor overwrites them (notebook 08)."""
+
+
 def runs_dir() -> Path:
     """``runs/`` of the course checkout (git-ignored), or of the current folder when unet_lib is pip-installed."""
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV])
     root = runtime.checkout_root()
     return (root if root is not None else Path.cwd()) / "runs"
 
