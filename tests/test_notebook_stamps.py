@@ -31,6 +31,18 @@ def test_stored_outputs_are_as_new_as_what_the_notebook_runs(notebook):
     )
 
 
+@pytest.mark.parametrize("notebook", nbtools.course_notebooks(), ids=lambda p: p.stem)
+def test_stored_outputs_were_made_in_the_reference_configuration(notebook):
+    """Issue 17: stored outputs say where they were made, and all in one declared configuration (README)."""
+    setup = next(c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code")
+    printed = "".join(o.get("text", "") for o in setup.get("outputs", []) if o.get("output_type") == "stream")
+    assert printed.startswith("Running on "), f"{notebook.name}'s setup cell does not say where it ran"
+    precision = nbtools.REFERENCE_CONFIGURATION["UNET_PRECISION"]
+    assert f"precision {precision} (set by UNET_PRECISION)" in printed, (
+        f"{notebook.name} was not executed in the reference configuration: run `{nbtools.execute_command(notebook)}`"
+    )
+
+
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
     """A copy of unet_lib's code, to change without touching the real one (the checkpoint is a small stand-in)."""

@@ -108,6 +108,13 @@ def kernel_env(fast: bool = False) -> dict[str, str]:
     return env
 
 
+REFERENCE_CONFIGURATION = {"UNET_PRECISION": "fp32"}
+"""Stored notebooks are executed in one declared configuration, so that their numbers compare across runs and
+processors: fp32 (what every CPU computes alike, and what a learner without fast bf16 gets), the threads the machine
+grants, the processor printed by each setup cell. Set ``UNET_PRECISION`` yourself to store another (README says
+which one the stored outputs used)."""
+
+
 def execute(path: Path, timeout: int = 900) -> float:
     """Run a notebook top to bottom in its own folder, store the outputs and the stamp; returns seconds taken.
 
@@ -124,7 +131,7 @@ def execute(path: Path, timeout: int = 900) -> float:
     )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="unet-runs-") as runs:  # not your runs/: 09 opens the shipped model
-        client.execute(env={**kernel_env(), "UNET_RUNS_DIR": runs})
+        client.execute(env={**REFERENCE_CONFIGURATION, **kernel_env(), "UNET_RUNS_DIR": runs})
     seconds = time.perf_counter() - start
     apply_slides(nb)
     nb.metadata[STAMP_KEY] = executed_against
