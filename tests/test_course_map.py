@@ -23,13 +23,13 @@ def test_a_new_notebook_gets_a_row_in_both_maps(tmp_path, monkeypatch):
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_markdown_cell("# 12 · Sharing a model\n\nWhy."),
+        nbformat.v4.new_markdown_cell("# 13 · Sharing a model\n\nWhy."),
         nbformat.v4.new_markdown_cell("**Learning objectives**\n\n- Export a model.\n\n**Estimated time:** 20 minutes"),
     ]
-    new = tmp_path / "12_sharing.ipynb"
+    new = tmp_path / "13_sharing.ipynb"
     nbformat.write(nb, new)
     existing = course_map.notebooks()
     monkeypatch.setattr(course_map, "notebooks", lambda: [*existing, new])
-    assert "| [12 · Sharing a model](12_sharing.ipynb) | export a model |" in course_map.welcome_map()
-    assert "| 12 | [Sharing a model](notebooks/12_sharing.ipynb) | export a model | 20 |" in course_map.course_map()
+    assert "| [13 · Sharing a model](13_sharing.ipynb) | export a model |" in course_map.welcome_map()
+    assert "| 13 | [Sharing a model](notebooks/13_sharing.ipynb) | export a model | 20 |" in course_map.course_map()
     assert "11 · Your own images" in course_map.welcome_map()
