@@ -45,7 +45,7 @@ COLAB_PACKAGES = [
     "nbformat", "nbclient", "nbconvert", "pytest", "packaging", "setuptools", "wheel", "PyYAML",
     # what the [export] extra needs that Colab ships (bioimageio.core's and bioimageio.spec's dependencies)
     "pydantic", "xarray", "imageio", "httpx", "rich", "Markdown", "platformdirs", "python-dateutil", "zipp",
-    "filelock", "python-dotenv", "typing-inspection", "annotated-types",
+    "filelock", "python-dotenv", "typing-inspection", "annotated-types", "distro",
 ]  # fmt: skip
 """The packages the course touches that Colab preinstalls; each is installed at Colab's version."""
 
