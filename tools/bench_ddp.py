@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:  # one side, started by ``side``
         worker(json.loads(argv[1]), Path(argv[2]))
-        return 0
+        # A worker's work is done and written: leave without the interpreter's teardown, where a rank of a gloo
+        # group now and then aborted ("terminate called without an active exception"), failing a finished side.
+        sys.stdout.flush(), sys.stderr.flush()
+        os._exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tiny network, 3 steps, one round (tests)")
     parser.add_argument("--json", help=f"where to write the result (default {TABLE.relative_to(ROOT)})")
