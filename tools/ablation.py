@@ -161,6 +161,7 @@ def run(
         "training_precision": record["training_precision"],
         "torch_threads": record["torch_threads"],
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "processor": runtime.processor_name(),
         "thresholds": {key: validation[key] for key in ("threshold", "segmentation_threshold")},
         "mean": {key: validation["mean"][key] for key in MEASURES},
         "challenge": {key: validation["challenge"][key] for key in CHALLENGE},
@@ -203,9 +204,17 @@ def in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (rank.get(r["name"], len(rank)), r.get("seed", 0)))
 
 
-def table_of(rows: list[dict[str, Any]], steps: int, seeds: int, tiny: bool, threads: int | None, runs: Path) -> dict:
+def table_of(
+    rows: list[dict[str, Any]],
+    steps: int,
+    seeds: int,
+    tiny: bool,
+    threads: int | None,
+    runs: Path,
+    stored: dict[str, Any] | None = None,
+) -> dict:
     """The JSON the tool writes: the budget, the data, the machine, the rows."""
-    first = json.loads((Path(ROOT / rows[0]["out"]) / "metrics.json").read_text()) if rows else {}
+    first = _data_of(rows, stored or {})
     options = [*(["--tiny"] if tiny else []), *([] if steps == default_steps(tiny) else ["--steps", str(steps)])]
     options += [] if seeds == SEEDS else ["--seeds", str(seeds)]
     options += ["--threads", str(threads)] if threads else []
@@ -216,9 +225,26 @@ def table_of(rows: list[dict[str, Any]], steps: int, seeds: int, tiny: bool, thr
         "data": first.get("data"),
         "validation_images": first.get("validation_images"),
         "machine": machine(),
+        "machines": machines_of(rows),
         "total_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "runs": in_order(rows),
     }
+
+
+def _data_of(rows: list[dict[str, Any]], stored: dict[str, Any]) -> dict[str, Any]:
+    """The data and validation images of the runs: from a run folder still on this disk, else from the stored table
+    (a sweep resumed on another machine has the earlier rows but not their folders)."""
+    for row in rows:
+        metrics = ROOT / row["out"] / "metrics.json"
+        if metrics.is_file():
+            return json.loads(metrics.read_text())
+    return stored
+
+
+def machines_of(rows: list[dict[str, Any]]) -> list[str]:
+    """Every processor the rows ran on (a resumed sweep can span machines; each row names its own)."""
+    names = [f"{r.get('processor', 'unrecorded processor')} ({r['cpu_capability']})" for r in rows]
+    return sorted(set(names), key=names.index)
 
 
 def ablation(
@@ -233,7 +259,8 @@ def ablation(
 ) -> dict[str, Any]:
     """Run every variant with every seed that the table at ``path`` does not hold yet, rewriting it after each run."""
     rows = done_runs(path)
-    table = table_of(rows, steps, seeds, tiny, threads, runs) if rows else {}
+    stored = json.loads(path.read_text()) if rows else {}
+    table = table_of(rows, steps, seeds, tiny, threads, runs, stored) if rows else {}
     for variant in variants:
         for seed in range(seeds):
             command = command_text(train_arguments(variant, steps, data, run_folder(runs, variant, seed), tiny, seed))
@@ -242,7 +269,7 @@ def ablation(
                 continue
             rows = [r for r in rows if not (r["name"] == variant.name and r.get("seed", 0) == seed)]
             rows.append(run(variant, seed, steps, data, runs, tiny, threads))
-            table = table_of(rows, steps, seeds, tiny, threads, runs)
+            table = table_of(rows, steps, seeds, tiny, threads, runs, stored)
             write_table(path, table)
     return table
 
