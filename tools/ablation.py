@@ -260,6 +260,8 @@ def ablation(
     """Run every variant with every seed that the table at ``path`` does not hold yet, rewriting it after each run."""
     rows = done_runs(path)
     stored = json.loads(path.read_text()) if rows else {}
+    for row in rows:  # rows stored before each row named its processor ran on the table's one machine
+        row.setdefault("cpu_capability", stored.get("machine", {}).get("cpu_capability", "unrecorded"))
     table = table_of(rows, steps, seeds, tiny, threads, runs, stored) if rows else {}
     for variant in variants:
         for seed in range(seeds):
