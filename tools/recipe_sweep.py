@@ -1,0 +1,190 @@
+"""What decides quality in a 5-minute run on a CPU without fast bf16? One factor at a time, then seeds (issue 21).
+
+    python tools/recipe_sweep.py                          # screening: every row once (seed 0): docs/measured/recipe_sweep.json
+    python tools/recipe_sweep.py --seeds 3 --only default,lr-2e-3   # three seeds of the rows worth a closer look
+    python tools/recipe_sweep.py --tiny --json X.json     # 2 steps of a tiny network per row: checks that it runs
+
+Each row is the default ``python -m unet_lib train`` recipe (notebook 08) with one thing changed, trained in fp32
+for a fixed budget of **input pixels** rather than of minutes: ``STEPS`` steps of 2 tiles of 380², the steps the
+default makes in 5 minutes on an AMD EPYC with AVX2 only (0.41 s per step measured there), or as many steps of
+another tile or batch size as take the same pixels in. A fixed budget makes the runs independent of the machine
+and of what else it is doing, so that the sweep can run anywhere in fp32 and still speaks of that CPU; the
+wall time a chosen recipe really takes is then checked with ``train --minutes 5``.
+
+The table copies each run's scores on the validation slices 25–29 from the ``metrics.json`` the command wrote,
+like ``tools/ablation.py`` (whose runner it uses), and the tool prints every row against the default with
+``unet_lib.verdicts`` once the default has several seeds. Resumable: a row and seed already stored with the
+same command is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import ablation  # noqa: E402
+
+from unet_lib import verdicts  # noqa: E402
+
+STEPS = 700
+"""Steps of the default recipe (2 tiles of 380²) per run: about 5 minutes at 0.41 s per step, the AVX2 EPYC's."""
+
+DEFAULT_TILE, DEFAULT_BATCH = 380, 2
+
+TABLE = ROOT / "docs" / "measured" / "recipe_sweep.json"
+RUNS = ROOT / "runs" / "recipe_sweep"
+
+NOT_SCREENED = (
+    "warm-up and batch-norm momentum: train has no option for either, and the sweep varies only what a learner "
+    "can set on the command line"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One thing changed from the default recipe, and the tile and batch that fix its share of the pixel budget."""
+
+    name: str
+    what: str
+    options: tuple[str, ...] = ()
+    tile: int = DEFAULT_TILE
+    batch: int = DEFAULT_BATCH
+
+    def steps(self, budget: int) -> int:
+        """As many steps as take ``budget`` default steps' input pixels (a larger tile or batch: fewer steps)."""
+        return round(budget * DEFAULT_BATCH * DEFAULT_TILE**2 / (self.batch * self.tile**2))
+
+
+ROWS = (
+    Row("default", "the CPU recipe: Adam at 1e-3, cosine-annealed, 2 tiles of 380², no augmentation"),
+    Row("lr 5e-4", "half the learning rate", ("--lr", "5e-4")),
+    Row("lr 2e-3", "twice the learning rate", ("--lr", "2e-3")),
+    Row("augmentation", "the paper's augmentation: flips, quarter turns, elastic deformation, gray values",
+        ("--augment",)),
+    Row("batch 1", "one tile per step, twice the steps", ("--batch-size", "1"), batch=1),
+    Row("batch 4", "four tiles per step, half the steps", ("--batch-size", "4"), batch=4),
+    Row("tile 476", "2 tiles of 476² (output 292²), fewer steps", ("--tile-size", "476"), tile=476),
+    Row("lr 4e-3", "four times the learning rate", ("--lr", "4e-3")),
+    Row("tile 284", "2 tiles of 284² (output 100²), more steps", ("--tile-size", "284"), tile=284),
+)
+
+TINY_TILE = 188
+
+
+def as_variant(row: Row, tiny: bool) -> ablation.Variant:
+    """The row in the ablation runner's terms (the runner adds data, steps, fp32, the folder and the seed)."""
+    options = row.options
+    if tiny and "--tile-size" in options:
+        at = options.index("--tile-size")
+        options = options[:at] + options[at + 2 :]
+    return ablation.Variant(row.name, row.what, options, tiny_tile=TINY_TILE)
+
+
+def rows_in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rank = {r.name: k for k, r in enumerate(ROWS)}
+    return sorted(rows, key=lambda r: (rank.get(r["name"], len(rank)), r["seed"]))
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's mean scores, and a verdict against the default once the default has at least two seeds."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows_in_order(rows):
+        groups.setdefault(row["name"], []).append(row)
+    measures = {"accuracy": ("mean", "pixel_accuracy", True), "Rand err": ("mean", "rand_error", False),
+                "V_Rand*": ("challenge", "v_rand", True)}
+    lines = [f"{'row':<14}{'seeds':>6}{'steps':>7}" + "".join(f"{m:>24}" for m in measures)]
+    for name, group in groups.items():
+        cells = []
+        for part, key, _ in measures.values():
+            values = [g[part][key] for g in group]
+            cells.append(f"{sum(values) / len(values):.4f}" + (f" [{min(values):.4f}, {max(values):.4f}]"
+                                                                 if len(values) > 1 else " " * 17))
+        lines.append(f"{name:<14}{len(group):>6}{group[0]['steps']:>7}" + "".join(f"{c:>24}" for c in cells))
+    base = groups.get("default", [])
+    if len(base) < 2:
+        return lines + ["(verdicts once the default has at least 2 seeds: the spread comes from them)"]
+    for name, group in groups.items():
+        if name == "default":
+            continue
+        for label, (part, key, higher) in measures.items():
+            mine, ref = [g[part][key] for g in group], [g[part][key] for g in base]
+            spread = max(verdicts.spread(ref), verdicts.spread(mine) if len(mine) > 1 else 0.0)
+            lines.append(verdicts.compare(sum(mine) / len(mine), sum(ref) / len(ref), spread=spread, measure=label,
+                                          candidate_name=f"{name} ({len(mine)} seed{'s' * (len(mine) > 1)})",
+                                          reference_name=f"default ({len(ref)} seeds)",
+                                          higher_is_better=higher).sentence())
+    return lines
+
+
+def sweep(rows: list[Row], budget: int, seeds: int, data: str, runs: Path, path: Path, tiny: bool,
+          threads: int | None, command: str) -> dict[str, Any]:
+    done = ablation.done_runs(path)
+    stored = json.loads(path.read_text()) if done else {}
+    commands = [c for c in stored.get("commands", []) if c != command] + [command]
+    table: dict[str, Any] = {}
+    for row in rows:
+        variant, steps = as_variant(row, tiny), (2 if tiny else row.steps(budget))
+        for seed in range(seeds):
+            out = ablation.run_folder(runs, variant, seed)
+            arguments = ablation.train_arguments(variant, steps, data, out, tiny, seed)
+            if ablation.is_done(done, variant, seed, ablation.command_text(arguments)):
+                print(f"[{row.name}, seed {seed}] already in {ablation.shown_path(path)}: skipped")
+                continue
+            done = [r for r in done if not (r["name"] == row.name and r["seed"] == seed)]
+            done.append(ablation.run(variant, seed, steps, data, runs, tiny, threads))
+            table = {
+                "about": "tools/recipe_sweep.py: the default train recipe with one thing changed, fp32, a fixed "
+                "budget of input pixels (issue 21)",
+                "commands": commands,
+                "budget": {"default steps": budget, "tiles per step": DEFAULT_BATCH, "tile": DEFAULT_TILE,
+                           "rule": "each row takes as many steps as the default's input pixels", "tiny": tiny},
+                "not screened": NOT_SCREENED,
+                "machine": ablation.machine(),
+                "machines": ablation.machines_of(done),
+                "total_seconds": round(sum(r["wall_seconds"] for r in done), 1),
+                "runs": rows_in_order(done),
+            }
+            ablation.write_table(path, table)
+    return table or (json.loads(path.read_text()) if path.is_file() else {})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"default steps per run (default {STEPS})")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per row, 0, 1, … (default 1: screening)")
+    parser.add_argument("--only", help="comma-separated rows, e.g. default,lr-2e-3 (default: all)")
+    parser.add_argument("--tiny", action="store_true", help="2 steps of a tiny network per row (tests)")
+    parser.add_argument("--data", default="isbi2012", help="isbi2012 (default), synthetic, or a folder DIR")
+    parser.add_argument("--runs", default=str(RUNS), help="folder for the runs (default runs/recipe_sweep)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's)")
+    parser.add_argument("--json", default=None, help=f"where to write the table (default {ablation.shown_path(TABLE)})")
+    args = parser.parse_args(argv)
+    rows = list(ROWS)
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",")]
+        unknown = sorted(set(wanted) - {ablation.slug(r.name) for r in ROWS})
+        if unknown:
+            parser.error(f"unknown row(s) {unknown}; the rows are {', '.join(ablation.slug(r.name) for r in ROWS)}")
+        rows = [r for r in ROWS if ablation.slug(r.name) in wanted]
+    path = Path(args.json) if args.json else TABLE
+    command = "python tools/recipe_sweep.py" + "".join(
+        f" {flag} {value}" for flag, value in (("--steps", args.steps if args.steps != STEPS else None),
+                                               ("--seeds", args.seeds if args.seeds != 1 else None),
+                                               ("--only", args.only), ("--threads", args.threads)) if value) + (" --tiny" if args.tiny else "")
+    table = sweep(rows, args.steps, args.seeds, args.data, Path(args.runs), path, args.tiny, args.threads, command)
+    if not table:
+        parser.error("nothing to run and no table to write")
+    print("\n".join(summary(table["runs"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
