@@ -83,3 +83,23 @@ def test_a_difference_too_small_to_print_is_within_noise_even_without_a_spread()
     tiny = verdicts.compare(0.99298, 0.99301, spread=0.0, digits=4)
     assert tiny.outcome == "within noise" and "0.9930 vs 0.9930" in tiny.sentence()
     assert verdicts.compare(0.9936, 0.9930, spread=0.0, digits=4).outcome == "better"
+
+
+def test_the_sentence_shows_a_difference_just_beyond_the_spread_with_the_digits_that_tell_them_apart():
+    # Notebook 10 printed "0.002 higher, beyond the spread of 0.002" (difference and spread rounded alike).
+    verdict = verdicts.compare(0.932, 0.930, spread=0.00195)
+    assert verdict.outcome == "better"
+    assert "0.0020 higher, beyond the spread of 0.0019" in verdict.sentence()
+    worse = verdicts.compare(0.930, 0.932, spread=0.00195)
+    assert "0.0020 lower, beyond the spread of 0.0019" in worse.sentence()
+    # a spread that is not zero never prints as zero, and a plain case keeps its digits
+    assert "|difference| 0.00002 ≤ spread 0.00003" in verdicts.compare(0.93002, 0.93, spread=0.00003).sentence()
+    assert "0.030 higher, beyond the spread of 0.010" in verdicts.compare(0.93, 0.90, spread=0.01).sentence()
+    assert "(|difference| 0.000 ≤ spread 0.000)" in verdicts.compare(0.93, 0.93, spread=0.0).sentence()
+
+
+def test_a_difference_below_the_printed_digits_says_so_instead_of_printing_zeros():
+    # Notebook 12 printed "|difference| 0.0000 ≤ spread 0.0000" for 0.99301 vs 0.99298 on one image.
+    sentence = verdicts.compare(0.99298, 0.99301, spread=0.0, digits=4).sentence()
+    assert "within noise (|difference| below 0.00005, smaller than the last printed digit)" in sentence
+    assert "0.0000 ≤" not in sentence

@@ -56,8 +56,19 @@ class Verdict:
     def beyond_noise(self) -> bool:
         return self.outcome != "within noise"
 
-    def _number(self, value: float) -> str:
-        return f"{value:.{self.digits}f}"
+    def _number(self, value: float, digits: int | None = None) -> str:
+        return f"{value:.{self.digits if digits is None else digits}f}"
+
+    def _shown_digits(self) -> int:
+        """Digits that show the difference and the spread as the rule saw them: a difference just beyond the spread
+        must not print as "0.002 higher, beyond the spread of 0.002", so digits are added (up to three) until the
+        two printed numbers differ, or until a spread that is not zero stops printing as zero."""
+        size, spread = abs(self.difference), self.spread
+        for digits in range(self.digits, self.digits + 4):
+            shown_size, shown_spread = self._number(size, digits), self._number(spread, digits)
+            if size == spread or (shown_size != shown_spread and (spread == 0 or float(shown_spread) > 0)):
+                return digits
+        return self.digits + 3
 
     def sentence(self) -> str:
         """E.g. "4 rotations vs one view, mean Rand error 0.025 vs 0.024: within noise (|difference| 0.001 ≤
@@ -66,7 +77,11 @@ class Verdict:
             f"{self.candidate_name} vs {self.reference_name}, {self.measure} "
             f"{self._number(self.candidate)} vs {self._number(self.reference)}: "
         )
-        size, spread = self._number(abs(self.difference)), self._number(self.spread)
+        if abs(self.difference) > self.spread and self.outcome == "within noise":  # too small to show
+            return head + f"within noise (|difference| below {self._number(self.resolution, self.digits + 1)}, " \
+                "smaller than the last printed digit)"
+        digits = self._shown_digits()
+        size, spread = self._number(abs(self.difference), digits), self._number(self.spread, digits)
         if self.outcome == "within noise":
             return head + f"within noise (|difference| {size} ≤ spread {spread})"
         direction = "higher" if self.difference > 0 else "lower"
