@@ -177,3 +177,25 @@ def test_every_rank_takes_rank_0s_precision(tmp_path):
         mp.spawn(_precision_of_rank, args=(str(tmp_path / "store"), results), nprocs=2)
         chosen = dict(results)
     assert chosen[0] == chosen[1] and not chosen[1].channels_last and chosen[1].reason == "measured by rank 0"
+
+
+def test_a_rank_other_than_0_leaves_without_the_interpreters_teardown(monkeypatch, capsys):
+    """Rank 1 of a torchrun job that finished: output flushed, then ``os._exit`` with train's code (a teardown abort
+    in rank 1 made torchrun kill rank 0 before it wrote model.ckpt, issue 17); rank 0 returns as usual."""
+    from types import SimpleNamespace
+
+    from unet_lib import commands
+
+    exits = []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(distributed.os, "_exit", fake_exit)
+    monkeypatch.setattr(commands, "train_into", lambda plan, out, created, started, world: print("rank done") or 0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(SystemExit):
+        commands.command_train(SimpleNamespace(out="unused"))
+    assert exits == [0] and "rank done" in capsys.readouterr().out

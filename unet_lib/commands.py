@@ -179,7 +179,7 @@ def command_train(plan: TrainPlan) -> int:
     started = time.time()
     world = distributed.world_from_env()  # one process, or one of several started by torchrun (notebook 10)
     if not world.is_main:  # only rank 0 writes, so only rank 0 chooses, checks and locks the folder
-        return train_into(plan, plan.out, False, started, world)
+        distributed.leave(train_into(plan, plan.out, False, started, world))
     with run_folder(plan) as lock:
         return train_into(plan, lock.folder, lock.created, started, world)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -85,6 +86,16 @@ def finish(world: World) -> None:
     if world.active and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def leave(code: int) -> NoReturn:
+    """A rank other than 0 exits here once its work is done and its group is gone, skipping the interpreter's
+    teardown: there, now and then, a thread of the communication library was destroyed while still joinable
+    ("terminate called without an active exception", SIGABRT), and torchrun then killed rank 0 before it wrote
+    ``model.ckpt`` (issue 17). Rank 0 has nothing left to wait for from this rank; output is flushed first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
