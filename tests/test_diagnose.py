@@ -59,7 +59,7 @@ def test_the_data_checks_report_only_subjects_of_the_one_table():
 def test_no_alarm_on_the_isbi_data(isbi):
     assert alarms(diagnose.check_data(isbi)) == []
     tiles = diagnose.training_tiles(isbi)
-    findings = diagnose.check_batch(tiles, diagnose.make_model(train.CPU_DEFAULT), batch_size=2)
+    findings = diagnose.check_batch(tiles, train.CPU_DEFAULT.model(), batch_size=2)
     assert alarms(findings) == []
     loss = next(f for f in findings if f.subject == "initial loss")
     assert "ln 2 × mean weight" in loss.found

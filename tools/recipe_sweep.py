@@ -1,8 +1,8 @@
 """What decides quality in a 5-minute run on a CPU without fast bf16? One factor at a time, then seeds (issue 21).
 
-    python tools/recipe_sweep.py                          # screening: every row once (seed 0): docs/measured/recipe_sweep.json
+    python tools/recipe_sweep.py                      # screening, every row once: docs/measured/recipe_sweep.json
     python tools/recipe_sweep.py --seeds 3 --only default,lr-2e-3   # three seeds of the rows worth a closer look
-    python tools/recipe_sweep.py --tiny --json X.json     # 2 steps of a tiny network per row: checks that it runs
+    python tools/recipe_sweep.py --tiny --json X.json # 2 steps of a tiny network per row: checks that it runs
 
 Each row is the default ``python -m unet_lib train`` recipe (notebook 08) with one thing changed, trained in fp32
 for a fixed budget of **input pixels** rather than of minutes: ``STEPS`` steps of 2 tiles of 380², the steps the
@@ -67,8 +67,11 @@ ROWS = (
     Row("default", "the CPU recipe: Adam at 1e-3, cosine-annealed, 2 tiles of 380², no augmentation"),
     Row("lr 5e-4", "half the learning rate", ("--lr", "5e-4")),
     Row("lr 2e-3", "twice the learning rate", ("--lr", "2e-3")),
-    Row("augmentation", "the paper's augmentation: flips, quarter turns, elastic deformation, gray values",
-        ("--augment",)),
+    Row(
+        "augmentation",
+        "the paper's augmentation: flips, quarter turns, elastic deformation, gray values",
+        ("--augment",),
+    ),
     Row("batch 1", "one tile per step, twice the steps", ("--batch-size", "1"), batch=1),
     Row("batch 4", "four tiles per step, half the steps", ("--batch-size", "4"), batch=4),
     Row("tile 476", "2 tiles of 476² (output 292²), fewer steps", ("--tile-size", "476"), tile=476),
@@ -98,15 +101,20 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows_in_order(rows):
         groups.setdefault(row["name"], []).append(row)
-    measures = {"accuracy": ("mean", "pixel_accuracy", True), "Rand err": ("mean", "rand_error", False),
-                "V_Rand*": ("challenge", "v_rand", True)}
+    measures = {
+        "accuracy": ("mean", "pixel_accuracy", True),
+        "Rand err": ("mean", "rand_error", False),
+        "V_Rand*": ("challenge", "v_rand", True),
+    }
     lines = [f"{'row':<14}{'seeds':>6}{'steps':>7}" + "".join(f"{m:>24}" for m in measures)]
     for name, group in groups.items():
         cells = []
         for part, key, _ in measures.values():
             values = [g[part][key] for g in group]
-            cells.append(f"{sum(values) / len(values):.4f}" + (f" [{min(values):.4f}, {max(values):.4f}]"
-                                                                 if len(values) > 1 else " " * 17))
+            cells.append(
+                f"{sum(values) / len(values):.4f}"
+                + (f" [{min(values):.4f}, {max(values):.4f}]" if len(values) > 1 else " " * 17)
+            )
         lines.append(f"{name:<14}{len(group):>6}{group[0]['steps']:>7}" + "".join(f"{c:>24}" for c in cells))
     base = groups.get("default", [])
     if len(base) < 2:
@@ -117,15 +125,31 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         for label, (part, key, higher) in measures.items():
             mine, ref = [g[part][key] for g in group], [g[part][key] for g in base]
             spread = max(verdicts.spread(ref), verdicts.spread(mine) if len(mine) > 1 else 0.0)
-            lines.append(verdicts.compare(sum(mine) / len(mine), sum(ref) / len(ref), spread=spread, measure=label,
-                                          candidate_name=f"{name} ({len(mine)} seed{'s' * (len(mine) > 1)})",
-                                          reference_name=f"default ({len(ref)} seeds)",
-                                          higher_is_better=higher).sentence())
+            lines.append(
+                verdicts.compare(
+                    sum(mine) / len(mine),
+                    sum(ref) / len(ref),
+                    spread=spread,
+                    measure=label,
+                    candidate_name=f"{name} ({len(mine)} seed{'s' * (len(mine) > 1)})",
+                    reference_name=f"default ({len(ref)} seeds)",
+                    higher_is_better=higher,
+                ).sentence()
+            )
     return lines
 
 
-def sweep(rows: list[Row], budget: int, seeds: int, data: str, runs: Path, path: Path, tiny: bool,
-          threads: int | None, command: str) -> dict[str, Any]:
+def sweep(
+    rows: list[Row],
+    budget: int,
+    seeds: int,
+    data: str,
+    runs: Path,
+    path: Path,
+    tiny: bool,
+    threads: int | None,
+    command: str,
+) -> dict[str, Any]:
     done = ablation.done_runs(path)
     stored = json.loads(path.read_text()) if done else {}
     commands = [c for c in stored.get("commands", []) if c != command] + [command]
@@ -144,8 +168,13 @@ def sweep(rows: list[Row], budget: int, seeds: int, data: str, runs: Path, path:
                 "about": "tools/recipe_sweep.py: the default train recipe with one thing changed, fp32, a fixed "
                 "budget of input pixels (issue 21)",
                 "commands": commands,
-                "budget": {"default steps": budget, "tiles per step": DEFAULT_BATCH, "tile": DEFAULT_TILE,
-                           "rule": "each row takes as many steps as the default's input pixels", "tiny": tiny},
+                "budget": {
+                    "default steps": budget,
+                    "tiles per step": DEFAULT_BATCH,
+                    "tile": DEFAULT_TILE,
+                    "rule": "each row takes as many steps as the default's input pixels",
+                    "tiny": tiny,
+                },
                 "not screened": NOT_SCREENED,
                 "machine": ablation.machine(),
                 "machines": ablation.machines_of(done),
@@ -175,10 +204,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown row(s) {unknown}; the rows are {', '.join(ablation.slug(r.name) for r in ROWS)}")
         rows = [r for r in ROWS if ablation.slug(r.name) in wanted]
     path = Path(args.json) if args.json else TABLE
-    command = "python tools/recipe_sweep.py" + "".join(
-        f" {flag} {value}" for flag, value in (("--steps", args.steps if args.steps != STEPS else None),
-                                               ("--seeds", args.seeds if args.seeds != 1 else None),
-                                               ("--only", args.only), ("--threads", args.threads)) if value) + (" --tiny" if args.tiny else "")
+    command = (
+        "python tools/recipe_sweep.py"
+        + "".join(
+            f" {flag} {value}"
+            for flag, value in (
+                ("--steps", args.steps if args.steps != STEPS else None),
+                ("--seeds", args.seeds if args.seeds != 1 else None),
+                ("--only", args.only),
+                ("--threads", args.threads),
+            )
+            if value
+        )
+        + (" --tiny" if args.tiny else "")
+    )
     table = sweep(rows, args.steps, args.seeds, args.data, Path(args.runs), path, args.tiny, args.threads, command)
     if not table:
         parser.error("nothing to run and no table to write")

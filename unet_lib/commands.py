@@ -80,17 +80,10 @@ class TrainPlan:
     signals: StopSignals = field(default_factory=StopSignals)
 
     def model_config(self) -> dict[str, Any]:
-        recipe = self.recipe
-        return dict(
-            base_channels=recipe.base_channels,
-            depth=recipe.depth,
-            batch_norm=recipe.batch_norm,
-            padding=recipe.padding,
-            up_mode=recipe.up_mode,
-        )
+        return self.recipe.model_config()
 
     def model(self) -> UNetModel:
-        return UNetModel(**self.model_config())
+        return self.recipe.model()
 
     def output_bytes(self) -> int:
         """About what the run writes: two copies of ``last.ckpt`` (weights and optimiser state, the old one kept

@@ -619,17 +619,6 @@ def expected_initial_loss(weights: torch.Tensor | None, classes: int = 2) -> flo
     return math.log(classes) * mean_weight
 
 
-def make_model(recipe: train.Recipe) -> UNetModel:
-    """A fresh ``UNetModel`` of ``recipe``'s configuration."""
-    return UNetModel(
-        base_channels=recipe.base_channels,
-        depth=recipe.depth,
-        batch_norm=recipe.batch_norm,
-        padding=recipe.padding,
-        up_mode=recipe.up_mode,
-    )
-
-
 def training_tiles(
     data: SegmentationData, recipe: train.Recipe = train.CPU_DEFAULT, tiles: int = 8, images: int = 4, seed: int = 0
 ) -> TileDataset:
@@ -786,7 +775,7 @@ def check_pipeline(
     ``train`` would use and, unless ``measure_seconds`` is ``None``, its measured speed here."""
     device = runtime.pick_device(None if device is None else str(device))
     runtime.seed_everything(0)
-    model = make_model(recipe) if model is None else model
+    model = recipe.model() if model is None else model
     findings = [*check_batch(tiles, model, loss_fn, device, recipe.batch_size), check_learning_rate(recipe)]
     findings.append(check_device(device))
     how = runtime.choose_precision(precision, device, training=True)
@@ -888,7 +877,7 @@ def overfit_one_tile(
     device = runtime.pick_device(None if device is None else str(device))
     how = runtime.choose_precision(precision, device, training=True)
     runtime.seed_everything(0)
-    net = (make_model(recipe) if model is None else copy.deepcopy(model)).to(device)
+    net = (recipe.model() if model is None else copy.deepcopy(model)).to(device)
     lr = recipe.lr if lr is None else lr
     optimizer = train.make_optimizer(net, recipe.optimizer, lr)
     x, y, w = load_batch(tiles, [pick_tile(tiles) if tile is None else tile], device)
@@ -1271,7 +1260,7 @@ def broken_setup(
         balance = class_balance_weights(np.concatenate([b.ravel() for b in binary]))
         weights = [weight_map(b, class_weights=balance) for b in binary]
     tiles = tiles_class(data, recipe.tile_size, out, 1000, augment=recipe.augment, weight_maps=weights, seed=seed)
-    model = make_model(recipe)
+    model = recipe.model()
     model.train(name == "eval forgotten")
     return BrokenSetup(name, BROKEN_SETUPS[name], data, tiles, recipe, model, where)
 

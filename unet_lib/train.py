@@ -73,6 +73,20 @@ class Recipe:
     weight_map: bool = True
     elastic: bool = True
 
+    def model_config(self) -> dict[str, Any]:
+        """The ``UNetModel`` arguments this recipe trains (what checkpoints store as ``model_config``)."""
+        return dict(
+            base_channels=self.base_channels,
+            depth=self.depth,
+            batch_norm=self.batch_norm,
+            padding=self.padding,
+            up_mode=self.up_mode,
+        )
+
+    def model(self) -> UNetModel:
+        """A fresh network of this recipe: ``train``, ``doctor`` and the step-time measurement all start here."""
+        return UNetModel(**self.model_config())
+
 
 PAPER = Recipe(
     base_channels=64,
@@ -332,13 +346,7 @@ def measure_step_time(
     )
     how = runtime.choose_precision(precision, device, training=True)
     generator = torch.Generator().manual_seed(0)
-    model = UNetModel(
-        base_channels=recipe.base_channels,
-        depth=recipe.depth,
-        batch_norm=recipe.batch_norm,
-        padding=recipe.padding,
-        up_mode=recipe.up_mode,
-    ).to(device, memory_format=how.memory_format)
+    model = recipe.model().to(device, memory_format=how.memory_format)
     out = model.output_size(recipe.tile_size)
     x = torch.randn(recipe.batch_size, 1, recipe.tile_size, recipe.tile_size, generator=generator)
     y = torch.randint(0, 2, (recipe.batch_size, out, out), generator=generator)

@@ -78,8 +78,10 @@ class Verdict:
             f"{self._number(self.candidate)} vs {self._number(self.reference)}: "
         )
         if abs(self.difference) > self.spread and self.outcome == "within noise":  # too small to show
-            return head + f"within noise (|difference| below {self._number(self.resolution, self.digits + 1)}, " \
+            return (
+                head + f"within noise (|difference| below {self._number(self.resolution, self.digits + 1)}, "
                 "smaller than the last printed digit)"
+            )
         digits = self._shown_digits()
         size, spread = self._number(abs(self.difference), digits), self._number(self.spread, digits)
         if self.outcome == "within noise":
