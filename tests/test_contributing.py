@@ -63,6 +63,16 @@ def test_a_module_added_without_its_line_is_named_with_where_it_goes(library):
     assert "below the line of ``metrics`` (the last module it imports)" in problem
 
 
+def test_a_module_that_imports_one_listed_below_it_is_named(library):
+    # checkpoints (08) once imported tiling (09), listed below it
+    (library / "checkpoints.py").write_text("from .tiling import ROTATIONS\n")
+    (library / "tiling.py").write_text("from . import runtime\n")
+    assert contributing.table_problems(library) == []  # today tiling sits above checkpoints
+    (library / "runtime.py").write_text("from .metrics import mean_report\n")
+    (problem,) = contributing.table_problems(library)
+    assert "unet_lib/runtime imports ``metrics``, which the table of contents lists below it" in problem
+
+
 def test_a_line_without_its_module_is_named(library):
     (library / "objects.py").unlink()
     (problem,) = contributing.table_problems(library)

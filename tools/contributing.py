@@ -105,6 +105,14 @@ def table_problems(library: Path = LIBRARY) -> list[str]:
             f"unet_lib/__init__.py's table of contents has no line for unet_lib/{path.relative_to(library)}: add "
             f"``{name}``  NN  <what it holds>  {where}, or `* ``{name}`` — …` to the course tools"
         )
+    for at, name in enumerate(listed):
+        if name in modules:
+            below = [m for m in listed[at + 1 :] if m in _direct_imports(modules[name], library)]
+            problems += [
+                f"unet_lib/{name} imports ``{m}``, which the table of contents lists below it: a module imports only "
+                f"modules above it (move the line, or the code the two share into the module above)"
+                for m in below
+            ]
     problems += [
         f"unet_lib/__init__.py's table of contents names ``{e.name}``, which unet_lib does not have: remove its line"
         for e in entries

@@ -8,7 +8,8 @@ keeps working::
     >>> UNetModel()(torch.rand(1, 1, 572, 572)).shape
     torch.Size([1, 2, 388, 388])
 
-What you build, module by module, in course order (a module imports only modules above it):
+What you build, module by module, in course order where the imports allow (a module imports only modules above it;
+``verdicts``, ``tiling`` and ``distributed`` come early because earlier notebooks' modules use them):
 
 ==================  ========  ================================================================
 module              notebook  what it holds
@@ -23,12 +24,12 @@ module              notebook  what it holds
 ``synthetic``       06        the built-in EM-like data, the offline stand-in
 ``data``            06        which dataset, the split, ``normalize``, mirror padding, tiles
 ``losses``          07        weighted cross-entropy, the paper's weight map, Dice
+``tiling``          09        overlap-tile prediction of whole images
 ``checkpoints``     08        atomic, validated checkpoints; the shipped model
 ``distributed``     10        several processes (``torchrun``): ranks, DDP, each rank's share of a batch
 ``batches``         08        which tiles each step uses and how they reach the device
 ``train``           08        recipes and the training loop ``fit``
 ``outputs``         08        output folders checked first and locked, no silent replacing, orderly stops
-``tiling``          09        overlap-tile prediction of whole images
 ``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate; the model 09 measures
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
