@@ -34,20 +34,6 @@ def strict_json(path):
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A finished two-step run (its own data, its folder): for resume and predict tests."""
-    root = tmp_path_factory.mktemp("run")
-    data = make_own_data(root / "data")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert run_main("train", "--data", data, "--steps", 2, "--out", root / "out", "--threads", 1, *TINY) == 0
-    finally:
-        torch.set_num_threads(threads)
-    return root / "out", data
-
-
 def run_main(*argv) -> int:
     from unet_lib.cli import main
 

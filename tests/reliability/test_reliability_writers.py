@@ -32,21 +32,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A finished two-step run (its own data, its folder, ``last.ckpt`` written at every step)."""
-    root = tmp_path_factory.mktemp("run")
-    data = make_own_data(root / "data")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        argv = ["train", "--data", data, "--steps", 2, "--out", root / "out", "--checkpoint-every", 1, *TINY]
-        assert main([str(a) for a in argv]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    return root / "out", data
-
-
 def gray(path: Path, seed: int = 0, size: tuple[int, int] = (24, 24)) -> Path:
     Image.fromarray(np.random.default_rng(seed).integers(0, 255, size, dtype=np.uint8)).save(path)
     return path
