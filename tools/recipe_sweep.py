@@ -96,47 +96,103 @@ def rows_in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (rank.get(r["name"], len(rank)), r["seed"]))
 
 
-def summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Each row's mean scores, and a verdict against the default once the default has at least two seeds."""
+MEASURES = {
+    "pixel accuracy": ("mean", "pixel_accuracy", True),
+    "adapted Rand error": ("mean", "rand_error", False),
+    "V_Rand*": ("challenge", "v_rand", True),
+}
+"""What the sweep compares: ``train``'s means over slices 25–29 at its thresholds, and the challenge's V_Rand."""
+SHORT = {"pixel accuracy": "accuracy", "adapted Rand error": "Rand error", "V_Rand*": "V_Rand*"}
+
+
+def grouped(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each row, in the order of ``ROWS``, seeds ascending."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows_in_order(rows):
         groups.setdefault(row["name"], []).append(row)
-    measures = {
-        "accuracy": ("mean", "pixel_accuracy", True),
-        "Rand err": ("mean", "rand_error", False),
-        "V_Rand*": ("challenge", "v_rand", True),
-    }
-    lines = [f"{'row':<14}{'seeds':>6}{'steps':>7}" + "".join(f"{m:>24}" for m in measures)]
-    for name, group in groups.items():
-        cells = []
-        for part, key, _ in measures.values():
-            values = [g[part][key] for g in group]
-            cells.append(
-                f"{sum(values) / len(values):.4f}"
-                + (f" [{min(values):.4f}, {max(values):.4f}]" if len(values) > 1 else " " * 17)
-            )
-        lines.append(f"{name:<14}{len(group):>6}{group[0]['steps']:>7}" + "".join(f"{c:>24}" for c in cells))
+    return groups
+
+
+def against_default(groups: dict[str, list[dict[str, Any]]], name: str, label: str) -> verdicts.Verdict | None:
+    """Row ``name`` against the default on one measure, under the larger of the two seed spreads; ``None`` until
+    the default has two seeds (a spread needs them)."""
     base = groups.get("default", [])
-    if len(base) < 2:
-        return lines + ["(verdicts once the default has at least 2 seeds: the spread comes from them)"]
+    if len(base) < 2 or name == "default":
+        return None
+    part, key, higher = MEASURES[label]
+    mine, ref = [g[part][key] for g in groups[name]], [g[part][key] for g in base]
+    return verdicts.compare(
+        sum(mine) / len(mine),
+        sum(ref) / len(ref),
+        spread=max(verdicts.spread(ref), verdicts.spread(mine)),
+        measure=label,
+        candidate_name=f"{name} ({len(mine)} seed{'s' * (len(mine) > 1)})",
+        reference_name=f"default ({len(ref)} seeds)",
+        higher_is_better=higher,
+        digits=4,
+    )
+
+
+def _cell(values: list[float]) -> str:
+    mean = f"{sum(values) / len(values):.4f}"
+    return mean + (f" [{min(values):.4f}, {max(values):.4f}]" if len(values) > 1 else "")
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's mean scores (the interval of its seeds), then every row against the default, computed."""
+    groups = grouped(rows)
+    lines = [f"{'row':<14}{'seeds':>6}{'steps':>7}" + "".join(f"{m:>26}" for m in MEASURES)]
     for name, group in groups.items():
-        if name == "default":
-            continue
-        for label, (part, key, higher) in measures.items():
-            mine, ref = [g[part][key] for g in group], [g[part][key] for g in base]
-            spread = max(verdicts.spread(ref), verdicts.spread(mine) if len(mine) > 1 else 0.0)
-            lines.append(
-                verdicts.compare(
-                    sum(mine) / len(mine),
-                    sum(ref) / len(ref),
-                    spread=spread,
-                    measure=label,
-                    candidate_name=f"{name} ({len(mine)} seed{'s' * (len(mine) > 1)})",
-                    reference_name=f"default ({len(ref)} seeds)",
-                    higher_is_better=higher,
-                ).sentence()
-            )
-    return lines
+        cells = [_cell([g[part][key] for g in group]) for part, key, _ in MEASURES.values()]
+        lines.append(f"{name:<14}{len(group):>6}{group[0]['steps']:>7}" + "".join(f"{c:>26}" for c in cells))
+    if len(groups.get("default", [])) < 2:
+        return lines + ["(verdicts once the default has at least 2 seeds: the spread comes from them)"]
+    return lines + [
+        verdict.sentence()
+        for name in groups
+        for label in MEASURES
+        if (verdict := against_default(groups, name, label)) is not None
+    ]
+
+
+README_MARKERS = ("<!-- recipe-sweep -->", "<!-- /recipe-sweep -->")
+
+
+def readme_block(table: dict[str, Any]) -> str:
+    """The README's table of the sweep, written from the stored JSON (``tests/test_recipe_sweep.py`` compares)."""
+    groups = grouped(table["runs"])
+    budget = table["budget"]
+    lines = [
+        f"`{'`, `'.join(table['commands'])}` — fp32, {budget['default steps']} steps of {budget['tiles per step']} "
+        f"tiles of {budget['tile']}² for the default ({budget['rule']}), on {', '.join(table['machines'])}; "
+        f"[the runs](docs/measured/recipe_sweep.json). Means over the seeds, [lowest, highest] where there are "
+        "several; each verdict against the default is computed by `unet_lib.verdicts` under the larger seed spread.",
+        "",
+        "| row | what it changes | steps | seeds | " + " | ".join(MEASURES) + " | against the default |",
+        "|---|---|---:|---:|" + "---|" * len(MEASURES) + "---|",
+    ]
+    for name, group in groups.items():
+        cells = [_cell([g[part][key] for g in group]) for part, key, _ in MEASURES.values()]
+        outcomes = [
+            f"{SHORT[label]} {verdict.outcome}"
+            for label in MEASURES
+            if (verdict := against_default(groups, name, label)) is not None
+        ]
+        said = "; ".join(outcomes) if outcomes else ("—" if name == "default" else "(the default needs 2 seeds)")
+        lines.append(
+            f"| {name} | {group[0]['what']} | {group[0]['steps']} | {len(group)} | "
+            + " | ".join(cells)
+            + f" | {said} |"
+        )
+    lines += ["", f"Not screened: {table['not screened']}."]
+    return "\n".join(lines)
+
+
+def write_readme(table: dict[str, Any], readme: Path = ROOT / "README.md") -> None:
+    """Rewrite the block between ``README_MARKERS`` in README.md from the stored table."""
+    text = readme.read_text()
+    start, end = (text.index(marker) for marker in README_MARKERS)
+    readme.write_text(text[: start + len(README_MARKERS[0])] + "\n" + readme_block(table) + "\n" + text[end:])
 
 
 def sweep(
@@ -195,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default=str(RUNS), help="folder for the runs (default runs/recipe_sweep)")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's)")
     parser.add_argument("--json", default=None, help=f"where to write the table (default {ablation.shown_path(TABLE)})")
+    parser.add_argument("--readme", action="store_true", help="only rewrite README's table from the stored JSON")
     args = parser.parse_args(argv)
+    if args.readme:
+        write_readme(json.loads(TABLE.read_text()))
+        return 0
     rows = list(ROWS)
     if args.only:
         wanted = [name.strip() for name in args.only.split(",")]

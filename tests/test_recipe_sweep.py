@@ -1,0 +1,78 @@
+"""tools/recipe_sweep.py (issue 21): one factor at a time against the default, a fixed budget of input pixels,
+resumable, verdicts from the seeds; README's table is the stored JSON's.
+
+The tiny sweep trains a 2-channel network for 2 steps on a small own-data folder (seconds); the real sweep
+(``docs/measured/recipe_sweep.json``, about 7 minutes a run on 2 cores) runs outside CI, with its commands stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import recipe_sweep  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sweep_data")
+    rng = np.random.default_rng(1)
+    rows, cols = np.mgrid[:96, :96]
+    for sub in ("images", "masks"):
+        (root / sub).mkdir()
+    for k in range(2):
+        mask = ((rows - 40) ** 2 + (cols - 35 - 10 * k) ** 2 < 500) | ((rows - 75) ** 2 + (cols - 72) ** 2 < 150)
+        image = (mask * 140 + rng.normal(50, 15, mask.shape)).clip(0, 255).astype(np.uint8)
+        Image.fromarray(image).save(root / "images" / f"{k}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{k}.png")
+    return root
+
+
+def test_each_row_takes_the_defaults_input_pixels():
+    rows = {row.name: row for row in recipe_sweep.ROWS}
+    assert rows["default"].steps(700) == 700 and rows["lr 2e-3"].steps(700) == 700
+    assert rows["batch 4"].steps(700) == 350 and rows["batch 1"].steps(700) == 1400
+    assert rows["tile 476"].steps(700) == round(700 * 380**2 / 476**2) == 446
+    assert all(row.name == "default" or row.options for row in recipe_sweep.ROWS)
+
+
+def test_a_tiny_sweep_runs_resumes_and_judges_against_the_defaults_seeds(folder, tmp_path, capsys):
+    table, runs = tmp_path / "sweep.json", tmp_path / "runs"
+    argv = ["--tiny", "--data", str(folder), "--runs", str(runs), "--json", str(table), "--threads", "1"]
+    assert recipe_sweep.main([*argv, "--only", "default,lr-2e-3"]) == 0
+    first = json.loads(table.read_text())
+    assert [(r["name"], r["seed"]) for r in first["runs"]] == [("default", 0), ("lr 2e-3", 0)]
+    assert "--lr 2e-3" in first["runs"][1]["command"] and "--precision fp32" in first["runs"][1]["command"]
+    assert "(verdicts once the default has at least 2 seeds" in capsys.readouterr().out
+    assert recipe_sweep.main([*argv, "--only", "default", "--seeds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "[default, seed 0] already in" in printed and printed.count("python -m unet_lib train") == 1
+    again = json.loads(table.read_text())
+    assert [(r["name"], r["seed"]) for r in again["runs"]] == [("default", 0), ("default", 1), ("lr 2e-3", 0)]
+    assert again["runs"][0] == first["runs"][0]
+    assert again["commands"][-1].endswith("--seeds 2 --only default --threads 1 --tiny")
+    verdict = recipe_sweep.against_default(recipe_sweep.grouped(again["runs"]), "lr 2e-3", "pixel accuracy")
+    assert verdict is not None and verdict.outcome in ("better", "worse", "within noise")
+    assert verdict.sentence() in printed  # the printed line is the computed one
+    record = json.loads((Path(again["runs"][2]["out"]) / "metrics.json").read_text())
+    assert again["runs"][2]["mean"]["pixel_accuracy"] == record["validation"]["mean"]["pixel_accuracy"]
+
+
+def test_readmes_table_is_the_stored_sweep():
+    """README's block between the recipe-sweep markers is what ``--readme`` writes from the stored JSON."""
+    table = json.loads(recipe_sweep.TABLE.read_text())
+    readme = (ROOT / "README.md").read_text()
+    start, end = (readme.index(marker) for marker in recipe_sweep.README_MARKERS)
+    assert readme[start + len(recipe_sweep.README_MARKERS[0]) : end].strip() == recipe_sweep.readme_block(table)
+    assert not table["budget"]["tiny"] and table["budget"]["default steps"] == recipe_sweep.STEPS
+    names = {row.name for row in recipe_sweep.ROWS}
+    assert {r["name"] for r in table["runs"]} <= names and any(r["name"] == "default" for r in table["runs"])
