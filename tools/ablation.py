@@ -227,6 +227,7 @@ def table_of(
         "machine": machine(),
         "machines": machines_of(rows),
         "total_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
+        **({"note": stored["note"]} if stored and "note" in stored else {}),
         "runs": in_order(rows),
     }
 
