@@ -42,7 +42,8 @@ def test_each_row_takes_the_defaults_input_pixels():
     assert rows["default"].steps(700) == 700 and rows["lr 2e-3"].steps(700) == 700
     assert rows["batch 4"].steps(700) == 350 and rows["batch 1"].steps(700) == 1400
     assert rows["tile 476"].steps(700) == round(700 * 380**2 / 476**2) == 446
-    assert all(row.name == "default" or row.options for row in recipe_sweep.ROWS)
+    assert rows["3× the steps"].steps(700) == 2100
+    assert all(row.name == "default" or row.options or row.budgets != 1 for row in recipe_sweep.ROWS)
 
 
 def test_a_tiny_sweep_runs_resumes_and_judges_against_the_defaults_seeds(folder, tmp_path, capsys):
