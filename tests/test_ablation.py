@@ -15,9 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -27,19 +25,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    """Two small labelled images: one to train on, one to validate on."""
-    root = tmp_path_factory.mktemp("ablation_data")
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:96, :96]
-    for sub in ("images", "masks"):
-        (root / sub).mkdir()
-    for k in range(2):
-        mask = ((rows - 35) ** 2 + (cols - 30 - 15 * k) ** 2 < 400) | ((rows - 75) ** 2 + (cols - 70) ** 2 < 200)
-        image = (mask * 150 + rng.normal(40, 15, mask.shape)).clip(0, 255).astype(np.uint8)
-        Image.fromarray(image).save(root / "images" / f"{k}.png")
-        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{k}.png")
-    return root
+def folder(two_image_folder) -> Path:
+    """Two small labelled images: one to train on, one to validate on (tests/conftest.py)."""
+    return two_image_folder
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -23,18 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sweep_data")
-    rng = np.random.default_rng(1)
-    rows, cols = np.mgrid[:96, :96]
-    for sub in ("images", "masks"):
-        (root / sub).mkdir()
-    for k in range(2):
-        mask = ((rows - 40) ** 2 + (cols - 35 - 10 * k) ** 2 < 500) | ((rows - 75) ** 2 + (cols - 72) ** 2 < 150)
-        image = (mask * 140 + rng.normal(50, 15, mask.shape)).clip(0, 255).astype(np.uint8)
-        Image.fromarray(image).save(root / "images" / f"{k}.png")
-        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{k}.png")
-    return root
+def folder(two_image_folder) -> Path:
+    """Two small labelled images: one to train on, one to validate on (tests/conftest.py)."""
+    return two_image_folder
 
 
 def test_each_row_takes_the_defaults_input_pixels():

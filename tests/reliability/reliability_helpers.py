@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 from PIL import Image
 
@@ -39,6 +40,15 @@ def make_own_data(root: Path, count: int = 3, size: tuple[int, int] = (96, 96), 
         Image.fromarray(image).save(root / "images" / f"cells{k}.png")
         Image.fromarray(mask * (0 if empty_masks else 1)).save(root / "masks" / f"cells{k}.png")
     return root
+
+
+def mixed_size_stack(path: Path) -> Path:
+    """A 3-page TIFF whose pages differ in size (30×40, 24×24, 30×40): what a stack of crops looks like."""
+    rng = np.random.default_rng(4)
+    with tifffile.TiffWriter(path) as tiff:
+        for shape in ((30, 40), (24, 24), (30, 40)):
+            tiff.write(rng.integers(0, 255, shape, dtype=np.uint8), photometric="minisblack")
+    return path
 
 
 def tiny_checkpoint(path: Path, **extra) -> Path:

@@ -18,7 +18,7 @@ import pytest
 import tifffile
 import torch
 from PIL import Image
-from reliability_helpers import TINY, Payload, make_own_data, tiny_checkpoint
+from reliability_helpers import TINY, Payload, make_own_data, mixed_size_stack, tiny_checkpoint
 
 from unet_lib import checkpoints, data, isbi2012
 
@@ -402,10 +402,7 @@ def test_predict_reads_a_tiff_stack_slice_by_slice_and_writes_a_stack(cli, run, 
 def test_a_stack_of_slices_of_different_sizes_is_predicted_page_by_page(cli, run, tmp_path):
     """12: TIFF pages need not share a size; each page is predicted and written at its own size."""
     out, _ = run
-    rng = np.random.default_rng(4)
-    with tifffile.TiffWriter(tmp_path / "mixed.tif") as tiff:
-        for shape in ((30, 40), (24, 24), (30, 40)):
-            tiff.write(rng.integers(0, 255, shape, dtype=np.uint8), photometric="minisblack")
+    mixed_size_stack(tmp_path / "mixed.tif")
     assert cli("predict", "--checkpoint", out / "model.ckpt", tmp_path / "mixed.tif", "--out", tmp_path / "O").code == 0
     with tifffile.TiffFile(tmp_path / "O" / "mixed_probability.tif") as written:
         assert [page.shape for page in written.pages] == [(30, 40), (24, 24), (30, 40)]

@@ -20,7 +20,7 @@ import pytest
 import tifffile
 import torch
 from PIL import Image
-from reliability_helpers import TINY, Result, make_own_data, tiny_checkpoint
+from reliability_helpers import TINY, Result, make_own_data, mixed_size_stack, tiny_checkpoint
 
 from unet_lib import checkpoints, distributed, outputs, runtime, train
 from unet_lib.cli import main
@@ -370,10 +370,7 @@ def test_resume_with_optimizer_state_that_does_not_fit_is_refused(cli, run, tmp_
 def test_a_stack_of_several_sizes_is_summarised_with_all_of_them(cli, run, tmp_path):
     """10: the summary named only the last page's size."""
     out, _ = run
-    rng = np.random.default_rng(4)
-    with tifffile.TiffWriter(tmp_path / "mixed.tif") as tiff:
-        for shape in ((30, 40), (24, 24), (30, 40)):
-            tiff.write(rng.integers(0, 255, shape, dtype=np.uint8), photometric="minisblack")
+    mixed_size_stack(tmp_path / "mixed.tif")
     result = cli("predict", "--checkpoint", out / "model.ckpt", tmp_path / "mixed.tif", "--out", tmp_path / "O")
     assert result.code == 0 and "mixed.tif (3 slices of sizes 30×40, 24×24)" in result.out, result.out
 
