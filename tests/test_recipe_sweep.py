@@ -66,3 +66,27 @@ def test_readmes_table_is_the_stored_sweep():
     assert not table["budget"]["tiny"] and table["budget"]["default steps"] == recipe_sweep.STEPS
     names = {row.name for row in recipe_sweep.ROWS}
     assert {r["name"] for r in table["runs"]} <= names and any(r["name"] == "default" for r in table["runs"])
+
+
+def test_readmes_what_would_reach_the_aim_is_the_stored_sweep():
+    """Each claim of README's 'What would reach the aim?' paragraph, from the stored runs."""
+    groups = recipe_sweep.grouped(json.loads(recipe_sweep.TABLE.read_text())["runs"])
+    accuracy = {name: [g["mean"]["pixel_accuracy"] for g in group] for name, group in groups.items()}
+    mean = {name: sum(values) / len(values) for name, values in accuracy.items()}
+    # the two best changes together are no better on pixel accuracy than either alone
+    assert mean["lr 2e-3, tile 284"] <= min(mean["lr 2e-3"], mean["tile 284"])
+    # six budgets, two seeds, within noise of the default on all three scores
+    assert len(groups["6× the steps"]) == 2
+    outcomes = {
+        label: recipe_sweep.against_default(groups, "6× the steps", label).outcome for label in recipe_sweep.MEASURES
+    }
+    assert set(outcomes.values()) == {"within noise"}, outcomes
+    # three budgets, plain, lr 2e-3 or augmented: below 0.925
+    for name in ("3× the steps", "lr 2e-3, 3× the steps", "augmentation, 3× the steps"):
+        assert max(accuracy[name]) < recipe_sweep.TARGET["pixel accuracy"], name
+    # every seed of the default meets the Rand-type aims; no row's every seed reaches the accuracy aim
+    assert all(g["mean"]["rand_error"] <= recipe_sweep.TARGET["adapted Rand error"] for g in groups["default"])
+    assert all(g["challenge"]["v_rand"] >= recipe_sweep.TARGET["V_Rand*"] for g in groups["default"])
+    assert all(min(values) < recipe_sweep.TARGET["pixel accuracy"] for values in accuracy.values())
+    readme = (ROOT / "README.md").read_text()
+    assert "**What would reach the aim?**" in readme and "(`tests/test_recipe_sweep.py` checks this paragraph" in readme
