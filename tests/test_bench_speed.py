@@ -53,6 +53,31 @@ def test_the_readme_speed_tables_are_the_stored_measurements(path):
     block = (root / "README.md").read_text().split("<!-- speed -->")[1].split("<!-- /speed -->")[0]
     assert f"{result['processor']} ({result['cpu_capability']}), torch {result['torch']}" in block
     assert f"(docs/measured/{path.name})" in block
+    for name, value in result.get("code_path_caps", {}).items():  # a stand-in for an older processor says so
+        assert f"{name}={value}" in block, name
     for row in result["rows"]:
         line = f"| {row['what']} | {row['course_s']:.3f} s | {row['textbook_s']:.3f} s | {row['speedup']:.2f}× |"
         assert line in block, line
+
+
+def test_a_run_with_capped_code_paths_records_the_caps(monkeypatch):
+    """A result made with older code paths forced (a stand-in for an older CPU) must not pass for that CPU."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert bench_speed.code_path_caps() == {}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert bench_speed.code_path_caps() == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def test_the_readme_quotes_the_stand_ins_before_from_its_stored_run():
+    """The 'before' of the AVX2 stand-in (the library before issue 21's layout choice) is quoted from its JSON."""
+    root = Path(__file__).resolve().parents[1]
+    stored = json.loads((root / "docs" / "measured" / "before" / "bench_speed_xeon_as_avx2_d0aeef6.json").read_text())
+    readme = (root / "README.md").read_text()
+    paragraph = readme[readme.index(f"(commit\n{stored['commit']}") :].split("\n\n")[0]
+    assert "(docs/measured/before/bench_speed_xeon_as_avx2_d0aeef6.json)" in paragraph
+    assert [f"{row['speedup']:.2f}×" in paragraph for row in stored["result"]["rows"]] == [True] * 4
+    assert (
+        stored["code_path_caps"]
+        == json.loads((root / "docs/measured/bench_speed_xeon_as_avx2.json").read_text())["code_path_caps"]
+    )

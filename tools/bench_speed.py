@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -293,6 +294,17 @@ def _ceiling_for(how: runtime.Precision, ceiling: dict[str, float]) -> float:
     return ceiling.get(key, ceiling["fp32 NCHW"])
 
 
+CODE_PATH_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+"""Settings that make PyTorch and oneDNN use older instructions than the processor has: a stand-in for an older
+CPU (e.g. ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` on an AVX-512 machine), never the real thing —
+the caches, clocks and memory stay the faster machine's. A result made so says it."""
+
+
+def code_path_caps() -> dict[str, str]:
+    """The ``CODE_PATH_CAPS`` set in this process's environment (empty: the processor's own code paths)."""
+    return {name: os.environ[name] for name in CODE_PATH_CAPS if os.environ.get(name)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -315,11 +327,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "code_path_caps": code_path_caps(),
         "convolution_gflops": ceiling,
         "rows": rows,
         "layouts": layout_rows,
     }
     print(f"{result['processor']} ({result['cpu_capability']}), torch {result['torch']}, {result['threads']} threads")
+    if result["code_path_caps"]:
+        caps = " ".join(f"{k}={v}" for k, v in result["code_path_caps"].items())
+        print(f"code paths capped by {caps}: a stand-in for an older processor, not one")
     print("3×3 convolution ceiling: " + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in ceiling.items()))
     print(f"{'':42}{'course':>10}{'textbook':>10}{'speed-up':>10}{'of ceiling':>12}  course precision")
     for r in rows:
