@@ -42,7 +42,9 @@ STORED = sorted((Path(__file__).resolve().parents[1] / "docs" / "measured").glob
 
 
 def test_a_measurement_is_stored_for_each_kind_of_processor_seen():
-    assert {json.loads(p.read_text())["cpu_capability"] for p in STORED} >= {"AVX2", "AVX512"}
+    """Real processors only: a stand-in (older code paths forced on a newer CPU) does not count for the older one."""
+    results = [json.loads(p.read_text()) for p in STORED]
+    assert {r["cpu_capability"] for r in results if not r.get("code_path_caps")} >= {"AVX2", "AVX512"}
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
