@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from unet_lib import cli, commands, train
 from unet_lib.data import TileDataset
@@ -65,18 +64,9 @@ def test_augmented_tiles_without_elastic_deformation_are_flips_and_turns_of_the_
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("variants")
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:96, :96]
-    for sub in ("images", "masks"):
-        (root / sub).mkdir()
-    for k in range(2):
-        mask = ((rows - 40) ** 2 + (cols - 30 - 20 * k) ** 2 < 500) | ((rows - 75) ** 2 + (cols - 70) ** 2 < 150)
-        image = (mask * 150 + rng.normal(40, 15, mask.shape)).clip(0, 255).astype(np.uint8)
-        Image.fromarray(image).save(root / "images" / f"{k}.png")
-        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{k}.png")
-    return root
+def folder(two_image_folder) -> Path:
+    """Two small labelled images, one to train on and one to validate on (tests/conftest.py)."""
+    return two_image_folder
 
 
 def test_same_padding_and_bilinear_up_sampling_reach_the_model(folder, tmp_path):
