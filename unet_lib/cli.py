@@ -120,6 +120,17 @@ def probability(text: str) -> float:
     return value
 
 
+def momentum(text: str) -> float:
+    """Batch norm's momentum: above 0 (at 0 the running statistics would never move) and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most 1, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {text}")
+    return value
+
+
 # -- the options -------------------------------------------------------------------------------------
 def build_parser() -> Parser:
     parser = Parser(prog="python -m unet_lib", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,6 +159,12 @@ def build_parser() -> Parser:
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="the paper's augmentation (default: off; on with --paper)",
+    )
+    recipe.add_argument(
+        "--warmup-steps", type=whole_number(0), help="steps of linearly rising learning rate first (default 0: none)"
+    )
+    recipe.add_argument(
+        "--bn-momentum", type=momentum, help="how fast batch norm's running statistics follow training (default 0.1)"
     )
     variant = t.add_argument_group("variants (notebook 10; default: the paper's choices)")
     variant.add_argument("--padding", choices=["valid", "same"], help="valid (default, the paper) or same convolutions")
@@ -309,6 +326,8 @@ RECIPE_FLAGS = {
     "lr": "--lr",
     "padding": "--padding",
     "up_mode": "--up-mode",
+    "warmup_steps": "--warmup-steps",
+    "bn_momentum": "--bn-momentum",
 }
 """The recipe's fields that one option each sets."""
 
@@ -338,7 +357,10 @@ def new_recipe(args: argparse.Namespace) -> train.Recipe:
     changes = {key: value for key, (_, value) in requested_recipe(args).items()}
     if args.optimizer is not None and args.lr is None:
         changes["lr"] = train.OPTIMIZER_DEFAULTS[args.optimizer]["lr"]
-    return replace(recipe, **changes)
+    recipe = replace(recipe, **changes)
+    if args.bn_momentum is not None and not recipe.batch_norm:
+        raise UsageError("--bn-momentum sets batch norm's momentum, and this recipe has none: leave it out")
+    return recipe
 
 
 def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
@@ -361,6 +383,8 @@ def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
         wrong += [] if notes["optimizer"] in train.OPTIMIZER_DEFAULTS else ["optimizer"]
         wrong += [] if notes.get("padding", "valid") in ("valid", "same") else ["padding"]
         wrong += [] if notes.get("up_mode", "transpose") in ("transpose", "bilinear", "nearest") else ["up_mode"]
+        wrong += [] if notes.get("warmup_steps", 0) >= 0 else ["warmup_steps"]
+        wrong += [] if 0 < notes.get("bn_momentum", 0.1) <= 1 else ["bn_momentum"]
     if wrong:
         raise CheckpointError(f"{path} has a malformed training recipe (check {', '.join(wrong)}); train again")
     return train.Recipe(**notes)
@@ -372,7 +396,7 @@ def resume_conflicts(args: argparse.Namespace, recipe: train.Recipe) -> list[str
     stored = asdict(recipe)
     differing: dict[str, list[tuple[str, Any]]] = {}
     for key, (flag, value) in requested_recipe(args).items():
-        same = math.isclose(value, stored[key], rel_tol=1e-9) if key == "lr" else value == stored[key]
+        same = math.isclose(value, stored[key], rel_tol=1e-9) if key in ("lr", "bn_momentum") else value == stored[key]
         if not same:
             differing.setdefault(flag, []).append((key, value))
     clashes = []

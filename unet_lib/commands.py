@@ -162,6 +162,8 @@ def fit_arguments(plan: TrainPlan, out: Path) -> dict[str, Any]:
         resume=plan.resume,
         live_plot=False,
         anneal=recipe.anneal,
+        warmup_steps=recipe.warmup_steps,
+        bn_momentum=recipe.bn_momentum if recipe.batch_norm else None,
         precision=plan.precision,
         notes={"recipe": asdict(recipe), "data": plan.data},
     )
@@ -250,10 +252,14 @@ def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
 
 
 def variants(recipe: train.Recipe) -> str:
-    """The notebook-10 variants a recipe uses, for the first line ``train`` prints (nothing for the paper's)."""
+    """The notebook-10 variants and schedule settings a recipe changes, for the first line ``train`` prints
+    (nothing for the paper's or the CPU default)."""
     words = [f"{recipe.padding} padding"] if recipe.padding != "valid" else []
     words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
     words += ["no weight map"] if not recipe.weight_map else []
+    words += [f"warm-up {recipe.warmup_steps} steps"] if recipe.warmup_steps else []
+    default_momentum = recipe.bn_momentum == train.CPU_DEFAULT.bn_momentum
+    words += [f"batch-norm momentum {recipe.bn_momentum:g}"] if recipe.batch_norm and not default_momentum else []
     return "".join(f", {word}" for word in words)
 
 

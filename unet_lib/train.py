@@ -54,9 +54,11 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
 class Recipe:
     """How to train: the network's size, the tiles and the optimiser (notebook 08 compares the two below).
 
-    The last four fields are the variants notebook 10 compares (``tools/ablation.py``); their defaults are the
-    paper's choices: unpadded convolutions, learned up-convolutions, the weight map, elastic deformation
-    (when ``augment`` is on).
+    ``padding`` to ``elastic`` are the variants notebook 10 compares (``tools/ablation.py``); their defaults are
+    the paper's choices: unpadded convolutions, learned up-convolutions, the weight map, elastic deformation
+    (when ``augment`` is on). The last two shape the schedule, and ``tools/recipe_sweep.py`` screens them
+    (issue 21): ``warmup_steps`` of linearly rising learning rate (0: none) and the batch norm's ``bn_momentum``
+    (PyTorch's 0.1: how fast the running statistics that inference uses follow the training batches).
     """
 
     base_channels: int
@@ -72,6 +74,8 @@ class Recipe:
     up_mode: str = "transpose"
     weight_map: bool = True
     elastic: bool = True
+    warmup_steps: int = 0
+    bn_momentum: float = 0.1
 
     def model_config(self) -> dict[str, Any]:
         """The ``UNetModel`` arguments this recipe trains (what checkpoints store as ``model_config``)."""
@@ -433,8 +437,35 @@ def annealed_lr(lr: float, used: float, floor: float = 0.02) -> float:
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * used)))
 
 
+def warmed_up_lr(lr: float, step: int, warmup_steps: int) -> float:
+    """Linear warm-up: ``lr / warmup_steps`` for the first step, rising to the full ``lr`` at step ``warmup_steps``.
+
+    Adam's first steps rest on moment estimates from a handful of gradients, and batch norm's statistics are
+    still settling; small steps at first keep one unlucky batch from throwing the weights far away. Whether that
+    pays off in a 5-minute run is measured, not assumed (``tools/recipe_sweep.py``).
+    """
+    return lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else lr
+
+
+def set_bn_momentum(model: nn.Module, momentum: float) -> None:
+    """How far each batch-norm layer's running statistics move towards every new batch's (PyTorch's default 0.1).
+
+    Training normalises with each batch's own statistics; inference uses the running ones. The momentum is a
+    training setting, not part of the weights: it is set afresh on every ``fit``, a resumed one included.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = momentum
+
+
 def check_fit_arguments(
-    steps: int | None, minutes: float | None, batch_size: int, val_every: int, checkpoint_every: int
+    steps: int | None,
+    minutes: float | None,
+    batch_size: int,
+    val_every: int,
+    checkpoint_every: int,
+    warmup_steps: int = 0,
+    bn_momentum: float | None = None,
 ) -> None:
     """Refuse a budget or schedule that cannot work, before any work is done, with a message that says why."""
     if steps is None and minutes is None:
@@ -446,6 +477,10 @@ def check_fit_arguments(
     for name, value in (("batch_size", batch_size), ("val_every", val_every), ("checkpoint_every", checkpoint_every)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be a whole number ≥ 0, got {warmup_steps!r}")
+    if bn_momentum is not None and not (isinstance(bn_momentum, (int, float)) and 0 < bn_momentum <= 1):
+        raise ValueError(f"bn_momentum must be a number above 0 and at most 1, got {bn_momentum!r}")
 
 
 def fit(
@@ -469,6 +504,8 @@ def fit(
     live_plot: bool | None = None,
     progress: bool | None = None,
     anneal: bool = False,
+    warmup_steps: int = 0,
+    bn_momentum: float | None = None,
     workers: int | None = None,
     notes: dict[str, Any] | None = None,
 ) -> History:
@@ -478,14 +515,15 @@ def fit(
     with ``steps=500`` does 300 more. ``minutes`` limits this call's wall time. Every
     ``val_every`` steps the loss and pixel accuracy on ``val_data`` are recorded (and
     drawn, in a notebook). With ``anneal`` the learning rate follows a cosine from
-    ``lr`` down to nearly 0 over the budget (``annealed_lr``). A checkpoint is written
+    ``lr`` down to nearly 0 over the budget (``annealed_lr``), after ``warmup_steps`` of linearly rising rate
+    (``warmed_up_lr``); ``bn_momentum`` sets the batch norm's (``set_bn_momentum``). A checkpoint is written
     every ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
     file; ``notes`` (plain values, e.g. the recipe) go into it too. ``precision`` is
     ``runtime.choose_precision``'s (``"auto"``: measured on this machine). Started by
     ``torchrun``, every process trains its share of each batch (``unet_lib.distributed``,
     notebook 10); ``batch_size`` is then per process. Returns the ``History``.
     """
-    check_fit_arguments(steps, minutes, batch_size, val_every, checkpoint_every)
+    check_fit_arguments(steps, minutes, batch_size, val_every, checkpoint_every, warmup_steps, bn_momentum)
     # set up: which process, device and precision; seeds, optimiser; when resuming, the saved state
     world = distributed.world_from_env()
     device = distributed.device_for(world, runtime.pick_device(None if device is None else str(device)))
@@ -495,6 +533,8 @@ def fit(
     loss_fn = loss_fn or default_loss()
     runtime.seed_everything(seed)
     model.to(device, memory_format=how.memory_format)
+    if bn_momentum is not None:
+        set_bn_momentum(model, bn_momentum)
     opt = make_optimizer(model, optimizer, lr)
     step, history = resume_from(resume, model, opt) if resume else (0, History())
     stop_on_divergence(opt)  # a NaN or infinite gradient ends the run: nothing non-finite is ever saved
@@ -513,7 +553,7 @@ def fit(
 
     with StopRequests(quiet=not world.is_main) as stops:  # Ctrl-C, SIGTERM, SIGHUP: stop after this step
         try:  # the loop: one batch, one step, until the budget is spent (`:=` keeps the reason to stop)
-            while not (reason := agreed_stop(world, stops, step, steps, start, minutes, anneal, opt)):
+            while not (reason := agreed_stop(world, stops, step, steps, start, minutes, anneal, opt, warmup_steps)):
                 x, y, w = next(batches)
                 loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=how.memory_format), y, w, how, scaler)
                 check_loss(loss)
@@ -578,17 +618,20 @@ def agreed_stop(
     minutes: float | None,
     anneal: bool,
     optimizer: torch.optim.Optimizer,
+    warmup_steps: int = 0,
 ) -> str:
-    """Why to stop now (an interrupt, else ``stop_reason``), as every process sees it; sets the annealed rate.
+    """Why to stop now (an interrupt, else ``stop_reason``), as every process sees it; sets the scheduled rate
+    (annealed, warmed up) for the next step.
 
     With several processes, rank 0's clock and signals decide for all (``distributed.agree``), so they stop
     at the same step and step with the same learning rate.
     """
     reason = stops.reason or stop_reason(step, steps, start, minutes)
     reason, used = distributed.agree(world, reason, budget_used(step, steps, start, minutes))
-    if anneal:
+    if anneal or warmup_steps:
+        rate = annealed_lr(optimizer.defaults["lr"], used) if anneal else optimizer.defaults["lr"]
         for group in optimizer.param_groups:
-            group["lr"] = annealed_lr(optimizer.defaults["lr"], used)
+            group["lr"] = warmed_up_lr(rate, step, warmup_steps)
     return reason
 
 
