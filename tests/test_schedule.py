@@ -115,18 +115,49 @@ def test_a_momentum_without_batch_norm_or_out_of_range_is_one_line_and_status_2(
     assert "this recipe has none" in error_of("--paper", "--bn-momentum", "0.01")
     assert "must be above 0 and at most 1, got 0" in error_of("--bn-momentum", "0")
     assert "must be at least 0, got -5" in error_of("--warmup-steps", "-5")
-    assert "Traceback" not in capsys.readouterr().err and not (tmp_path / "never").exists()
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(ValueError, match="bn_momentum must be a number"):  # True is an int to Python, not a momentum
+        train.fit(UNetModel(base_channels=2, depth=1), Noise(), steps=1, device="cpu", bn_momentum=True)
 
 
-def test_train_records_the_schedule_and_resume_keeps_it(two_image_folder, tmp_path, capsys):
+def test_train_trains_with_the_schedule_records_it_and_resume_continues_it(
+    two_image_folder, tmp_path, capsys, monkeypatch
+):
+    seen = {"rates": [], "momenta": set()}
+    make, step = train.make_optimizer, train.train_step
+
+    def recording_optimizer(model, *args, **kwargs):
+        seen["momenta"] |= {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+        seen["optimizer"] = make(model, *args, **kwargs)
+        return seen["optimizer"]
+
+    def recording_step(*args, **kwargs):
+        seen["rates"].append(seen["optimizer"].param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(train, "make_optimizer", recording_optimizer)
+    monkeypatch.setattr(train, "train_step", recording_step)
     first = tmp_path / "first"
-    options = ["--data", str(two_image_folder), *TINY, "--warmup-steps", "3", "--bn-momentum", "0.5"]
+    options = ["--data", str(two_image_folder), *TINY, "--lr", "0.4", "--warmup-steps", "4", "--bn-momentum", "0.5"]
     assert cli.main(["train", *options, "--steps", "2", "--out", str(first)]) == 0
-    assert "warm-up 3 steps, batch-norm momentum 0.5" in capsys.readouterr().out
+    assert "warm-up 4 steps, batch-norm momentum 0.5" in capsys.readouterr().out
     recipe_stored = json.loads((first / "metrics.json").read_text())["recipe"]
-    assert (recipe_stored["warmup_steps"], recipe_stored["bn_momentum"]) == (3, 0.5)
-    resume = ["train", "--resume", str(first / "last.ckpt"), "--steps", "3"]
+    assert (recipe_stored["warmup_steps"], recipe_stored["bn_momentum"]) == (4, 0.5)
+    resume = ["train", "--resume", str(first / "last.ckpt"), "--steps", "6"]
     assert cli.main([*resume, "--warmup-steps", "5", "--out", str(tmp_path / "clash")]) == 2
-    assert "--warmup-steps 5 (the checkpoint has warmup_steps 3)" in capsys.readouterr().err
+    assert "--warmup-steps 5 (the checkpoint has warmup_steps 4)" in capsys.readouterr().err
     assert cli.main([*resume, "--bn-momentum", "0.5", "--out", str(tmp_path / "same")]) == 0  # as stored: no clash
     assert json.loads((tmp_path / "same" / "metrics.json").read_text())["recipe"]["bn_momentum"] == 0.5
+    # the rates the six steps used, two before the resume and four after: the warm-up goes on where it stopped
+    cosine = [train.annealed_lr(0.4, k / total) for total, ks in ((2, range(2)), (6, range(2, 6))) for k in ks]
+    assert seen["rates"] == pytest.approx([rate * min(1, (k + 1) / 4) for k, rate in enumerate(cosine)])
+    assert seen["momenta"] == {0.5}  # the model of the first run and the resumed one
+
+
+def test_a_momentum_for_a_resumed_run_without_batch_norm_is_refused(two_image_folder, tmp_path, capsys):
+    first = tmp_path / "plain"
+    options = ["--data", str(two_image_folder), *TINY, "--no-batch-norm", "--steps", "1", "--out", str(first)]
+    assert cli.main(["train", *options]) == 0
+    resume = ["train", "--resume", str(first / "last.ckpt"), "--steps", "2", "--out", str(tmp_path / "never")]
+    assert cli.main([*resume, "--bn-momentum", "0.1"]) == 2
+    assert "has none: leave it out" in capsys.readouterr().err and not (tmp_path / "never").exists()

@@ -84,7 +84,7 @@ ROWS = (
     Row("tile 284", "2 tiles of 284² (output 100²), more steps", ("--tile-size", "284"), tile=284),
     Row(
         "warm-up 70",
-        "the rate rises linearly over the first 70 steps (a tenth of the budget), then the cosine",
+        "the first 70 steps (a tenth of the budget) scale the cosine's rate by a factor rising linearly to 1",
         ("--warmup-steps", "70"),
     ),
     Row(

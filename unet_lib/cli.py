@@ -375,7 +375,8 @@ def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
     wrong += [
         key
         for key in sorted(set(notes) & set(expected))
-        if not isinstance(notes[key], kinds[expected[key]]) or (expected[key] == "int" and isinstance(notes[key], bool))
+        if not isinstance(notes[key], kinds[expected[key]])
+        or (expected[key] in ("int", "float") and isinstance(notes[key], bool))
     ]
     if not wrong:
         numbers = ("batch_size", "tile_size", "lr")
@@ -464,6 +465,10 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
                 f"{resume} holds no optimiser state (a finished model): resume from the last.ckpt beside it"
             )
         recipe, start = stored_recipe(resume, state), int(state["step"])
+        if args.bn_momentum is not None and not recipe.batch_norm:
+            raise UsageError(
+                f"--bn-momentum sets batch norm's momentum, and the run in {resume} has none: leave it out"
+            )
         clashes = resume_conflicts(args, recipe)
         stored_data, stored_seed = state.get("data"), state.get("seed")
         if data is not None and stored_data is not None and same_data(data) != stored_data:

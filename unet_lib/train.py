@@ -57,7 +57,8 @@ class Recipe:
     ``padding`` to ``elastic`` are the variants notebook 10 compares (``tools/ablation.py``); their defaults are
     the paper's choices: unpadded convolutions, learned up-convolutions, the weight map, elastic deformation
     (when ``augment`` is on). The last two shape the schedule, and ``tools/recipe_sweep.py`` screens them
-    (issue 21): ``warmup_steps`` of linearly rising learning rate (0: none) and the batch norm's ``bn_momentum``
+    (issue 21): ``warmup_steps`` whose rate is scaled by a factor rising linearly to 1 (0: none; ``warmed_up_lr``)
+    and the batch norm's ``bn_momentum``
     (PyTorch's 0.1: how fast the running statistics that inference uses follow the training batches).
     """
 
@@ -440,6 +441,9 @@ def annealed_lr(lr: float, used: float, floor: float = 0.02) -> float:
 def warmed_up_lr(lr: float, step: int, warmup_steps: int) -> float:
     """Linear warm-up: ``lr / warmup_steps`` for the first step, rising to the full ``lr`` at step ``warmup_steps``.
 
+    With annealing, ``lr`` is the annealed rate of that step: the warm-up scales the cosine's first steps (which
+    have already begun to fall) rather than delaying it, so the budget and the cosine stay as they were.
+
     Adam's first steps rest on moment estimates from a handful of gradients, and batch norm's statistics are
     still settling; small steps at first keep one unlucky batch from throwing the weights far away. Whether that
     pays off in a 5-minute run is measured, not assumed (``tools/recipe_sweep.py``).
@@ -479,7 +483,8 @@ def check_fit_arguments(
             raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
     if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or warmup_steps < 0:
         raise ValueError(f"warmup_steps must be a whole number ≥ 0, got {warmup_steps!r}")
-    if bn_momentum is not None and not (isinstance(bn_momentum, (int, float)) and 0 < bn_momentum <= 1):
+    is_number = isinstance(bn_momentum, (int, float)) and not isinstance(bn_momentum, bool)
+    if bn_momentum is not None and not (is_number and 0 < bn_momentum <= 1):
         raise ValueError(f"bn_momentum must be a number above 0 and at most 1, got {bn_momentum!r}")
 
 
@@ -515,8 +520,9 @@ def fit(
     with ``steps=500`` does 300 more. ``minutes`` limits this call's wall time. Every
     ``val_every`` steps the loss and pixel accuracy on ``val_data`` are recorded (and
     drawn, in a notebook). With ``anneal`` the learning rate follows a cosine from
-    ``lr`` down to nearly 0 over the budget (``annealed_lr``), after ``warmup_steps`` of linearly rising rate
-    (``warmed_up_lr``); ``bn_momentum`` sets the batch norm's (``set_bn_momentum``). A checkpoint is written
+    ``lr`` down to nearly 0 over the budget (``annealed_lr``); ``warmup_steps`` scale the first steps' rate by a
+    factor rising linearly to 1 (``warmed_up_lr``); ``bn_momentum`` sets the batch norm's (``set_bn_momentum``).
+    A checkpoint is written
     every ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
     file; ``notes`` (plain values, e.g. the recipe) go into it too. ``precision`` is
     ``runtime.choose_precision``'s (``"auto"``: measured on this machine). Started by
