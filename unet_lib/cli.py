@@ -358,9 +358,15 @@ def new_recipe(args: argparse.Namespace) -> train.Recipe:
     if args.optimizer is not None and args.lr is None:
         changes["lr"] = train.OPTIMIZER_DEFAULTS[args.optimizer]["lr"]
     recipe = replace(recipe, **changes)
-    if args.bn_momentum is not None and not recipe.batch_norm:
-        raise UsageError("--bn-momentum sets batch norm's momentum, and this recipe has none: leave it out")
+    check_bn_momentum(args, recipe)
     return recipe
+
+
+def check_bn_momentum(args: argparse.Namespace, recipe: train.Recipe, resume: Path | None = None) -> None:
+    """``--bn-momentum`` needs batch norm: refused for a new recipe, or a resumed run, that has none."""
+    if args.bn_momentum is not None and not recipe.batch_norm:
+        whose = "this recipe" if resume is None else f"the run in {resume}"
+        raise UsageError(f"--bn-momentum sets batch norm's momentum, and {whose} has none: leave it out")
 
 
 def stored_recipe(path: Path, state: dict[str, Any]) -> train.Recipe:
@@ -465,10 +471,7 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
                 f"{resume} holds no optimiser state (a finished model): resume from the last.ckpt beside it"
             )
         recipe, start = stored_recipe(resume, state), int(state["step"])
-        if args.bn_momentum is not None and not recipe.batch_norm:
-            raise UsageError(
-                f"--bn-momentum sets batch norm's momentum, and the run in {resume} has none: leave it out"
-            )
+        check_bn_momentum(args, recipe, resume)  # before the clashes, which would suggest a momentum to give
         clashes = resume_conflicts(args, recipe)
         stored_data, stored_seed = state.get("data"), state.get("seed")
         if data is not None and stored_data is not None and same_data(data) != stored_data:
