@@ -73,7 +73,16 @@ def test_readmes_what_would_reach_the_aim_is_the_stored_sweep():
     groups = recipe_sweep.grouped(json.loads(recipe_sweep.TABLE.read_text())["runs"])
     accuracy = {name: [g["mean"]["pixel_accuracy"] for g in group] for name, group in groups.items()}
     mean = {name: sum(values) / len(values) for name, values in accuracy.items()}
-    # the two best changes together are no better on pixel accuracy than either alone
+    # the best recipe in five minutes' steps: lr 2e-3 with momentum 0.01, three seeds, 0.9232, above either alone,
+    # Rand-type within noise, below 0.925 on every seed
+    best = "lr 2e-3, bn momentum 0.01"
+    in_five_minutes = [row.name for row in recipe_sweep.ROWS if row.budgets == 1 and row.name in groups]
+    assert len(groups[best]) == 3 and max(in_five_minutes, key=mean.get) == best
+    assert f"{mean[best]:.4f}" == "0.9232" and mean[best] > max(mean["lr 2e-3"], mean["bn momentum 0.01"])
+    for label in ("adapted Rand error", "V_Rand*"):
+        assert recipe_sweep.against_default(groups, best, label).outcome == "within noise", label
+    assert max(accuracy[best]) < recipe_sweep.TARGET["pixel accuracy"]
+    # lr 2e-3 with the smaller tile is no better on pixel accuracy than either alone
     assert mean["lr 2e-3, tile 284"] <= min(mean["lr 2e-3"], mean["tile 284"])
     # six budgets, two seeds, within noise of the default on all three scores
     assert len(groups["6× the steps"]) == 2
@@ -90,3 +99,28 @@ def test_readmes_what_would_reach_the_aim_is_the_stored_sweep():
     assert all(min(values) < recipe_sweep.TARGET["pixel accuracy"] for values in accuracy.values())
     readme = (ROOT / "README.md").read_text()
     assert "**What would reach the aim?**" in readme and "(`tests/test_recipe_sweep.py` checks this paragraph" in readme
+
+
+def test_readmes_the_default_stays_paragraph_is_the_stored_sweep():
+    """The rows that beat the default with three seeds do so on pixel accuracy only (Rand-type within noise), and
+    the options README names are the best row's."""
+    groups = recipe_sweep.grouped(json.loads(recipe_sweep.TABLE.read_text())["runs"])
+
+    def against(name: str, label: str) -> str:
+        return recipe_sweep.against_default(groups, name, label).outcome
+
+    three_seeds = [name for name, group in groups.items() if name != "default" and len(group) >= 3]
+    beat = [n for n in three_seeds if any(against(n, label) == "better" for label in recipe_sweep.MEASURES)]
+    assert beat  # the paragraph speaks of something
+    for name in beat:
+        assert against(name, "pixel accuracy") == "better", name
+        assert against(name, "adapted Rand error") == against(name, "V_Rand*") == "within noise", name
+    best = max(beat, key=lambda name: sum(g["mean"]["pixel_accuracy"] for g in groups[name]) / len(groups[name]))
+    options = next(" ".join(row.options) for row in recipe_sweep.ROWS if row.name == best)
+    assert options == "--lr 2e-3 --bn-momentum 0.01"
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (
+        "The default recipe stays as it is: the rows that beat it with three seeds do so on pixel accuracy only"
+        in readme
+    )
+    assert f"`{options}`" in readme
