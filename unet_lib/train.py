@@ -56,10 +56,9 @@ class Recipe:
 
     ``padding`` to ``elastic`` are the variants notebook 10 compares (``tools/ablation.py``); their defaults are
     the paper's choices: unpadded convolutions, learned up-convolutions, the weight map, elastic deformation
-    (when ``augment`` is on). The last two shape the schedule, and ``tools/recipe_sweep.py`` screens them
-    (issue 21): ``warmup_steps`` whose rate is scaled by a factor rising linearly to 1 (0: none; ``warmed_up_lr``)
-    and the batch norm's ``bn_momentum``
-    (PyTorch's 0.1: how fast the running statistics that inference uses follow the training batches).
+    (when ``augment`` is on). The last two shape the schedule, and ``tools/recipe_sweep.py`` measures them:
+    ``warmup_steps`` (0: none; ``warmed_up_lr``) and batch norm's ``bn_momentum`` (PyTorch's 0.1;
+    ``set_bn_momentum``).
     """
 
     base_channels: int
@@ -441,12 +440,10 @@ def annealed_lr(lr: float, used: float, floor: float = 0.02) -> float:
 def warmed_up_lr(lr: float, step: int, warmup_steps: int) -> float:
     """Linear warm-up: ``lr / warmup_steps`` for the first step, rising to the full ``lr`` at step ``warmup_steps``.
 
-    With annealing, ``lr`` is the annealed rate of that step: the warm-up scales the cosine's first steps (which
-    have already begun to fall) rather than delaying it, so the budget and the cosine stay as they were.
-
     Adam's first steps rest on moment estimates from a handful of gradients, and batch norm's statistics are
     still settling; small steps at first keep one unlucky batch from throwing the weights far away. Whether that
-    pays off in a 5-minute run is measured, not assumed (``tools/recipe_sweep.py``).
+    pays off in a 5-minute run is measured, not assumed (``tools/recipe_sweep.py``). With annealing, ``lr`` is
+    that step's annealed rate: the warm-up scales the cosine's first steps rather than delaying the cosine.
     """
     return lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else lr
 
@@ -520,10 +517,10 @@ def fit(
     with ``steps=500`` does 300 more. ``minutes`` limits this call's wall time. Every
     ``val_every`` steps the loss and pixel accuracy on ``val_data`` are recorded (and
     drawn, in a notebook). With ``anneal`` the learning rate follows a cosine from
-    ``lr`` down to nearly 0 over the budget (``annealed_lr``); ``warmup_steps`` scale the first steps' rate by a
-    factor rising linearly to 1 (``warmed_up_lr``); ``bn_momentum`` sets the batch norm's (``set_bn_momentum``).
-    A checkpoint is written
-    every ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
+    ``lr`` down to nearly 0 over the budget (``annealed_lr``); the first ``warmup_steps``
+    scale it by a factor rising linearly to 1 (``warmed_up_lr``); ``bn_momentum`` sets
+    batch norm's momentum (``set_bn_momentum``). A checkpoint is written every
+    ``checkpoint_every`` steps, at the end and on Ctrl-C, if ``checkpoint`` names a
     file; ``notes`` (plain values, e.g. the recipe) go into it too. ``precision`` is
     ``runtime.choose_precision``'s (``"auto"``: measured on this machine). Started by
     ``torchrun``, every process trains its share of each batch (``unet_lib.distributed``,
