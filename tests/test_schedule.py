@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset
+from test_train import ToyTiles  # bright squares on noise, 36² tiles with 20² labels (tests/test_train.py)
 
 from unet_lib import cli, commands, train
 from unet_lib.model import UNetModel
@@ -17,17 +16,6 @@ from unet_lib.model import UNetModel
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-size", "1", "--val-tiles", "1"]
-
-
-class Noise(Dataset):
-    """36² tiles of noise and a 20² label of its sign: enough for a depth-1 U-Net to take steps on."""
-
-    def __len__(self) -> int:
-        return 8
-
-    def __getitem__(self, i: int):
-        image = torch.from_numpy(np.random.default_rng(i).normal(0, 1, (1, 36, 36)).astype(np.float32))
-        return image, (image[0, 8:-8, 8:-8] > 0).long(), torch.ones(20, 20)
 
 
 def rates_of_each_step(monkeypatch, **options) -> list[float]:
@@ -42,7 +30,7 @@ def rates_of_each_step(monkeypatch, **options) -> list[float]:
         return torch.nn.functional.cross_entropy(logits, y)
 
     torch.manual_seed(0)
-    train.fit(UNetModel(base_channels=2, depth=1), Noise(), loss_fn=loss, batch_size=2, device="cpu", **options)
+    train.fit(UNetModel(base_channels=2, depth=1), ToyTiles(), loss_fn=loss, batch_size=2, device="cpu", **options)
     return rates
 
 
@@ -61,7 +49,7 @@ def test_batch_norm_momentum_reaches_every_layer_and_moves_the_running_statistic
     def trained(momentum: float | None) -> UNetModel:
         torch.manual_seed(0)
         model = UNetModel(base_channels=2, depth=1, batch_norm=True)
-        train.fit(model, Noise(), steps=1, batch_size=2, device="cpu", bn_momentum=momentum)
+        train.fit(model, ToyTiles(), steps=1, batch_size=2, device="cpu", bn_momentum=momentum)
         return model
 
     layers = layers_of(trained(0.01))
@@ -88,7 +76,7 @@ def layers_of(model: UNetModel) -> list[torch.nn.Module]:
 )
 def test_fit_refuses_a_schedule_that_cannot_work(options, message):
     with pytest.raises(ValueError, match=message):
-        train.fit(UNetModel(base_channels=2, depth=1), Noise(), steps=1, device="cpu", **options)
+        train.fit(UNetModel(base_channels=2, depth=1), ToyTiles(), steps=1, device="cpu", **options)
 
 
 def recipe(*options: str) -> train.Recipe:
@@ -117,7 +105,7 @@ def test_a_momentum_without_batch_norm_or_out_of_range_is_one_line_and_status_2(
     assert "must be at least 0, got -5" in error_of("--warmup-steps", "-5")
     assert not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="bn_momentum must be a number"):  # True is an int to Python, not a momentum
-        train.fit(UNetModel(base_channels=2, depth=1), Noise(), steps=1, device="cpu", bn_momentum=True)
+        train.fit(UNetModel(base_channels=2, depth=1), ToyTiles(), steps=1, device="cpu", bn_momentum=True)
 
 
 def test_train_trains_with_the_schedule_records_it_and_resume_continues_it(
