@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from unet_lib import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -39,10 +43,6 @@ def test_each_rows_arithmetic_is_counted():
     """``Row.arithmetic`` (which keeps a row out of "five minutes") and its words, from a count of the operations:
     one forward pass of each row's network and batch, times its steps, against the default's (on the meta device,
     no arithmetic done; the backward pass scales alike)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from unet_lib import cli
 
     def operations(row: recipe_sweep.Row) -> int:
         recipe = cli.new_recipe(cli.build_parser().parse_args(["train", *row.options]))

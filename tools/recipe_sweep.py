@@ -58,7 +58,7 @@ TINY_TILE = 188
 
 @dataclass(frozen=True)
 class Row:
-    """What a row changes from the default recipe (one thing, or the best two together), and the tile and batch
+    """What a row changes from the default recipe (one thing, or the best ones together), and the tile and batch
     that fix its share of the pixel budget."""
 
     name: str
@@ -129,7 +129,7 @@ ROWS = (
         ("--optimizer", "sgd"),
     ),
     Row("3× the steps", "the default recipe for three budgets (about 15 minutes on the AVX2 EPYC)", budgets=3),
-    # What would reach the aim, if five minutes do not: the best changes in pairs, and longer runs.
+    # What would reach the aim, if five minutes do not: the best changes together, twice the channels, longer runs.
     Row(
         "lr 2e-3, tile 284",
         "twice the learning rate and the smaller tile together",
@@ -143,7 +143,7 @@ ROWS = (
     ),
     Row(
         "lr 2e-3, bn momentum 0.01, no weight map",
-        "the best pair with plain cross-entropy: the best three single changes together",
+        "twice the learning rate, the slower batch-norm statistics and plain cross-entropy together",
         ("--lr", "2e-3", "--bn-momentum", "0.01", "--no-weight-map"),
     ),
     Row(
