@@ -128,6 +128,18 @@ ROWS = (
         "the paper's optimiser: SGD with momentum 0.99 at 0.01, cosine-annealed",
         ("--optimizer", "sgd"),
     ),
+    Row(
+        "depth 3",
+        "three poolings instead of four: output 292² from the same tiles, a smaller receptive field",
+        ("--depth", "3"),
+    ),
+    Row(
+        "depth 5",
+        "five poolings: 2 tiles of 572² for the default's output of 196², fewer steps",
+        ("--depth", "5", "--tile-size", "572"),
+        tile=572,
+        tiny_tile=476,
+    ),
     Row("3× the steps", "the default recipe for three budgets (about 15 minutes on the AVX2 EPYC)", budgets=3),
     # What would reach the aim, if five minutes do not: the best changes together, twice the channels, longer runs.
     Row(
