@@ -68,6 +68,7 @@ class Row:
     budgets: int = 1  # how many default budgets the row gets (3: what 15 minutes buy on the AVX2 EPYC)
     arithmetic: int = 1  # the default's arithmetic per budget, times (4 for twice the channels: not 5 minutes)
     tiny_tile: int = TINY_TILE  # the tile of its --tiny run (padded convolutions need a multiple of 16)
+    measurement: bool = False  # the same training measured another way: not a recipe, never "in five minutes"
 
     def steps(self, budget: int) -> int:
         """As many steps as take ``budget`` default steps' input pixels (a larger tile or batch: fewer steps)."""
@@ -77,7 +78,7 @@ class Row:
     def in_five_minutes(self) -> bool:
         """One budget at the default's arithmetic: what five minutes buy on the AVX2 EPYC (a larger tile, padding or
         width does more arithmetic per input pixel; ``tests/test_recipe_sweep.py`` counts it)."""
-        return self.budgets == 1 and self.arithmetic == 1
+        return self.budgets == 1 and self.arithmetic == 1 and not self.measurement
 
 
 ROWS = (
@@ -187,6 +188,14 @@ ROWS = (
         "the paper's augmentation for three budgets: more steps to learn from varied tiles",
         ("--augment",),
         budgets=3,
+    ),
+    # Not a recipe: the default's training, measured on single views (the way notebook 09 compares on the shipped model).
+    Row(
+        "one view",
+        "the default's training, measured on single views: thresholds chosen and scores taken without averaging four "
+        "rotations (train --rotations 1)",
+        ("--rotations", "1"),
+        measurement=True,
     ),
 )
 
