@@ -163,6 +163,16 @@ def test_readmes_what_would_reach_the_aim_is_the_stored_sweep(groups):
     assert all(min(values) < recipe_sweep.TARGET["pixel accuracy"] for values in accuracy.values())
     best_seed = max(max(values) for values in accuracy.values())
     assert best_seed < recipe_sweep.TARGET["pixel accuracy"]
+    # the default's training measured on single views (the same weights seed for seed): pixel accuracy 0.9233 over
+    # three seeds, better, below 0.925 on every seed; the adapted Rand error higher on every seed, above 0.03 on two
+    one_view, default = groups["one view"], groups["default"]
+    assert [g["seed"] for g in one_view] == [g["seed"] for g in default] == [0, 1, 2]
+    assert f"{mean['one view']:.4f}" == "0.9233" and outcome(groups, "one view", "pixel accuracy") == "better"
+    assert max(accuracy["one view"]) < recipe_sweep.TARGET["pixel accuracy"]
+    rand = [(v["mean"]["rand_error"], d["mean"]["rand_error"]) for v, d in zip(one_view, default, strict=True)]
+    assert all(one > averaged for one, averaged in rand)
+    assert sum(one > recipe_sweep.TARGET["adapted Rand error"] for one, _ in rand) == 2
+    assert f"{sum(one for one, _ in rand) / 3:.4f}" == "0.0365"
     readme = " ".join((ROOT / "README.md").read_text().split())
     said = readme[readme.index("**What would reach the aim?**") :]
     said = said[: said.index("against the stored runs.)")]
@@ -175,7 +185,8 @@ def test_readmes_the_default_stays_paragraph_is_the_stored_sweep(groups):
     """The rows that beat the default with three seeds do so on pixel accuracy only (Rand-type within noise), and
     the options README names are the best row's."""
 
-    three_seeds = [name for name, group in groups.items() if name != "default" and len(group) >= 3]
+    recipes = {row.name for row in recipe_sweep.ROWS if not row.measurement}
+    three_seeds = [name for name, group in groups.items() if name in recipes - {"default"} and len(group) >= 3]
     beat = [n for n in three_seeds if any(outcome(groups, n, label) == "better" for label in recipe_sweep.MEASURES)]
     assert beat  # the paragraph speaks of something
     for name in beat:
@@ -186,7 +197,7 @@ def test_readmes_the_default_stays_paragraph_is_the_stored_sweep(groups):
     assert options == "--lr 2e-3 --bn-momentum 0.01 --no-weight-map"
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (
-        "The default recipe stays as it is: the rows that beat it with three seeds do so on pixel accuracy only"
+        "The default recipe stays as it is: the recipes that beat it with three seeds do so on pixel accuracy only"
         in readme
     )
     assert f"`{options}`" in readme
