@@ -11,10 +11,10 @@ another tile or batch size as take the same pixels in. A fixed budget makes the 
 and of what else it is doing, so that the sweep can run anywhere in fp32 and still speaks of that CPU; the
 wall time a chosen recipe really takes is then checked with ``train --minutes 5``.
 
-The last rows look for what would reach the aim (``TARGET``) where no single change does: the best changes
-together in one budget, a wider network (more arithmetic per step: more than five minutes), then longer runs
-(three and six budgets), so that the README can say what would reach it; the very last is no recipe but the default's
-training (the same weights, seed for seed) measured on single views instead of four rotations averaged.
+The later rows look for what would reach the aim (``TARGET``) where no single change does: longer runs (three
+and six budgets), the best changes together in one budget, a wider network (more arithmetic per step: more than
+five minutes), so that the README can say what would reach it. The very last is no recipe but a measurement: the
+default's training, seed for seed, scored on single views instead of four rotations averaged.
 
 The table copies each run's scores on the validation slices 25–29 from the ``metrics.json`` the command wrote,
 like ``tools/ablation.py`` (whose runner it uses), and the tool prints every row against the default with
@@ -49,7 +49,8 @@ RUNS = ROOT / "runs" / "recipe_sweep"
 
 NOT_SCREENED = (
     "widths other than twice the default's: a wider network costs more time per step than its input pixels say "
-    "(twice the channels, about four times the arithmetic), so such a row speaks of more than five minutes"
+    "(twice the channels, about four times the arithmetic), so such a row speaks of more than five minutes; a "
+    "narrower one (more steps in five minutes, fewer filters) is not tried"
 )
 
 TINY_TILE = 188
@@ -68,18 +69,20 @@ class Row:
     batch: int = DEFAULT_BATCH
     budgets: int = 1  # how many default budgets the row gets (3: what 15 minutes buy on the AVX2 EPYC)
     arithmetic: int = 1  # the default's arithmetic per budget, times (4 for twice the channels: not 5 minutes)
-    tiny_tile: int = TINY_TILE  # the tile of its --tiny run (padded convolutions need a multiple of 16)
-    measurement: bool = False  # the same training measured another way: not a recipe, never "in five minutes"
+    tiny_tile: int = TINY_TILE  # the tile of its --tiny run: the smallest that fits its depth and padding
+    measurement_only: bool = False  # the default's training scored another way: not a recipe to choose
 
-    def steps(self, budget: int) -> int:
-        """As many steps as take ``budget`` default steps' input pixels (a larger tile or batch: fewer steps)."""
-        return round(self.budgets * budget * DEFAULT_BATCH * DEFAULT_TILE**2 / (self.batch * self.tile**2))
+    def steps(self, default_steps: int) -> int:
+        """As many steps as take ``default_steps`` default steps' input pixels, per budget (a larger tile or batch:
+        fewer steps)."""
+        return round(self.budgets * default_steps * DEFAULT_BATCH * DEFAULT_TILE**2 / (self.batch * self.tile**2))
 
     @property
     def in_five_minutes(self) -> bool:
-        """One budget at the default's arithmetic: what five minutes buy on the AVX2 EPYC (a larger tile, padding or
-        width does more arithmetic per input pixel; ``tests/test_recipe_sweep.py`` counts it)."""
-        return self.budgets == 1 and self.arithmetic == 1 and not self.measurement
+        """A recipe for one budget at the default's arithmetic: what five minutes buy on the AVX2 EPYC (a larger
+        tile, padding or width does more arithmetic per input pixel; ``tests/test_recipe_sweep.py`` counts it). A
+        measurement-only row is no recipe."""
+        return self.budgets == 1 and self.arithmetic == 1 and not self.measurement_only
 
 
 ROWS = (
@@ -141,8 +144,8 @@ ROWS = (
         tile=572,
         tiny_tile=476,
     ),
+    # What would reach the aim, if five minutes do not: longer runs, the best changes together, twice the channels.
     Row("3× the steps", "the default recipe for three budgets (about 15 minutes on the AVX2 EPYC)", budgets=3),
-    # What would reach the aim, if five minutes do not: the best changes together, twice the channels, longer runs.
     Row(
         "lr 2e-3, tile 284",
         "twice the learning rate and the smaller tile together",
@@ -196,7 +199,7 @@ ROWS = (
         "the default's training, measured on single views: thresholds chosen and scores taken without averaging four "
         "rotations (train --rotations 1)",
         ("--rotations", "1"),
-        measurement=True,
+        measurement_only=True,
     ),
 )
 
@@ -211,6 +214,7 @@ def as_variant(row: Row, tiny: bool) -> ablation.Variant:
 
 
 def rows_in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored runs in the order of ``ROWS`` (a row's seeds ascending), whatever order they ran or were merged in."""
     rank = {r.name: k for k, r in enumerate(ROWS)}
     return sorted(rows, key=lambda r: (rank.get(r["name"], len(rank)), r["seed"]))
 
@@ -287,7 +291,8 @@ def readme_block(table: dict[str, Any]) -> str:
         f"tiles of {budget['tile']}² for the default ({budget['rule']}), on {', '.join(table['machines'])}; "
         f"[the runs](docs/measured/recipe_sweep.json). Means over the seeds, [lowest, highest] where there are "
         "several; each verdict against the default is computed by `unet_lib.verdicts` under the larger seed spread. "
-        "A row with one seed is a screening: its own spread is unknown, so only rows with three seeds decide.",
+        "A row with one seed is a screening (the default's spread stands in for its own, unknown); two seeds give a "
+        "thin spread; only a row with three seeds could change the default.",
         "",
         "| row | what it changes | steps | seeds | " + " | ".join(MEASURES) + " | against the default |",
         "|---|---|---:|---:|" + "---|" * len(MEASURES) + "---|",
@@ -313,20 +318,34 @@ TARGET = {"pixel accuracy": 0.925, "adapted Rand error": 0.03, "V_Rand*": 0.97}
 """Issue 21's aim for every seed of the default 5-minute run on an fp32 CPU (the course's bar is 0.92 / 0.05)."""
 
 
+def worst(group: list[dict[str, Any]], label: str) -> float:
+    """A row's worst seed on one measure (the lowest accuracy, the highest Rand error): what an aim for every seed
+    must clear."""
+    part, key, higher = MEASURES[label]
+    values = [g[part][key] for g in group]
+    return min(values) if higher else max(values)
+
+
+def reaches(value: float, label: str) -> bool:
+    """Whether one score meets ``TARGET`` on its measure (at least, or at most for an error)."""
+    higher = MEASURES[label][2]
+    return value >= TARGET[label] if higher else value <= TARGET[label]
+
+
 def target_lines(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Which rows reach ``TARGET`` on every seed, computed from the runs (the README says it from these lines)."""
+    """Which recipes reach ``TARGET`` on every seed, computed from the runs (the README says it from these lines);
+    a measurement-only row is no recipe and is left out."""
+    recipes = {row.name for row in ROWS if not row.measurement_only}
     reached, missed = [], []
     for name, group in groups.items():
-        short = [
-            f"{label} {min(g[part][key] for g in group) if higher else max(g[part][key] for g in group):.4f}"
-            for label, (part, key, higher) in MEASURES.items()
-            if not all((g[part][key] >= TARGET[label]) if higher else (g[part][key] <= TARGET[label]) for g in group)
-        ]
+        if name not in recipes:
+            continue
+        short = [f"{label} {worst(group, label):.4f}" for label in MEASURES if not reaches(worst(group, label), label)]
         (missed if short else reached).append(f"{name} ({', '.join(short)})" if short else name)
     aim = ", ".join(f"{label} {'≥' if higher else '≤'} {TARGET[label]}" for label, (_, _, higher) in MEASURES.items())
     return [
-        f"Rows whose every seed reaches {aim}: {', '.join(reached) if reached else 'none'}. "
-        f"Rows that miss it, with their worst seed on the measure missed: {'; '.join(missed) if missed else 'none'}."
+        f"Recipes whose every seed reaches {aim}: {', '.join(reached) if reached else 'none'}. "
+        f"Recipes that miss it, with their worst seed on the measure missed: {'; '.join(missed) if missed else 'none'}."
     ]
 
 
@@ -348,6 +367,8 @@ def sweep(
     threads: int | None,
     command: str,
 ) -> dict[str, Any]:
+    """Train each row for each seed not stored yet with the same command, and rewrite the table at ``path`` after
+    every run, so that a sweep stopped halfway keeps what it finished and resumes from there."""
     done = ablation.done_runs(path)
     stored = json.loads(path.read_text()) if done else {}
     commands = [c for c in stored.get("commands", []) if c != command] + [command]
