@@ -8,6 +8,7 @@ from the library must be shown to accept an answer that does not.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -116,8 +117,16 @@ def should_stop(step, steps, elapsed_seconds, minutes) -> bool:
         (lambda s, n, e, m: m is not None and e >= 60 * m, ["step budget is ignored"]),
         (lambda s, n, e, m: (n is None or s >= n) and (m is None or e >= 60 * m), ["(or, not and)"]),
         (lambda s, n, e, m: should_stop(s, n, e, m) or s == 3, ["(3, None, 1000, None) returned True", "never stops"]),
+        (  # a learner's walk-through: one step early passed when no case had step == steps - 1
+            lambda s, n, e, m: (n is not None and s + 1 >= n) or (m is not None and e >= 60 * m),
+            ["(9, 10, 0, None) returned True", "one step early"],
+        ),
+        (  # and whole minutes passed when every budget was a whole number of minutes
+            lambda s, n, e, m: (n is not None and s >= n) or (m is not None and int(e) // 60 >= m),
+            ["(0, None, 95, 1.5) returned False", "whole minutes"],
+        ),
     ],
-    ids=["minutes", "strict", "None as 0", "steps only", "time only", "and", "other"],
+    ids=["minutes", "strict", "None as 0", "steps only", "time only", "and", "other", "one early", "whole minutes"],
 )
 def test_should_stop(answer, words):
     assert_passed(checks.check_should_stop(should_stop), "whichever comes first")
@@ -146,6 +155,22 @@ def leaves_a_temporary_file_after_a_crash(obj, path):
     os.replace(temporary, path)
 
 
+def via_the_temporary_folder(obj, path):
+    handle, temporary = tempfile.mkstemp()  # the system's temporary folder, not the checkpoint's
+    os.close(handle)
+    try:
+        torch.save(obj, temporary)
+        shutil.copyfile(temporary, path)
+    finally:
+        os.remove(temporary)
+
+
+def renamed_from_the_temporary_folder(obj, path):
+    with tempfile.NamedTemporaryFile(delete=False) as handle:
+        torch.save(obj, handle)
+    os.replace(handle.name, path)
+
+
 def test_save_atomically_accepts_write_then_rename():
     assert_passed(checks.check_save_atomically(save_by_rename), "survives a crash")
     assert torch.save.__module__.startswith("torch")  # the checker put the real torch.save back
@@ -158,8 +183,10 @@ def test_save_atomically_accepts_write_then_rename():
         (leaves_a_temporary_file_after_a_crash, ["half-written temporary file", "finally"]),
         (lambda obj, path: torch.save(obj, str(path) + ".new"), ["the file must exist"]),
         (lambda obj, path: (torch.save(obj, path), Path(str(path) + ".bak").write_text("x")), ["was left beside"]),
+        (via_the_temporary_folder, ["another folder", "not atomic", "checkpoint's own folder"]),  # passed before
+        (renamed_from_the_temporary_folder, ["another folder", "one file system"]),
     ],
-    ids=["in place", "crash leftovers", "wrong file", "extra file"],
+    ids=["in place", "crash leftovers", "wrong file", "extra file", "copied from /tmp", "renamed from /tmp"],
 )
 def test_save_atomically_names_the_mistake(answer, words):
     assert_rejected(checks.check_save_atomically(answer), *words)
@@ -283,6 +310,10 @@ def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
             ["`probability > t`", "without a threshold"],
         ),
         (lambda p, t, th: 1 - f_score(p.astype(bool), t.astype(bool)), ["without a threshold"]),
+        (  # a learner's walk-through: passed while the test map's best-accuracy threshold was also the best-F one
+            lambda p, t, th: 1 - f_score(p > th[np.argmax([accuracy(p > x, t) for x in th])], t.astype(bool)),
+            ["cells are rare", "best *accuracy*"],
+        ),
     ],
     ids=[
         "1 − best accuracy",
@@ -295,6 +326,7 @@ def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
         "array",
         "soft, no threshold",
         "bool, no threshold",
+        "F at the best-accuracy threshold",
     ],  # fmt: skip
 )
 def test_isbi_pixel_error(answer, words):

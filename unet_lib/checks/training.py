@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +123,19 @@ _STOP_MISTAKES = [
         ),
         says="stop when *either* budget is used up (or, not and).",
     ),
+    Mistake(
+        gives=lambda step, steps, elapsed, minutes: (
+            (steps is not None and step + 1 >= steps) or (minutes is not None and elapsed >= 60 * minutes)
+        ),
+        says="one step early: `step` counts the steps already done, so stop when step ≥ steps, not step + 1 ≥ steps.",
+    ),
+    Mistake(
+        gives=lambda step, steps, elapsed, minutes: (
+            (steps is not None and step >= steps) or (minutes is not None and elapsed // 60 >= minutes)
+        ),
+        says="whole minutes drop the seconds (and a budget may be 1.5 minutes): compare seconds, "
+        "elapsed_seconds ≥ 60 · minutes.",
+    ),
 ]
 
 
@@ -129,16 +143,19 @@ def check_should_stop(should_stop: Callable[[int, int | None, float, float | Non
     """Notebook 08, exercise 2: ``should_stop(step, steps, elapsed_seconds, minutes)``, the training budget.
 
     Named slips: seconds compared with minutes, ``>`` instead of ``>=``, a ``None`` budget
-    treated as zero, one of the two budgets ignored, and both required at once.
+    treated as zero, one of the two budgets ignored, both required at once, stopping one step
+    early, and the clock rounded down to whole minutes.
     """
     table = [  # in this order each slip is the only one that fails first where it does
         ((5, 10, 0.0, None), False, "5 of 10 steps done: keep going."),
+        ((9, 10, 0.0, None), False, "9 of 10 steps done: one to go."),
         ((12, 10, 0.0, None), True, "12 ≥ 10 steps: stop."),
         ((12, 10, 1.0, 5.0), True, "12 ≥ 10 steps: stop, even though time is left."),
         ((3, 10, 1000.0, 5.0), True, "1000 s is more than 5 minutes: stop, even though steps are left."),
         ((10, 10, 0.0, None), True, "stop when the step count *reaches* `steps` (≥, not >)."),
         ((0, None, 59.0, 1.0), False, "59 s of a 1-minute budget: keep going — the clock is in seconds (× 60)."),
         ((0, None, 60.0, 1.0), True, "60 s is the whole 1-minute budget: stop (≥, and minutes × 60 = seconds)."),
+        ((0, None, 95.0, 1.5), True, "95 s is more than 1.5 minutes (90 s): stop."),
         ((3, None, 1000.0, None), False, "with no budget given (`None`) that budget never stops the run."),
     ]
     return check_cases(
@@ -165,11 +182,42 @@ def _loads_as(path: Path, obj: Any) -> bool:
         return False
 
 
+def _written_to(f: Any) -> Path | None:
+    """The file ``torch.save`` was asked to write: a path, or an open file's name (None for a buffer)."""
+    name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
+    return Path(name).resolve() if isinstance(name, (str, os.PathLike)) else None
+
+
+def _saving_elsewhere(save_atomically: Callable[[Any, Any], Any], obj: Any, path: Path) -> Path | None:
+    """Call ``save_atomically`` with ``torch.save`` watched; the folder of a file it wrote outside ``path``'s own
+    folder, if any (``os.replace`` is atomic only within one file system, and a folder is the safe bet)."""
+    real_save, written = torch.save, []
+
+    def watched_save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        written.append(_written_to(f))
+        real_save(obj, f, *args, **kwargs)
+
+    torch.save = watched_save
+    try:
+        save_atomically(obj, path)
+    finally:
+        torch.save = real_save
+    folder = path.parent.resolve()
+    return next((target.parent for target in written if target is not None and target.parent != folder), None)
+
+
 def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], folder: Path) -> Feedback | None:
     path = folder / "last.ckpt"
-    _, failed = attempt(name, save_atomically, {"step": 1}, path)
+    elsewhere, failed = attempt(name, _saving_elsewhere, save_atomically, {"step": 1}, path)
     if failed is not None:
         return failed
+    if elsewhere is not None:
+        return Feedback(
+            False,
+            f"the temporary file went to another folder ({elsewhere.name or elsewhere}), not beside the checkpoint: "
+            "os.replace is atomic only within one file system, and a copy is not atomic at all. Write it in the "
+            "checkpoint's own folder, e.g. path.with_name(path.name + '.tmp').",
+        )
     if not path.is_file() or not _loads_as(path, {"step": 1}):
         return Feedback(False, f"after {name}(obj, path) the file must exist and torch.load it must give obj back.")
     if sorted(p.name for p in folder.iterdir()) != ["last.ckpt"]:
@@ -391,6 +439,13 @@ _PIXEL_ERROR_MISTAKES = [
         says="that is the *worst* threshold: take the maximum F-score over thresholds.",
     ),
     Mistake(
+        gives=lambda probability, true, thresholds: (
+            1 - metrics.f_scores(probability, true, thresholds)[_accuracies(probability, true, thresholds).argmax()]
+        ),
+        says="that is 1 − F at the threshold with the best *accuracy*; the challenge takes the threshold with the "
+        "best F-score itself.",
+    ),
+    Mistake(
         when=lambda got, *inputs: _f_score_threshold(got, *inputs) is not None,
         says=lambda got, *inputs: (
             f"that is 1 − the F-score at the single threshold {_f_score_threshold(got, *inputs):g}:"
@@ -409,7 +464,7 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
-    the F-score at one threshold only, and the membrane class.
+    the F-score at the best-accuracy threshold or at one threshold only, and the membrane class.
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
@@ -417,10 +472,18 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     thresholds = np.linspace(0.1, 0.9, 9)
     expected = metrics.isbi_pixel_error(probability, true, thresholds)
     label = "a 30×30 probability map, its 0/1 labels, thresholds 0.1, 0.2, …, 0.9"
+    rng = np.random.default_rng(2)  # rare cells: the best-accuracy threshold (0.6) is not the best-F one (0.5)
+    rare = rng.random((30, 30)) < 0.3
+    rare_probability = np.clip(rare * 0.35 + rng.normal(0.3, 0.2, rare.shape), 0, 1)
+    rare_expected = metrics.isbi_pixel_error(rare_probability, rare, thresholds)
+    rare_label = "a 30×30 map where cells are rare (30 %), its labels, the same thresholds"
     return check_cases(
         "isbi_pixel_error",
         isbi_pixel_error,
-        [case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label)],
+        [
+            case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label),
+            case(rare_probability, rare.astype(np.uint8), thresholds, expected=rare_expected, label=rare_label),
+        ],
         _PIXEL_ERROR_MISTAKES,
         success=f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is "
         f"{metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.",
