@@ -216,6 +216,12 @@ def test_clear_errors(tmp_path, own_data, capsys):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(lonely / "masks" / "b.png")
     assert "same file names" in error_of("evaluate", "--checkpoint", str(tmp_path / "ok.ckpt"), "--data", str(lonely))
     assert "tile-size" in error_of("train", "--data", str(own_data), "--steps", "1", "--tile-size", "93", *TINY[:4])
+    # a learner's walk-through: the same slip (a mistyped folder) gets the same words from train and doctor
+    assert "no_such_folder: no such folder; give 'isbi2012'" in error_of(
+        "train", "--data", str(tmp_path / "no_such_folder")
+    )
+    said = error_of("predict", "--checkpoint", str(tmp_path / "ok.ckpt"), str(tmp_path / "no_such_dir"))
+    assert "no_such_dir: no such image or folder; give image files (" in said
 
 
 def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):

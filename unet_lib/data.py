@@ -61,7 +61,7 @@ def load_dataset(
         data = load_folder(name)
         message, notes = f"Data: {data.description}.", data.notes
     else:
-        raise ValueError(f"unknown dataset {name!r}: use 'isbi2012', 'synthetic' or a folder with images/ and masks/")
+        raise ValueError(f"{name}: no such folder; give 'isbi2012', 'synthetic' or a folder with images/ and masks/")
     if verbose:
         print("\n".join([message, *(f"  note: {note}" for note in notes)]))
     return data

@@ -66,7 +66,7 @@ class Source:
 
 def file_source(path: Path) -> Source:
     if not path.is_file():
-        raise UsageError(f"no image at {path}")
+        raise UsageError(f"{path}: no such image or folder; give image files ({', '.join(IMAGE_SUFFIXES)}) or folders")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise UsageError(f"{path} is not one of the image types the course reads ({', '.join(IMAGE_SUFFIXES)})")
     try:
