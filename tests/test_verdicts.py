@@ -103,3 +103,17 @@ def test_a_difference_below_the_printed_digits_says_so_instead_of_printing_zeros
     sentence = verdicts.compare(0.99298, 0.99301, spread=0.0, digits=4).sentence()
     assert "within noise (|difference| below 0.00005, smaller than the last printed digit)" in sentence
     assert "0.0000 ≤" not in sentence
+
+
+def test_one_image_says_no_spread_was_measured_instead_of_a_spread_of_zero() -> None:
+    # Own folders with one held-out image printed "better — 0.1300 higher, beyond the spread of 0.0000".
+    one = verdicts.above_baseline([0.93], [0.80])
+    assert one.outcome == "better"
+    assert "on one image only (no spread measured" in one.sentence() and "spread of" not in one.sentence()
+    tie = verdicts.above_baseline([0.80], [0.80])
+    assert tie.outcome == "within noise" and "on one image only; no spread measured" in tie.sentence()
+    tiles = verdicts.paired([0.7], [0.8], unit="tile")
+    assert tiles.outcome == "worse" and "lower on one tile only" in tiles.sentence()
+    # two images measure a spread, and the sentence names it as before
+    two = verdicts.above_baseline([0.93, 0.90], [0.80, 0.80])
+    assert "beyond the spread of 0.0300" in two.sentence() and not two.measured_once

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 OUTCOMES = ("better", "worse", "within noise")
 
@@ -32,6 +32,9 @@ class Verdict:
     spread: float
     higher_is_better: bool
     digits: int = 3
+    measured_once: str = ""
+    """What was measured only once, when the spread comes from a single pair ("image"): then no spread was
+    measured, and the sentence says the verdict rests on that one measurement; empty otherwise."""
 
     @property
     def difference(self) -> float:
@@ -84,9 +87,15 @@ class Verdict:
             )
         digits = self._shown_digits()
         size, spread = self._number(abs(self.difference), digits), self._number(self.spread, digits)
+        once = self.measured_once
         if self.outcome == "within noise":
+            if once:
+                return head + f"within noise (|difference| {size} on one {once} only; no spread measured)"
             return head + f"within noise (|difference| {size} ≤ spread {spread})"
         direction = "higher" if self.difference > 0 else "lower"
+        if once:  # "beyond the spread of 0.0000" would claim a spread nobody measured
+            tail = "(no spread measured: the verdict rests on it)"
+            return head + f"{self.outcome} — {size} {direction} on one {once} only {tail}"
         return head + f"{self.outcome} — {size} {direction}, beyond the spread of {spread}"
 
     def __str__(self) -> str:
@@ -137,20 +146,25 @@ def paired(
     reference_name: str = "reference",
     higher_is_better: bool = True,
     digits: int = 4,
+    unit: str = "image",
 ) -> Verdict:
     """Compare two ways of scoring the same images (slices, tiles): their means, under the spread of the per-image
-    differences. A way that gains on some images and loses on others is "within noise" (notebook 09)."""
+    differences. A way that gains on some images and loses on others is "within noise" (notebook 09). With one
+    ``unit`` (image, tile) there is no spread, and the sentence says so rather than "beyond the spread of 0"."""
     if len(candidate) != len(reference) or not candidate:
         raise ValueError("paired needs one reference score per candidate score, and at least one of each")
     differences = [c - r for c, r in zip(candidate, reference, strict=True)]
-    return compare(
+    verdict = compare(
         sum(candidate) / len(candidate), sum(reference) / len(reference), spread=spread(differences),
         measure=measure, candidate_name=candidate_name, reference_name=reference_name,
         higher_is_better=higher_is_better, digits=digits,
     )  # fmt: skip
+    return replace(verdict, measured_once=unit) if len(differences) == 1 else verdict
 
 
-def above_baseline(scores: Sequence[float], baselines: Sequence[float], *, measure: str = "pixel accuracy") -> Verdict:
+def above_baseline(
+    scores: Sequence[float], baselines: Sequence[float], *, measure: str = "pixel accuracy", unit: str = "image"
+) -> Verdict:
     """Whether a model beats the trivial "every pixel is the majority class" answer beyond noise, image by image.
 
     ``scores[i]`` and ``baselines[i]`` are the model's and the baseline's score on image ``i``; the spread is that
@@ -159,4 +173,6 @@ def above_baseline(scores: Sequence[float], baselines: Sequence[float], *, measu
     """
     if len(scores) != len(baselines) or not scores:
         raise ValueError("above_baseline needs one baseline score per model score, and at least one of each")
-    return paired(scores, baselines, measure=measure, candidate_name="model", reference_name="majority-class baseline")
+    return paired(
+        scores, baselines, measure=measure, candidate_name="model", reference_name="majority-class baseline", unit=unit
+    )
