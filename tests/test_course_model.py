@@ -17,7 +17,7 @@ def images_and_labels() -> tuple[list[np.ndarray], list[np.ndarray]]:
     return images, labels
 
 
-def test_a_model_not_above_the_constant_answer_gives_way_to_the_shipped_one(tmp_path):
+def test_a_model_not_above_the_constant_answer_gives_way_to_the_shipped_one(tmp_path, monkeypatch):
     torch.manual_seed(0)
     weak = UNetModel(base_channels=2, depth=2, padding="same", batch_norm=True)
     with torch.no_grad():  # a model that answers "membrane" everywhere: far below "cell everywhere"
@@ -27,6 +27,15 @@ def test_a_model_not_above_the_constant_answer_gives_way_to_the_shipped_one(tmp_
     chosen, why = evaluation.choose_course_model(images, labels, candidate=tmp_path / "model.ckpt")
     assert chosen == checkpoints.SHIPPED_CHECKPOINT
     assert "not above the constant answer" in why and "(3 steps)" in why and "worse" in why
+    # the advice is code the learner can paste into notebook 09's cell, and it names notebook 08's model
+    code = why.split("`")[1]
+    assert code == "checkpoint = checkpoints.course_checkpoint()"
+    monkeypatch.setenv(checkpoints.RUNS_ENV, str(tmp_path.parent))
+    monkeypatch.setattr(checkpoints, "NOTEBOOK08_RUN", tmp_path.name)
+    monkeypatch.delenv("UNET_FAST", raising=False)
+    namespace = {"checkpoints": checkpoints}
+    exec(code, namespace)
+    assert namespace["checkpoint"] == tmp_path / "model.ckpt"
 
 
 def test_without_a_run_of_notebook_08_the_shipped_model_is_used():

@@ -158,6 +158,16 @@ def test_evaluation_table_shows_cell_and_membrane_columns():
     assert len({len(line) for line in table.splitlines()}) == 1, "every row as wide as the header"
 
 
+def test_an_own_folder_table_speaks_of_objects_and_background_not_membranes():
+    report = {key: 0.5 for key, _ in evaluation.COLUMNS}
+    words = evaluation.class_words("folder")
+    table = evaluation.format_table({"per_image": {"a.png": report}, "mean": report}, classes=words)
+    header = table.splitlines()[0]
+    assert "IoU object" in header and "Dice background" in header and "membr" not in header and "cell" not in header
+    assert len({len(line) for line in table.splitlines()}) == 1, "every row as wide as the header"
+    assert evaluation.class_words("isbi2012") == evaluation.class_words("synthetic") == ("cell", "membr")
+
+
 def test_segmentation_report_uses_its_own_threshold_for_the_cells():
     true = np.ones((20, 41), int)
     true[:, 20] = 0

@@ -30,6 +30,7 @@ from .evaluation import (
     DEFAULT_THRESHOLD,
     TRAIN_ROTATIONS,
     calibrate,
+    class_words,
     evaluate_images,
     format_table,
     predict_all,
@@ -304,8 +305,9 @@ def write_training_outputs(
     )
     probabilities = predict_all(model, val_part.images, inference, plan.rotations)
     metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
-    print(format_table(metrics))
-    baseline = constant_baseline(val_part.labels)
+    words = class_words(dataset.source)
+    print(format_table(metrics, classes=words))
+    baseline = constant_baseline(val_part.labels, words[0])
     print(baseline_note(metrics, val_part.labels, baseline))
     record = run_record(plan, dataset, val_part, model, history, steps)
     record |= {"prediction_precision": inference.describe(), "rotations": plan.rotations}
@@ -403,11 +405,12 @@ def saved_step(path: Path, since: float) -> int | None:
 
 
 # -- how good is "cell everywhere"? -------------------------------------------------------------------
-def constant_baseline(labels: list[np.ndarray]) -> dict[str, Any]:
-    """The better of the two answers that need no model — "cell"/"object" everywhere, or background
-    everywhere — and its mean pixel accuracy: a trained model must beat it."""
+def constant_baseline(labels: list[np.ndarray], foreground: str = "cell") -> dict[str, Any]:
+    """The better of the two answers that need no model — ``foreground`` ("cell", or "object" on an own folder:
+    ``class_words``) everywhere, or background everywhere — and its mean pixel accuracy: a trained model must
+    beat it."""
     cell = float(np.mean([np.asarray(label, bool).mean() for label in labels]))
-    answer, accuracy = ("cell everywhere", cell) if cell >= 0.5 else ("background everywhere", 1.0 - cell)
+    answer, accuracy = (f"{foreground} everywhere", cell) if cell >= 0.5 else ("background everywhere", 1.0 - cell)
     return {"answer": answer, "pixel_accuracy": accuracy}
 
 
@@ -415,7 +418,7 @@ def baseline_note(metrics: dict[str, Any], labels: list[np.ndarray], baseline: d
     """The verdict against the constant answer, image by image (``verdicts.above_baseline``), and a note
     whenever the model is not above it beyond the spread of its per-image gains: 0.8011 against a baseline of
     0.801 is no model at all (issue 17)."""
-    cell = baseline["answer"] == "cell everywhere"
+    cell = baseline["answer"] != "background everywhere"
     constant = [float(np.asarray(y, bool).mean()) if cell else 1.0 - float(np.asarray(y, bool).mean()) for y in labels]
     scores = [float(report["pixel_accuracy"]) for report in metrics["per_image"].values()]
     verdict = verdicts.above_baseline(scores, constant)
@@ -507,8 +510,9 @@ def evaluate_into(
     print(threshold_line(state, thresholds, threshold, segmentation_threshold))
     probabilities = predict_all(model, dataset.images, how, rotations)
     metrics = evaluate_images(probabilities, dataset.labels, dataset.names, thresholds)
-    print(format_table(metrics))
-    baseline = constant_baseline(dataset.labels)
+    words = class_words(dataset.source)
+    print(format_table(metrics, classes=words))
+    baseline = constant_baseline(dataset.labels, words[0])
     print(baseline_note(metrics, dataset.labels, baseline))
     path = out / "metrics.json"
     record = {"checkpoint": str(checkpoint), "data": dataset.description, "precision": how.as_dict()}

@@ -45,6 +45,13 @@ COLUMNS = [
 the membrane class (0) side by side, because on ISBI the cell class is the easy majority."""
 
 
+def class_words(source: str) -> tuple[str, str]:
+    """The words for class 1 and class 0 in tables and notes: ``("cell", "membr")`` on EM data (ISBI and the
+    built-in EM-like images), ``("object", "background")`` on an own folder (notebook 11), whose masks hold
+    nuclei or other objects, not membranes."""
+    return ("object", "background") if source == "folder" else ("cell", "membr")
+
+
 def predict_all(
     model: nn.Module,
     images: Sequence[np.ndarray],
@@ -118,10 +125,12 @@ def evaluate_images(
     return result
 
 
-def format_table(metrics: dict[str, Any], digits: int = 4) -> str:
-    """The per-image table with a mean row, as ``evaluate`` prints it and notebook 09 shows it."""
+def format_table(metrics: dict[str, Any], digits: int = 4, classes: tuple[str, str] = ("cell", "membr")) -> str:
+    """The per-image table with a mean row, as ``evaluate`` prints it and notebook 09 shows it; ``classes`` names
+    class 1 and class 0 in the titles (``class_words``)."""
     width = max(12, *(len(name) for name in metrics["per_image"]))
-    columns = [(key, title, max(len(title), digits + 2) + 2) for key, title in COLUMNS]
+    titles = [(key, title.replace("cell", classes[0]).replace("membr", classes[1])) for key, title in COLUMNS]
+    columns = [(key, title, max(len(title), digits + 2) + 2) for key, title in titles]
     lines = [f"{'image':<{width}}" + "".join(f"{title:>{size}}" for _, title, size in columns)]
     rows = list(metrics["per_image"].items()) + [("mean", metrics["mean"])]
     for name, report in rows:
@@ -172,6 +181,6 @@ def choose_course_model(
         return candidate, f"notebook 08's run ({steps} steps), which is above the constant answer: {verdict.sentence()}"
     return SHIPPED_CHECKPOINT, (
         f"the shipped checkpoint, because notebook 08's run ({steps} steps) is not above the constant answer on "
-        f"the validation slices: {verdict.sentence()}. Train it longer (notebook 08's resume cell), or set "
-        "`checkpoint` to it below to look at it anyway"
+        f"the validation slices: {verdict.sentence()}. Train it longer (notebook 08's resume cell), or add "
+        "`checkpoint = checkpoints.course_checkpoint()` under the line that chose it, to look at it anyway"
     )

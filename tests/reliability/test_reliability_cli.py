@@ -328,6 +328,12 @@ def test_no_note_when_the_model_beats_the_constant_answer():
 
     baseline = commands.constant_baseline([np.array([[1, 1, 1, 0]])])
     assert baseline == {"answer": "cell everywhere", "pixel_accuracy": 0.75}
+    objects = commands.constant_baseline([np.array([[1, 1, 1, 0]])], "object")  # an own folder's words
+    assert objects == {"answer": "object everywhere", "pixel_accuracy": 0.75}
+    object_note = commands.baseline_note(
+        {"per_image": {"a": {"pixel_accuracy": 0.5}}}, [np.array([[1, 1, 1, 0]])], objects
+    )
+    assert 'answering "object everywhere"' in object_note and "0.5000 vs 0.7500: worse" in object_note
     labels = [np.array([[1, 1, 1, 0]]), np.array([[1, 1, 0, 0]])]  # per image 0.75 and 0.5 for "cell everywhere"
 
     def note(*accuracies):
