@@ -163,6 +163,7 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     _, findings = diagnose.check_folder(tmp_path / "lonely")
     assert diagnose.about(findings, "pairing")[0].severity == "problem"
     assert "b.png" in diagnose.about(findings, "pairing")[0].found
+    assert len(diagnose.about(findings, "pairing")) == 1, "one missing mask is one problem, not two"
 
     write_pair(tmp_path / "flat", "a", np.full((128, 128), 7, np.uint8), label)
     _, findings = diagnose.check_folder(tmp_path / "flat")
@@ -296,6 +297,7 @@ def test_the_forecast_quotes_the_stored_runs_and_suggests_minutes_when_slow():
     assert lines[2].endswith(
         f"--minutes {int(np.ceil(passing[0]['steps'] / 60))} reaches their {passing[0]['steps']:,} steps"
     )
+    assert "the course's bar (pixel accuracy ≥ 0.92, adapted Rand error ≤ 0.05)" in lines[2]  # the bar, with numbers
     fast = replace(slow, seconds=0.01)
     assert len(diagnose.forecast(fast, 5, default_run=True)) == 2  # fast enough: no advice
     assert len(diagnose.forecast(slow, 5, default_run=False)) == 1  # other data: only the steps

@@ -86,7 +86,7 @@ def test_a_checkpoint_that_predicts_background_everywhere(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--data", "no/such/folder"], "--data no/such/folder: no such folder"),
+        (["--data", "no/such/folder"], "no/such/folder: no such folder; give 'isbi2012', 'synthetic' or a folder with"),
         (["--checkpoint", "no/such.ckpt", "--data", "synthetic"], "no checkpoint at no/such.ckpt"),
         (["--class", "--data", "synthetic"], "doctor --class checks this machine, not data"),
         (["--overfit", "--bogus"], "unrecognized arguments: --bogus"),
@@ -110,6 +110,17 @@ def test_the_pre_class_check(capsys):
     steps11 = SLOW_STEP.steps_in(diagnose.NOTEBOOK11_MINUTES)
     assert f"after about {steps11} of its {diagnose.NOTEBOOK11_STEPS} steps" in said["notebook 11"]
     assert "GB" in said["memory"]
+
+
+@pytest.mark.parametrize("check", [[], ["--class"]])
+def test_doctor_takes_threads_as_train_does(check, tmp_path, capsys):
+    # the step doctor times must be the step of `train --threads N`: same option, same decision, said on its line
+    data = [] if check else ["--data", str(em_folder(tmp_path / "em"))]
+    status, lines, err = run(capsys, *check, *data, "--threads", "1")
+    assert status == 0 and err == "", (lines, err)
+    assert any(line.startswith("[ok] threads: 1 thread (requested 1;") for line in lines), lines
+    status, lines, err = run(capsys, *check, "--threads", "0")
+    assert status == 2 and lines == [] and "--threads" in err
 
 
 def test_train_prints_the_data_findings_and_its_budget_before_step_1(tmp_path, capsys):

@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from . import diagnose, distributed, runtime, train
 from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
+from .data import no_such_data
 from .evaluation import TRAIN_ROTATIONS
 from .export import command_export
 from .isbi2012 import DataUnavailable
@@ -264,6 +265,7 @@ def build_parser() -> Parser:
         help="the pre-class check of this machine: environment, widgets, threads, one timed step, memory",
     )
     add_precision_option(d)
+    add_threads_option(d)
     d.set_defaults(handler=run_doctor)
 
     x = sub.add_parser("export", help="write a bioimage.io model package for Fiji/deepImageJ, napari, ilastik")
@@ -594,10 +596,10 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
             raise UsageError(
                 "doctor --class checks this machine, not data: run it without --data, --overfit, --checkpoint"
             )
-        findings = diagnose.class_check(args.precision)
+        findings = diagnose.class_check(args.precision, threads=args.threads)
     else:
         if args.data not in (None, "isbi2012", "synthetic") and not Path(args.data).expanduser().is_dir():
-            raise UsageError(f"--data {args.data}: no such folder; give isbi2012, synthetic or a folder DIR")
+            raise UsageError(no_such_data(args.data))
         if args.checkpoint is not None:
             load_checkpoint(args.checkpoint)  # a missing or damaged file: one line, before any work
         findings = diagnose.doctor(
@@ -606,6 +608,7 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
             args.checkpoint,
             args.precision,
             overfit_seconds=args.overfit_seconds,
+            threads=args.threads,
         )
     print(diagnose.summary(findings))
     return diagnose.exit_status(findings)

@@ -31,6 +31,12 @@ VAL_SLICES: tuple[int, ...] = tuple(range(25, 30))
 # -- choosing a dataset ------------------------------------------------------------------------------
 
 
+def no_such_data(name: str) -> str:
+    """The one line ``train``, ``evaluate``, ``doctor`` and ``load_dataset`` give for a ``--data`` that is
+    neither a dataset's name nor a folder (a typo, most often)."""
+    return f"{name}: no such folder; give 'isbi2012', 'synthetic' or a folder with images/ and masks/"
+
+
 def load_dataset(
     name: str = "isbi2012", verbose: bool = True, download: bool = True, fallback: bool = True
 ) -> SegmentationData:
@@ -61,7 +67,7 @@ def load_dataset(
         data = load_folder(name)
         message, notes = f"Data: {data.description}.", data.notes
     else:
-        raise ValueError(f"{name}: no such folder; give 'isbi2012', 'synthetic' or a folder with images/ and masks/")
+        raise ValueError(no_such_data(name))
     if verbose:
         print("\n".join([message, *(f"  note: {note}" for note in notes)]))
     return data
