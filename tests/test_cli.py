@@ -112,11 +112,17 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
         == 0
     )
     printed = capsys.readouterr().out
-    assert "cells1.png" in printed and "mean" in printed and "Rand err" in printed
+    assert "cells2.png" in printed and "mean" in printed and "Rand err" in printed and "IoU object" in printed
     state = torch.load(trained / "model.ckpt", weights_only=True)  # issue 17: evaluate says which thresholds
     assert f"thresholds used: pixel {state['threshold']:g} (stored in the checkpoint)" in printed
     assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
-    result = json.loads((tmp_path / "metrics.json").read_text())
+    # the folder it trained on: only the image its run held out (the others would flatter it), and it says so
+    assert "on the image its training held out" in printed and "the other 2 trained this checkpoint" in printed
+    assert set(json.loads((tmp_path / "metrics.json").read_text())["per_image"]) == {"cells2.png"}
+    every = ["--slices", "all", "--out", str(tmp_path / "all")]
+    assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), *every]) == 0
+    assert "2 of them trained this checkpoint, which flatters the scores" in capsys.readouterr().out
+    result = json.loads((tmp_path / "all" / "metrics.json").read_text())
     assert set(result["per_image"]) == {"cells0.png", "cells1.png", "cells2.png"}
     assert result["mean"]["pixel_accuracy"] == pytest.approx(
         np.mean([r["pixel_accuracy"] for r in result["per_image"].values()])
@@ -255,3 +261,25 @@ def test_the_module_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "unet_lib", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "predict" in result.stdout and "evaluate" in result.stdout
     assert "front door" not in result.stdout and "``" not in result.stdout  # user text, not the maintainers' (issue 17)
+
+
+def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_images():
+    # A learner's walk-through: `evaluate --data my_folder` averaged in the images the model had trained on.
+    from unet_lib.commands import images_to_score
+    from unet_lib.images import SegmentationData
+
+    images = [np.zeros((8, 8), np.float32) for _ in range(4)]
+    labels = [np.ones((8, 8), np.uint8) for _ in range(4)]
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    folder = SegmentationData(images, labels, names, "folder", "your own data (f: 4 images with masks)")
+    state = {"record": {"data": folder.description, "validation_images": ["d.png"]}}
+    held_out, which, note = images_to_score(folder, state, "val")
+    assert held_out.names == ["d.png"] and which == "the image its training held out"
+    assert "the other 3 trained this checkpoint" in note and "--slices all" in note
+    whole, which, note = images_to_score(folder, state, "all")
+    assert whole.names == names and which == "all 4 images" and "3 of them trained this checkpoint" in note
+    # another folder (or a checkpoint with no record) is scored whole, without a note
+    other = {"record": {"data": "your own data (g: 4 images with masks)", "validation_images": ["d.png"]}}
+    for state in (other, {}):
+        whole, which, note = images_to_score(folder, state, "val")
+        assert whole.names == names and which == "all 4 images" and note == ""

@@ -236,7 +236,8 @@ def build_parser() -> Parser:
         "--slices",
         choices=["val", "all"],
         default="val",
-        help="isbi2012/synthetic: validation slices 25–29 (default) or all 30",
+        help="val (default): isbi2012/synthetic's validation slices 25–29, or on the folder the checkpoint was trained "
+        "on the images its training held out (another folder is scored whole); all: every image",
     )
     add_out_options(e, "evaluate")
     e.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")

@@ -450,6 +450,29 @@ def threshold_line(
 
 
 # -- evaluate -----------------------------------------------------------------------------------------
+def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: str) -> tuple[SegmentationData, str, str]:
+    """The images ``evaluate`` scores, the words that say which, and a note: with ``--slices val``, ISBI's (and the
+    built-in data's) validation slices; on the own folder the checkpoint was trained on, the images its run held out
+    (the record names them), since the others were trained on and would flatter it; any other folder whole."""
+    everything = f"all {len(dataset)} images"
+    if dataset.source != "folder":
+        if slices == "val":
+            part = split_data(dataset)[1]
+            return part, f"the validation {len(part)} images", ""
+        return dataset, everything, ""
+    record = state.get("record") or {}
+    held_out = [name for name in record.get("validation_images") or [] if name in dataset.names]
+    if record.get("data") != dataset.description or not held_out or len(held_out) == len(dataset):
+        return dataset, everything, ""
+    trained = len(dataset) - len(held_out)
+    if slices == "val":
+        part = dataset.subset([dataset.names.index(name) for name in held_out])
+        images = "image" if len(part) == 1 else f"{len(part)} images"
+        note = f"the other {trained} trained this checkpoint and would flatter it; --slices all scores them too"
+        return part, f"the {images} its training held out", note
+    return dataset, everything, f"{trained} of them trained this checkpoint, which flatters the scores"
+
+
 def command_evaluate(
     checkpoint: str,
     data: str,
@@ -499,10 +522,10 @@ def evaluate_into(
         raise UsageError(str(error)) from error
     if dataset.labels is None:
         raise UsageError(f"{data} has no labels to evaluate against")
-    which = "all"
-    if dataset.source != "folder" and slices == "val":
-        dataset, which = split_data(dataset)[1], "the validation"
-    print(f"evaluating {checkpoint} on {which} {len(dataset)} images of: {dataset.description}")
+    dataset, which, note = images_to_score(dataset, state, slices)
+    print(f"evaluating {checkpoint} on {which}; data: {dataset.description}")
+    if note:
+        print(f"note: {note}")
     how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)
     print(f"using {decision.describe()}")
     print(f"predicting in {how.describe()}")
