@@ -103,7 +103,17 @@ def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_d
             picture = Image.open(out / f"cells{k}_{kind}.png")
             assert picture.size == (size[1], size[0]), (k, kind)
     assert set(np.unique(np.asarray(Image.open(out / "cells0_mask.png")))) <= {0, 255}
-    assert "520×696" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "520×696" in printed
+    assert f"model: {trained / 'model.ckpt'} (" in printed and "steps, trained on your own data (" in printed
+
+
+def test_predict_says_when_it_uses_the_shipped_em_model(own_data, tmp_path, capsys):
+    # A learner's walk-through: forgetting --checkpoint predicted own images with the EM model, without a word.
+    assert main(["predict", str(own_data / "images" / "cells0.png"), "--out", str(tmp_path / "p")]) == 0
+    model_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("model: "))
+    assert "the shipped checkpoint, trained on ISBI 2012 electron microscopy" in model_line
+    assert "pass --checkpoint" in model_line
 
 
 def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, capsys):

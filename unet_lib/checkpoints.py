@@ -272,6 +272,19 @@ RUNS_ENV = "UNET_RUNS_DIR"
 notebook neither reads your runs (notebook 09 then opens the shipped model) nor overwrites them (notebook 08)."""
 
 
+def model_origin(path: str | Path, state: dict[str, Any]) -> str:
+    """What model a file holds, in one line (``predict`` prints it): the shipped one is an electron-microscopy
+    model, and predicting one's own images with it by forgetting ``--checkpoint`` must not pass without a word."""
+    if Path(path).resolve() == SHIPPED_CHECKPOINT:
+        return (
+            "the shipped checkpoint, trained on ISBI 2012 electron microscopy (cells and membranes); for other "
+            "images pass --checkpoint with a model.ckpt that `train --data <your folder>` wrote"
+        )
+    record = state.get("record") or {}
+    trained_on = f", trained on {record['data']}" if record.get("data") else ""
+    return f"{path} ({state.get('step', 0)} steps{trained_on})"
+
+
 def runs_dir() -> Path:
     """``runs/`` of the course checkout (git-ignored), or of the current folder when unet_lib is pip-installed."""
     if os.environ.get(RUNS_ENV):

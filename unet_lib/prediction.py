@@ -19,7 +19,7 @@ from skimage.segmentation import find_boundaries
 from torch import nn
 
 from . import runtime, tiling
-from .checkpoints import load_checkpoint, load_model
+from .checkpoints import load_checkpoint, load_model, model_origin
 from .evaluation import predict_all, stored_thresholds
 from .images import (
     IMAGE_SUFFIXES,
@@ -199,11 +199,12 @@ def predict_into(
     decision: runtime.ThreadDecision,
 ) -> int:
     """``command_predict`` once its folder is claimed: every input and the model checked, then the predictions."""
-    model = load_model(checkpoint)
-    threshold = stored_thresholds(load_checkpoint(checkpoint), threshold)["threshold"]
+    model, state = load_model(checkpoint), load_checkpoint(checkpoint)
+    threshold = stored_thresholds(state, threshold)["threshold"]
     shapes = [[slice_shape(source, k) for k in range(source.slices)] for source in sources]  # checked first
     how = tiling.inference_precision(model, shapes[0][0][-2:], precision)  # layout measured at the first tile
     views = f", each in {rotations} views averaged" if rotations > 1 else ""
+    print(f"model: {model_origin(checkpoint, state)}")
     print(f"using {decision.describe()}")
     print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
     for source in sources:
