@@ -165,6 +165,21 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert "b.png" in diagnose.about(findings, "pairing")[0].found
     assert len(diagnose.about(findings, "pairing")) == 1, "one missing mask is one problem, not two"
 
+    write_pair(tmp_path / "sizes", "a", image, label)
+    write_pair(tmp_path / "sizes", "b", image, label[:100, :100])  # a cropped mask: found only when the folder is read
+    _, findings = diagnose.check_folder(tmp_path / "sizes")
+    [pairing] = diagnose.about(findings, "pairing")  # the file-by-file "ok" is replaced, not contradicted
+    assert pairing.severity == "problem" and "b.png is (128, 128) but its mask b.png is (100, 100)" in pairing.found
+    assert pairing.advice == "save each mask at the size of its image" and "; save" not in pairing.found
+
+    write_pair(tmp_path / "unreadable", "a", image, label)
+    write_pair(tmp_path / "unreadable", "b", image, label)
+    (tmp_path / "unreadable" / "images" / "b.png").write_bytes(b"not an image")
+    _, findings = diagnose.check_folder(tmp_path / "unreadable")
+    [files] = diagnose.about(findings, "files")  # an image that does not open is no fault of the masks
+    assert files.severity == "problem" and "cannot read b.png" in files.found and "PNG or TIFF" in files.advice
+    assert all(f.severity == "ok" for f in diagnose.about(findings, "masks"))
+
     write_pair(tmp_path / "flat", "a", np.full((128, 128), 7, np.uint8), label)
     _, findings = diagnose.check_folder(tmp_path / "flat")
     assert diagnose.about(findings, "intensities")[0].severity == "problem"

@@ -117,7 +117,8 @@ def summary(findings: Sequence[Finding]) -> str:
 
 # -- the one table of data findings -----------------------------------------------------------------------------
 DATA_FINDINGS: dict[str, tuple[str, str]] = {
-    "pairing": ("problem", "every image has a mask of the same name and every mask an image"),
+    "pairing": ("problem", "every image has a mask of the same name and size, and every mask an image"),
+    "files": ("problem", "every file in images/ and masks/ opens as an image"),
     "masks": ("problem", "how each mask will be read: binary (0/1, 0/255), instance labels, colours"),
     "labels": ("problem", "the labels hold the class indices 0 and 1 only"),
     "swapped folders": ("problem", "masks/ holds masks and images/ holds images, not the other way round"),
@@ -442,11 +443,21 @@ def check_folder(
     try:
         data = load_folder(root)
     except (ValueError, FileNotFoundError) as error:
-        subject = "pairing" if "same file names" in str(error) else "masks"
-        if not any(f.subject == subject and f.severity == "problem" for f in findings):  # else it is said above
-            findings.append(found(subject, " ".join(str(error).split())))
-        return None, findings
+        subject, advice = LOAD_FAILURES.get(next((k for k in LOAD_FAILURES if k in str(error)), ""), ("masks", ""))
+        if any(f.subject == subject and f.severity == "problem" for f in findings):
+            return None, findings  # said above, file by file
+        findings = [f for f in findings if f.subject != subject]  # an "ok" the reading has just disproved
+        text = " ".join(str(error).split()).removesuffix(f"; {advice}")  # the advice goes after the arrow
+        return None, [*findings, found(subject, text, advice)]
     return data, merge(findings, check_data(data, tile_size, depth))
+
+
+LOAD_FAILURES = {
+    "same file names": ("pairing", "give each image and its mask the same name (extensions may differ)"),
+    " but its mask ": ("pairing", "save each mask at the size of its image"),
+    "cannot read": ("files", "save it as PNG or TIFF, or move it out of the folder"),
+}
+"""What ``load_folder``'s refusals are about (a phrase of the message → subject, advice); any other is "masks"."""
 
 
 def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
@@ -495,7 +506,8 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
     ):
         if bad in kinds:
             first = kinds[bad][0]
-            return found("masks", f"{len(kinds[bad])} masks are {bad} ({first.name}: {first.why})", advice)
+            count = f"{len(kinds[bad])} masks are" if len(kinds[bad]) > 1 else "1 mask is"
+            return found("masks", f"{count} {bad} ({first.name}: {first.why})", advice)
     if "classes" in kinds:
         first = kinds["classes"][0]
         return Finding(

@@ -300,7 +300,10 @@ def load_folder(path: str | Path) -> SegmentationData:
     readings = [read_mask_with_note(masks[stem], f"masks/{masks[stem].name}") for stem in stems]
     for stem, image, (label, _) in zip(stems, pictures, readings):
         if image.shape != label.shape:
-            raise ValueError(f"{images[stem].name} is {image.shape} but its mask {masks[stem].name} is {label.shape}")
+            raise ValueError(
+                f"{images[stem].name} is {image.shape} but its mask {masks[stem].name} is {label.shape}; "
+                "save each mask at the size of its image"
+            )
     return SegmentationData(
         pictures,
         [label for label, _ in readings],
@@ -345,9 +348,10 @@ def _check_pairs(images: dict[str, Path], masks: dict[str, Path]) -> None:
     lonely_images = sorted(images[s].name for s in images.keys() - masks.keys())
     lonely_masks = sorted(masks[s].name for s in masks.keys() - images.keys())
     if lonely_images or lonely_masks:
+        lonely = [f"images without a mask: {', '.join(lonely_images)}"] if lonely_images else []
+        lonely += [f"masks without an image: {', '.join(lonely_masks)}"] if lonely_masks else []
         raise ValueError(
-            "images/ and masks/ must hold the same file names (extensions may differ). "
-            f"Images without a mask: {lonely_images or 'none'}; masks without an image: {lonely_masks or 'none'}"
+            f"images/ and masks/ must hold the same file names (extensions may differ); {'; '.join(lonely)}"
         )
 
 
