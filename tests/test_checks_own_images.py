@@ -69,6 +69,23 @@ def test_check_colour_to_instances_names_the_slips():
     assert "your turn" in checks.check_colour_to_instances(stub).message
 
 
+def packed_and_numbered(rgb, black_check=True):
+    """Right by default: the notebook's solution; without ``black_check`` the first colour is always 0."""
+    rgb = rgb.astype(np.int64)
+    colours, numbers = np.unique(rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2], return_inverse=True)
+    if black_check and colours[0] != 0:
+        numbers = numbers + 1
+    return numbers.reshape(rgb.shape[:2]).astype(np.int32)
+
+
+def test_check_colour_to_instances_names_a_mask_without_black():
+    assert checks.check_colour_to_instances(packed_and_numbered)
+    first_is_background = checks.check_colour_to_instances(lambda rgb: packed_and_numbered(rgb, black_check=False))
+    assert not first_is_background  # it used to pass: the checker's only mask had black in it
+    for words in ("without any black pixel", "blue object became 0", "first colour is an object, not background"):
+        assert words in first_is_background.message, first_is_background.message
+
+
 # -- exercise 2: object precision, recall, F1 --------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """Checkers of notebook 11 (your own images): colour-coded masks, object scores, the size of nuclei.
 
 Each one tries the learner's function on small hand-made label images whose answers can be worked out
-on paper, and names the usual slip: averaged colours, objects matched on any overlap or more than once,
-the background counted as an object, an area where a diameter was asked for.
+on paper, and names the usual slip: averaged colours, the first colour of a mask without black taken for
+background, objects matched on any overlap or more than once, the background counted as an object, missing
+object numbers counted as objects, an area where a diameter was asked for.
 """
 
 from __future__ import annotations
@@ -94,19 +95,44 @@ def _same_number(mask: np.ndarray, result: np.ndarray, colour: tuple[int, int, i
     return bool(red.size and other.size and red[0] != 0 and red[0] == other[0])
 
 
+def _mask_without_black() -> np.ndarray:
+    """A 4 × 6 mask with no black pixel: red, green and blue objects fill it (a crop inside a tissue, say)."""
+    mask = np.zeros((4, 6, 3), np.uint8)
+    mask[:, :2], mask[:, 2:4], mask[:, 4:] = _COLOURS["red"], _COLOURS["green"], _COLOURS["blue"]
+    return mask
+
+
+def _without_black_problem(mask: np.ndarray, result: Any) -> str | None:
+    """What is wrong on a mask with no black pixel: above all an object numbered 0, as if it were background."""
+    if isinstance(result, np.ndarray) and result.shape == mask.shape[:2]:
+        zero = [name for name, colour in _COLOURS.items() if np.any(result[(mask == colour).all(axis=-1)] == 0)]
+        if zero:
+            return (
+                f"on a mask without any black pixel (red, green and blue objects fill it) the {_listed(zero)} "
+                f"{'object' if len(zero) == 1 else 'objects'} became 0, background. np.unique numbers the colours "
+                "from 0, and the first colour is black only when the mask has black: here the first colour is an "
+                "object, not background — add 1 when the first colour is not black (0)."
+            )
+    return _colour_problem(mask, result)
+
+
 def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.ndarray]) -> Feedback:
-    """Notebook 11, exercise 1: a colour-coded instance mask → instance labels (black = 0)."""
-    mask = _colour_mask()
-    result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
-    if failed is not None:
-        return failed
-    problem = _colour_problem(mask, np.asarray(result) if isinstance(result, np.ndarray) else result)
-    if problem:
-        return Feedback(False, problem)
+    """Notebook 11, exercise 1: a colour-coded instance mask → instance labels (black = 0).
+
+    Two masks: five objects on black (colours that averaging or luminance gray would merge), then a mask with
+    no black pixel at all, whose first colour is an object, not background.
+    """
+    for mask, problem_of in ((_colour_mask(), _colour_problem), (_mask_without_black(), _without_black_problem)):
+        result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
+        if failed is not None:
+            return failed
+        problem = problem_of(mask, result)
+        if problem:
+            return Feedback(False, problem)
     return Feedback(
         True,
         "red, green, blue and gray (all of mean brightness 85) and dark green (the luminance of red) became five "
-        "objects 1–5, and black stayed background 0.",
+        "objects 1–5, and black stayed background 0; in a mask without black every colour is an object.",
     )
 
 
