@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..images import colour_mask_to_instances
-from ..objects import iou_matrix, median_diameter, object_scores
+from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
 from .core import Feedback, attempt
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
@@ -159,6 +159,43 @@ def _tie_case() -> tuple[np.ndarray, np.ndarray]:
     return true, pred
 
 
+def _gap_case() -> tuple[np.ndarray, np.ndarray]:
+    """True objects numbered 2, 5 and 9 (not 1, 2, 3), predicted 1, 2, 3: two match, so everything is 2/3."""
+    true, pred = np.zeros((6, 14), np.int32), np.zeros((6, 14), np.int32)
+    true[1:4, 1:4], pred[1:4, 1:4] = 2, 1  # found exactly
+    true[1:5, 5:9], pred[1:5, 6:10] = 5, 2  # found slightly off: IoU 12/20
+    true[1:4, 10:13] = 9  # missed …
+    pred[4:6, 11:13] = 3  # … and a speck below it
+    return true, pred
+
+
+def _consecutive_problem(values: tuple[float, float, float], true: np.ndarray, pred: np.ndarray) -> str | None:
+    """What is wrong when object numbers have gaps; above all ``range(1, labels.max() + 1)`` as the objects."""
+    want = _triple(object_scores(true, pred))
+    if np.allclose(values, want, atol=1e-6):
+        return None
+    matched = len(match_objects(true, pred))
+    gaps = "true" if true.max() > len(np.unique(true)) - 1 else "predicted"
+    labels = true if gaps == "true" else pred
+    numbers = [int(n) for n in np.unique(labels) if n]
+    shown = f"{', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+    counted = _triple(scores_from_counts(matched, int(true.max()), int(pred.max())))
+    if np.allclose(values, counted, atol=1e-6):
+        score, counted_as = ("recall", "missed objects") if gaps == "true" else ("precision", "false positives")
+        missing = int(labels.max()) - len(numbers)
+        return (
+            f"the object numbers need not be consecutive: here the {gaps} objects are numbered {shown}, and "
+            f"range(1, labels.max() + 1) counts the {missing} numbers that do not occur as {missing} {counted_as}, "
+            f"so {score} came out {matched}/{labels.max()} instead of {matched}/{len(numbers)}. Take the numbers "
+            "that occur: np.unique(labels), 0 left out."
+        )
+    return (
+        f"with {gaps} objects numbered {shown} (gaps in the numbers) expected precision, recall and F1 "
+        f"{want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}; got {values[0]:.3f}, {values[1]:.3f}, {values[2]:.3f}. "
+        "Take the object numbers that occur (np.unique, 0 left out), whatever they are."
+    )
+
+
 def _as_three_floats(result: Any) -> tuple[float, float, float] | None:
     try:
         values = tuple(float(v) for v in result)
@@ -255,10 +292,18 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     (IoU 30/54 = 0.56) but not 2 (24/54 = 0.44); object 3 is found slightly off (IoU 12/20 = 0.6, a match);
     object 4 is found far too small (6/30 = 0.2, no match); a speck is predicted where there is nothing;
     object 5 is missed. Two matches: precision 2/4, recall 2/5, F1 4/9. Then the tie: one predicted object
-    that is exactly two true halves has IoU 0.5 with each, and matches one of them.
+    that is exactly two true halves has IoU 0.5 with each, and matches one of them. Last, object numbers with
+    gaps (2, 5, 9), in the true image and then in the predicted one: the numbers that do not occur are no objects.
     """
     name = "object_precision_recall_f1"
-    for case, problem_of in ((_object_case(), _scores_problem), (_tie_case(), None)):
+    gaps_true, consecutive_pred = _gap_case()
+    cases = [
+        (_object_case(), _scores_problem),
+        (_tie_case(), None),
+        ((gaps_true, consecutive_pred), _consecutive_problem),
+        ((consecutive_pred, gaps_true), _consecutive_problem),
+    ]
+    for case, problem_of in cases:
         true, pred = case
         result, failed = attempt(name, object_precision_recall_f1, true.copy(), pred.copy())
         if failed is not None:
@@ -272,7 +317,8 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     return Feedback(
         True,
         "2 of 4 predicted and 2 of 5 true objects match: precision 0.500, recall 0.400, F1 0.444 — the merged "
-        "pair costs a nucleus, the one found far too small two mistakes; and an IoU of exactly 0.5 matches once.",
+        "pair costs a nucleus, the one found far too small two mistakes; an IoU of exactly 0.5 matches once; and "
+        "objects numbered 2, 5, 9 are three objects.",
     )
 
 
