@@ -139,6 +139,9 @@ def test_arrays_differ_by_shape_or_by_their_first_differing_pixel():
         "returned the right shape (2, 3), but the value at (1, 0) is 9, expected 3"
     )
     assert core.difference(0.5, 0.25) == "returned 0.5, expected 0.25"
+    # two numbers within 1 % get the same decimals, enough to differ: not "returned 0.36, expected 0.3595"
+    assert core.difference(0.36, np.float64(0.3595)) == "returned 0.3600, expected 0.3595"
+    assert core.difference(0.123456, 0.123457) == "returned 0.123456, expected 0.123457"
     assert (
         core.difference(expected + 1e-7, expected) == "returned the right shape (2, 3), but values off by up to 1.0e-07"
     )

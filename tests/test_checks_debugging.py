@@ -34,7 +34,7 @@ EVIDENCE = {
           "diverging learning rate": "class index", "inverted labels": "0 and 1",
           "forgotten normalisation": "target value"},
     "C": {"forgotten normalisation": "normalised", "too few training steps": "NaN", "0/255 masks": "index error",
-          "learning rate too low": "never", "network too small": "millionfold"},
+          "learning rate too low": "never", "network too small": "orders of magnitude"},
     "D": {"too few training steps": "images/ and masks/", "rare class": "grey levels", "0/255 masks": "0 and 1",
           "forgotten normalisation": "two values", "inverted labels": "grey levels"},
     "E": {"swapped folders": "which class the labels call 1", "too few training steps": "negative",
@@ -72,7 +72,15 @@ def test_no_wrong_cause_passes(case):
 
 
 def test_a_cause_without_its_own_message_gets_the_symptom_back():
-    assert_rejected(checks.check_diagnosis("C", "training on the CPU"), "jumped a millionfold")
+    assert_rejected(checks.check_diagnosis("C", "training on the CPU"), "jumped by orders of magnitude", "diverged")
+
+
+def test_case_c_says_what_the_divergence_guard_does():
+    # the stored run stops right after the jump (2.65, then 5.54e+09), so no recorded loss is NaN: the symptom
+    # must not promise one, only that the run was stopped as diverged
+    symptom = debugging.SYMPTOMS["C"]
+    assert "stopped the run as diverged" in symptom and "then turned NaN" not in symptom
+    assert "millionfold in one step" not in " ".join(debugging.WRONG["C"].values())
 
 
 def test_answers_outside_the_list_a_stub_and_a_crash():
@@ -100,6 +108,8 @@ def first_loss(weights):
         (lambda w: math.log(2), "ln 2 alone"),
         (lambda w: math.log10(2) * np.mean(w), "base 10"),
         (lambda w: math.log2(2) * np.mean(w), "log₂"),
+        (lambda w: math.log(0.5) * np.mean(w), "the sign is flipped"),
+        (lambda w: math.log(0.5), "the sign is flipped"),
         (lambda w: 0.5 * np.mean(w), "probability ½"),
         (lambda w: math.log(2) * np.sum(w), "sums the weights"),
         (lambda w: math.log(2) * np.max(w), "largest weight"),

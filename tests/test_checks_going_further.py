@@ -64,6 +64,11 @@ def squared_total(counts):
     return 2 * np.sum(c) ** 2 / (np.sum(a**2) + np.sum(b**2))
 
 
+def without_the_2(counts):
+    c, a, b = sums(counts)
+    return np.sum(c**2) / (np.sum(a**2) + np.sum(b**2))
+
+
 def test_v_rand_accepts_a_formula_written_by_hand():
     assert_passed(checks.check_v_rand(my_v_rand), "0.800 when two of four cells merge")
 
@@ -79,6 +84,8 @@ def test_v_rand_accepts_a_formula_written_by_hand():
         (no_squares, ["square the counts", "every table scores 1"]),
         (squared_sums, ["squared the *sums*", "sums of *squares*"]),  # issue 17
         (squared_total, ["squared the sum of the counts"]),
+        (without_the_2, ["exactly half", "factor 2 is missing"]),
+        (arithmetic_mean, ["returned 0.3600, expected 0.3595"]),  # not "0.36", which reads as nearly right
         (stub, ["your turn", "stub"]),
         (crashes, ["ZeroDivisionError"]),
     ],
@@ -154,6 +161,27 @@ def without_the_zero_entropy_case(counts):
         return np.float64(2 * (h_true + h_seg - h_both)) / np.float64(h_true + h_seg)
 
 
+def info_without_the_2(counts):
+    h_true, h_seg, h_both = entropies(counts)
+    if h_true == 0 or h_seg == 0:
+        return 0.0
+    return (h_true + h_seg - h_both) / (h_true + h_seg)
+
+
+def zeros_left_in(counts):
+    p = np.asarray(counts, dtype=float)
+    p = p / p.sum()
+
+    def h(q):  # every q, the zeros too: 0 · log 0 is nan in NumPy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.sum(q * np.log(q))
+
+    h_true, h_seg, h_both = h(p.sum(axis=1)), h(p.sum(axis=0)), h(p.ravel())
+    if h_true == 0 or h_seg == 0:
+        return 0.0
+    return float(2 * (h_true + h_seg - h_both) / (h_true + h_seg))
+
+
 def test_v_info_accepts_a_formula_written_by_hand_in_bits():
     assert_passed(checks.check_v_info(my_v_info), "0.857 when two of four cells merge")
 
@@ -168,6 +196,8 @@ def test_v_info_accepts_a_formula_written_by_hand_in_bits():
         (over_segmentation, ["I / H(S)", "split score"]),
         (raw_counts, ["raw counts", "divide the table by its total"]),
         (without_the_zero_entropy_case, ["1 × 1 table", "0 / 0", "return 0.0"]),
+        (info_without_the_2, ["exactly half", "factor 2 is missing"]),
+        (zeros_left_in, ["returned nan", "0 · log 0", "skip the zero probabilities", "term p log p is 0"]),
         (stub, ["your turn"]),
     ],
     ids=lambda value: getattr(value, "__name__", None) if callable(value) else "",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from checker_answers import assert_rejected
 
 from unet_lib import checks
 
@@ -69,6 +71,23 @@ def test_check_colour_to_instances_names_the_slips():
     assert "your turn" in checks.check_colour_to_instances(stub).message
 
 
+def packed_and_numbered(rgb, black_check=True):
+    """Right by default: the notebook's solution; without ``black_check`` the first colour is always 0."""
+    rgb = rgb.astype(np.int64)
+    colours, numbers = np.unique(rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2], return_inverse=True)
+    if black_check and colours[0] != 0:
+        numbers = numbers + 1
+    return numbers.reshape(rgb.shape[:2]).astype(np.int32)
+
+
+def test_check_colour_to_instances_names_a_mask_without_black():
+    assert checks.check_colour_to_instances(packed_and_numbered)
+    first_is_background = checks.check_colour_to_instances(lambda rgb: packed_and_numbered(rgb, black_check=False))
+    assert not first_is_background  # it used to pass: the checker's only mask had black in it
+    for words in ("without any black pixel", "blue object became 0", "first colour is an object, not background"):
+        assert words in first_is_background.message, first_is_background.message
+
+
 # -- exercise 2: object precision, recall, F1 --------------------------------------------------------
 
 
@@ -130,6 +149,49 @@ def test_check_object_scores_names_the_slips():
     assert "*pixel* scores" in checks.check_object_scores(pixel_scores).message
     assert "three numbers" in checks.check_object_scores(lambda t, p: 0.5).message
     assert "your turn" in checks.check_object_scores(stub).message
+
+
+def scores_over_a_range(true, pred, sides=("true", "predicted")):
+    """Wrong: objects numbered 1 … labels.max(), as if the numbers were consecutive (right when they are)."""
+
+    def numbers(labels, side):
+        return range(1, labels.max() + 1) if side in sides else [n for n in np.unique(labels) if n]
+
+    true_ids, pred_ids = numbers(true, "true"), numbers(pred, "predicted")
+    pairs = []
+    for t in true_ids:
+        for p in pred_ids:
+            a, b = true == t, pred == p
+            iou = np.count_nonzero(a & b) / np.count_nonzero(a | b)
+            if iou >= 0.5:
+                pairs.append((iou, t, p))
+    taken_true, taken_pred = set(), set()
+    for _, t, p in sorted(pairs, reverse=True):
+        if t not in taken_true and p not in taken_pred:
+            taken_true.add(t)
+            taken_pred.add(p)
+    matched = len(taken_true)
+    return matched / len(pred_ids), matched / len(true_ids), 2 * matched / (len(true_ids) + len(pred_ids))
+
+
+@pytest.mark.parametrize(
+    ("sides", "words"),
+    [
+        (("true", "predicted"), ["true objects are numbered 2, 5 and 9", "6 missed objects", "recall came out 2/9"]),
+        (("true",), ["true objects are numbered 2, 5 and 9", "6 missed objects", "recall came out 2/9"]),
+        (("predicted",), ["predicted objects are numbered 2, 5 and 9", "6 false positives", "precision came out 2/9"]),
+    ],
+)
+def test_check_object_scores_names_numbers_taken_as_consecutive(sides, words):
+    feedback = checks.check_object_scores(lambda t, p: scores_over_a_range(t, p, sides))
+    assert_rejected(feedback, "need not be consecutive", "np.unique(labels)", *words)  # it used to pass
+
+
+def test_check_object_scores_rejects_any_other_slip_on_numbers_with_gaps():
+    def only_small_numbers(t, p):
+        return scores_by_loops(t, p) if max(t.max(), p.max()) < 6 else (1.0, 1.0, 1.0)
+
+    assert_rejected(checks.check_object_scores(only_small_numbers), "numbered 2, 5 and 9", "expected precision")
 
 
 # -- exercise 3: the median diameter ------------------------------------------------------------------

@@ -109,8 +109,28 @@ def show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _side_by_side(got: Any, expected: Any) -> tuple[str, str] | None:
+    """Two unequal floats within 1 % of each other, with the decimals it takes to tell them apart.
+
+    Shown briefly, 0.36 next to 0.3595 reads as "nearly right"; 0.3600 next to 0.3595 shows the gap.
+    None for anything else, which ``show`` writes as usual.
+    """
+    if not all(isinstance(v, (float, np.floating)) for v in (got, expected)):
+        return None
+    mine, want = float(got), float(expected)
+    if not (np.isfinite(mine) and np.isfinite(want)) or mine == want or abs(mine - want) > 0.01 * abs(want):
+        return None
+    for decimals in range(4, 13):
+        if f"{mine:.{decimals}f}" != f"{want:.{decimals}f}":
+            return f"{mine:.{decimals}f}", f"{want:.{decimals}f}"
+    return None
+
+
 def difference(got: Any, expected: Any) -> str:
     """``returned …, expected …`` — for arrays the shapes, or the first pixel where they differ."""
+    close_numbers = _side_by_side(got, expected)
+    if close_numbers:
+        return "returned {}, expected {}".format(*close_numbers)
     mine, want = as_array(got), as_array(expected)
     if want is None or want.ndim == 0 or mine is None:
         return f"returned {show(got)}, expected {show(expected)}"

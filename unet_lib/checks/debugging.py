@@ -40,7 +40,9 @@ CAUSES: tuple[str, ...] = (
 SYMPTOMS: dict[str, str] = {
     "A": "the loss fell smoothly, and the prediction is black: background everywhere",
     "B": "the run stopped at its first step: index 255 is out of bounds for dimension 1 with size 2",
-    "C": "the loss jumped a millionfold in one step, then turned NaN",
+    "C": "the loss jumped by orders of magnitude within a step or two, and fit stopped the run as diverged: its "
+    "guard ends a run at the first step whose loss, gradients or weights are NaN or infinite (left to go on, such "
+    "a run turns NaN)",
     "D": "the loss fell, then flattened above the healthy run's, and the prediction of a real image is black",
     "E": "the loss fell like the healthy run's, and the prediction is the negative: cells dark, membranes bright",
     "F": "the loss fell like the healthy run's, and the prediction of a real image is black",
@@ -76,13 +78,14 @@ WRONG: dict[str, dict[str, str]] = {
     },
     "C": {
         "forgotten normalisation": "the tiles are normalised here (mean 0, standard deviation 1); a loss that jumps "
-        "a millionfold in one step took one step that was far too large.",
-        "too few training steps": "more steps make it worse: once the loss is NaN, every step after it is NaN too.",
+        "by orders of magnitude in a step or two took steps that were far too large.",
+        "too few training steps": "more steps cannot help: the run was stopped as diverged, because a step's loss, "
+        "gradients or weights were no longer finite numbers; a run that went on would be NaN from there on.",
         "0/255 masks": "masks used as class indices stop the run with an index error at its first step; here the "
-        "first loss was an ordinary number, and the second a huge one.",
+        "first step ran and gave an ordinary loss, which then jumped.",
         "learning rate too low": "too low a rate makes the loss fall slowly; it never makes it jump up.",
-        "network too small": "a small network learns slowly or not at all; it does not make the loss jump a "
-        "millionfold in one step.",
+        "network too small": "a small network learns slowly or not at all; it does not make the loss jump by "
+        "orders of magnitude in a step or two.",
     },
     "D": {
         "too few training steps": "the healthy run reached a lower loss in as many steps, and its prediction shows "
@@ -182,6 +185,16 @@ _FIRST_LOSS_MISTAKES = [
         says="that is the mean weight × log₂ 2 = 1: cross-entropy uses the natural logarithm, ln 2 ≈ 0.693.",
     ),  # fmt: skip
     Mistake(
+        gives=lambda w: -math.log(2) * float(np.mean(w)),
+        says="the sign is flipped: ln ½ = −0.693 is negative, and a pixel's loss is −ln p = −ln ½ = ln 2, so the "
+        "first loss is +ln 2 × the mean weight.",
+    ),  # fmt: skip
+    Mistake(
+        when=lambda got, w: float(got) < 0,
+        says="a loss is never negative: each pixel's −ln p is ≥ 0 for p ≤ 1. The sign is flipped — −ln ½ = ln 2, "
+        "not ln ½.",
+    ),  # fmt: skip
+    Mistake(
         gives=lambda w: 0.5 * float(np.mean(w)),
         says="that uses the probability ½ itself; the loss of a pixel is −ln ½ = ln 2.",
     ),  # fmt: skip
@@ -199,8 +212,8 @@ _FIRST_LOSS_MISTAKES = [
 def check_first_loss(first_loss: Callable[[np.ndarray], float]) -> Feedback:
     """Notebook 12, exercise 7: ``first_loss(weights)``, the loss an untrained 2-class U-Net should start from.
 
-    Named slips: ln 2 without the weights, log base 10, log base 2, the probability ½ itself, the sum or the
-    largest weight instead of the mean.
+    Named slips: ln 2 without the weights, log base 10, log base 2, the sign flipped (ln ½), the probability ½
+    itself, the sum or the largest weight instead of the mean.
     """
     cases = [case(w, expected=_expected_first_loss(w), label=label) for label, w in _weights().items()]
     return check_cases(

@@ -6,6 +6,7 @@ from the same table of counts, so the learner's formula and the library's pixel 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -119,6 +120,11 @@ _V_RAND_MISTAKES = [
         when=lambda got, counts: abs(float(got) - 1.0) < 1e-9,
         says="1.0 for an imperfect table: square the counts (Σc², Σa², Σb²); without squares every table scores 1.",
     ),
+    Mistake(
+        gives=lambda counts: _library("v_rand", counts) / 2,
+        says="exactly half the answer: the factor 2 is missing. V_Rand = 2 Σc² / (Σa² + Σb²), the harmonic mean "
+        "of the split and the merge score, 1 for a perfect table.",
+    ),
 ]
 
 
@@ -126,7 +132,7 @@ def check_v_rand(v_rand: Callable[[np.ndarray], float]) -> Feedback:
     """Notebook 10, exercise 1: ``v_rand(counts)`` = 2 Σc² / (Σa² + Σb²) of a table of pixel counts.
 
     Named slips: 1 − the score, the split or the merge score alone, their arithmetic mean, pairs of distinct
-    pixels (scikit-image's convention), and no squares.
+    pixels (scikit-image's convention), no squares, and the factor 2 left out.
     """
     merge = _library("v_rand", _tables()["merge"])
     return check_cases(
@@ -212,6 +218,16 @@ _V_INFO_MISTAKES = [
         says="the entropies come from the raw counts: divide the table by its total first (p_ij = c_ij / n), "
         "then H = −Σ p log p.",
     ),
+    Mistake(
+        gives=lambda counts: _library("v_info", counts) / 2,
+        says="exactly half the answer: the factor 2 is missing. V_Info = 2 I / (H(S) + H(T)), the mutual "
+        "information over the *mean* entropy, 1 for a perfect table.",
+    ),
+    Mistake(
+        when=lambda got, counts: math.isnan(float(got)) and bool((np.asarray(counts) == 0).any()),
+        says="nan comes from 0 · log 0: the table has empty cells (c_ij = 0), and in NumPy 0 · log 0 = 0 · (−inf) = "
+        "nan. Skip the zero probabilities — their term p log p is 0 — e.g. q = q[q > 0] before −Σ q log q.",
+    ),
 ]
 
 
@@ -220,7 +236,8 @@ def check_v_info(v_info: Callable[[np.ndarray], float]) -> Feedback:
 
     The expected values come from ``unet_lib.metrics.info_scores``; a table whose truth is a single cell (no
     entropy) scores 0, as in the challenge's script. Named slips: 1 − the score, I itself, the variation of
-    information, I over one of the entropies, and entropies of raw counts.
+    information, I over one of the entropies, entropies of raw counts, the factor 2 left out, and the nan of
+    0 · log 0 from empty cells of the table.
     """
     single = np.array([[8]])  # one true cell, one segment: H(T) = H(S) = 0, and 2 I / (H(S) + H(T)) = 0 / 0
     cases = _cases("v_info") + [

@@ -1,8 +1,9 @@
 """Checkers of notebook 11 (your own images): colour-coded masks, object scores, the size of nuclei.
 
 Each one tries the learner's function on small hand-made label images whose answers can be worked out
-on paper, and names the usual slip: averaged colours, objects matched on any overlap or more than once,
-the background counted as an object, an area where a diameter was asked for.
+on paper, and names the usual slip: averaged colours, the first colour of a mask without black taken for
+background, objects matched on any overlap or more than once, the background counted as an object, missing
+object numbers counted as objects, an area where a diameter was asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..images import colour_mask_to_instances
-from ..objects import iou_matrix, median_diameter, object_scores
+from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
 from .core import Feedback, attempt
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
@@ -94,19 +95,44 @@ def _same_number(mask: np.ndarray, result: np.ndarray, colour: tuple[int, int, i
     return bool(red.size and other.size and red[0] != 0 and red[0] == other[0])
 
 
+def _mask_without_black() -> np.ndarray:
+    """A 4 × 6 mask with no black pixel: red, green and blue objects fill it (a crop inside a tissue, say)."""
+    mask = np.zeros((4, 6, 3), np.uint8)
+    mask[:, :2], mask[:, 2:4], mask[:, 4:] = _COLOURS["red"], _COLOURS["green"], _COLOURS["blue"]
+    return mask
+
+
+def _without_black_problem(mask: np.ndarray, result: Any) -> str | None:
+    """What is wrong on a mask with no black pixel: above all an object numbered 0, as if it were background."""
+    if isinstance(result, np.ndarray) and result.shape == mask.shape[:2]:
+        zero = [name for name, colour in _COLOURS.items() if np.any(result[(mask == colour).all(axis=-1)] == 0)]
+        if zero:
+            return (
+                f"on a mask without any black pixel (red, green and blue objects fill it) the {_listed(zero)} "
+                f"{'object' if len(zero) == 1 else 'objects'} became 0, background. np.unique numbers the colours "
+                "from 0, and the first colour is black only when the mask has black: here the first colour is an "
+                "object, not background — add 1 when the first colour is not black (0)."
+            )
+    return _colour_problem(mask, result)
+
+
 def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.ndarray]) -> Feedback:
-    """Notebook 11, exercise 1: a colour-coded instance mask → instance labels (black = 0)."""
-    mask = _colour_mask()
-    result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
-    if failed is not None:
-        return failed
-    problem = _colour_problem(mask, np.asarray(result) if isinstance(result, np.ndarray) else result)
-    if problem:
-        return Feedback(False, problem)
+    """Notebook 11, exercise 1: a colour-coded instance mask → instance labels (black = 0).
+
+    Two masks: five objects on black (colours that averaging or luminance gray would merge), then a mask with
+    no black pixel at all, whose first colour is an object, not background.
+    """
+    for mask, problem_of in ((_colour_mask(), _colour_problem), (_mask_without_black(), _without_black_problem)):
+        result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
+        if failed is not None:
+            return failed
+        problem = problem_of(mask, result)
+        if problem:
+            return Feedback(False, problem)
     return Feedback(
         True,
         "red, green, blue and gray (all of mean brightness 85) and dark green (the luminance of red) became five "
-        "objects 1–5, and black stayed background 0.",
+        "objects 1–5, and black stayed background 0; in a mask without black every colour is an object.",
     )
 
 
@@ -131,6 +157,43 @@ def _tie_case() -> tuple[np.ndarray, np.ndarray]:
     true[1:5, 1:4], true[1:5, 4:7] = 1, 2
     pred[1:5, 1:7] = 1
     return true, pred
+
+
+def _gap_case() -> tuple[np.ndarray, np.ndarray]:
+    """True objects numbered 2, 5 and 9 (not 1, 2, 3), predicted 1, 2, 3: two match, so everything is 2/3."""
+    true, pred = np.zeros((6, 14), np.int32), np.zeros((6, 14), np.int32)
+    true[1:4, 1:4], pred[1:4, 1:4] = 2, 1  # found exactly
+    true[1:5, 5:9], pred[1:5, 6:10] = 5, 2  # found slightly off: IoU 12/20
+    true[1:4, 10:13] = 9  # missed …
+    pred[4:6, 11:13] = 3  # … and a speck below it
+    return true, pred
+
+
+def _consecutive_problem(values: tuple[float, float, float], true: np.ndarray, pred: np.ndarray) -> str | None:
+    """What is wrong when object numbers have gaps; above all ``range(1, labels.max() + 1)`` as the objects."""
+    want = _triple(object_scores(true, pred))
+    if np.allclose(values, want, atol=1e-6):
+        return None
+    matched = len(match_objects(true, pred))
+    gaps = "true" if true.max() > len(np.unique(true)) - 1 else "predicted"
+    labels = true if gaps == "true" else pred
+    numbers = [int(n) for n in np.unique(labels) if n]
+    shown = f"{', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+    counted = _triple(scores_from_counts(matched, int(true.max()), int(pred.max())))
+    if np.allclose(values, counted, atol=1e-6):
+        score, counted_as = ("recall", "missed objects") if gaps == "true" else ("precision", "false positives")
+        missing = int(labels.max()) - len(numbers)
+        return (
+            f"the object numbers need not be consecutive: here the {gaps} objects are numbered {shown}, and "
+            f"range(1, labels.max() + 1) counts the {missing} numbers that do not occur as {missing} {counted_as}, "
+            f"so {score} came out {matched}/{labels.max()} instead of {matched}/{len(numbers)}. Take the numbers "
+            "that occur: np.unique(labels), 0 left out."
+        )
+    return (
+        f"with {gaps} objects numbered {shown} (gaps in the numbers) expected precision, recall and F1 "
+        f"{want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}; got {values[0]:.3f}, {values[1]:.3f}, {values[2]:.3f}. "
+        "Take the object numbers that occur (np.unique, 0 left out), whatever they are."
+    )
 
 
 def _as_three_floats(result: Any) -> tuple[float, float, float] | None:
@@ -229,10 +292,18 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     (IoU 30/54 = 0.56) but not 2 (24/54 = 0.44); object 3 is found slightly off (IoU 12/20 = 0.6, a match);
     object 4 is found far too small (6/30 = 0.2, no match); a speck is predicted where there is nothing;
     object 5 is missed. Two matches: precision 2/4, recall 2/5, F1 4/9. Then the tie: one predicted object
-    that is exactly two true halves has IoU 0.5 with each, and matches one of them.
+    that is exactly two true halves has IoU 0.5 with each, and matches one of them. Last, object numbers with
+    gaps (2, 5, 9), in the true image and then in the predicted one: the numbers that do not occur are no objects.
     """
     name = "object_precision_recall_f1"
-    for case, problem_of in ((_object_case(), _scores_problem), (_tie_case(), None)):
+    gaps_true, consecutive_pred = _gap_case()
+    cases = [
+        (_object_case(), _scores_problem),
+        (_tie_case(), None),
+        ((gaps_true, consecutive_pred), _consecutive_problem),
+        ((consecutive_pred, gaps_true), _consecutive_problem),
+    ]
+    for case, problem_of in cases:
         true, pred = case
         result, failed = attempt(name, object_precision_recall_f1, true.copy(), pred.copy())
         if failed is not None:
@@ -246,7 +317,8 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     return Feedback(
         True,
         "2 of 4 predicted and 2 of 5 true objects match: precision 0.500, recall 0.400, F1 0.444 — the merged "
-        "pair costs a nucleus, the one found far too small two mistakes; and an IoU of exactly 0.5 matches once.",
+        "pair costs a nucleus, the one found far too small two mistakes; an IoU of exactly 0.5 matches once; and "
+        "objects numbered 2, 5, 9 are three objects.",
     )
 
 
