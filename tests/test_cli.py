@@ -193,7 +193,8 @@ def test_every_command_says_how_many_threads_it_uses_and_why(trained, own_data, 
     images = str(own_data / "images")
     assert main(["predict", "--checkpoint", checkpoint, images, "--out", str(tmp_path / "p"), "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("using 1 thread (requested 1;") and lines[1].startswith("predicting 3 image(s) in")
+    assert lines[0].startswith("model: ") and lines[1].startswith("using 1 thread (requested 1;")
+    assert lines[2].startswith("predicting 3 image(s) in")
     assert main(["evaluate", "--checkpoint", checkpoint, "--data", str(own_data), "--out", str(tmp_path / "e")]) == 0
     assert "\nusing 1 thread (UNET_THREADS 1;" in capsys.readouterr().out  # one_thread sets UNET_THREADS=1
     assert main(["predict", "--checkpoint", checkpoint, images, "--threads", "0"]) == 2
@@ -225,6 +226,16 @@ def test_clear_errors(tmp_path, own_data, capsys):
     (empty / "images").mkdir(parents=True)
     (empty / "masks").mkdir()
     assert "holds no images" in error_of("train", "--data", str(empty), "--steps", "1")
+    # the folder given to train, or the run folder train wrote, name what is inside them
+    assert f"its images are in {own_data / 'images'}: give that folder" in error_of(
+        "predict", "--checkpoint", str(tmp_path / "ok.ckpt"), str(own_data), "--out", str(tmp_path / "never")
+    )
+    (tmp_path / "run").mkdir()
+    checkpoints.save_checkpoint(tmp_path / "run" / "model.ckpt", UNetModel(base_channels=2, depth=2))
+    assert f"is a folder: give the model in it, {tmp_path / 'run' / 'model.ckpt'}" in error_of(
+        "predict", "--checkpoint", str(tmp_path / "run"), str(own_data / "images"), "--out", str(tmp_path / "never")
+    )
+    assert not (tmp_path / "never").exists()
     lonely = tmp_path / "lonely"
     (lonely / "images").mkdir(parents=True)
     (lonely / "masks").mkdir()

@@ -100,7 +100,10 @@ def gather_sources(inputs: list[str], isbi_test: bool) -> list[Source]:
         if item.is_dir():
             found = image_files(item)
             if not found:
-                raise UsageError(f"{item} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+                inside = (
+                    f"; its images are in {item / 'images'}: give that folder" if (item / "images").is_dir() else ""
+                )
+                raise UsageError(f"{item} holds no images ({', '.join(IMAGE_SUFFIXES)}){inside}")
             files.extend(found)
         else:
             files.append(item)
