@@ -127,11 +127,13 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert f"thresholds used: pixel {state['threshold']:g} (stored in the checkpoint)" in printed
     assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
     # the folder it trained on: only the image its run held out (the others would flatter it), and it says so
-    assert "on the image its training held out" in printed and "the other 2 trained this checkpoint" in printed
+    assert "evaluating it on the 1 image its training held out" in printed
+    assert "note: the other 2 images trained the checkpoint and are left out" in printed
+    assert printed.splitlines()[1].startswith(f"model: {trained / 'model.ckpt'} (")
     assert set(json.loads((tmp_path / "metrics.json").read_text())["per_image"]) == {"cells2.png"}
     every = ["--slices", "all", "--out", str(tmp_path / "all")]
     assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(own_data), *every]) == 0
-    assert "2 of them trained this checkpoint, which flatters the scores" in capsys.readouterr().out
+    assert "the checkpoint was trained on 2 of these images, which flatters the scores" in capsys.readouterr().out
     result = json.loads((tmp_path / "all" / "metrics.json").read_text())
     assert set(result["per_image"]) == {"cells0.png", "cells1.png", "cells2.png"}
     assert result["mean"]["pixel_accuracy"] == pytest.approx(
@@ -232,7 +234,7 @@ def test_clear_errors(tmp_path, own_data, capsys):
     )
     (tmp_path / "run").mkdir()
     checkpoints.save_checkpoint(tmp_path / "run" / "model.ckpt", UNetModel(base_channels=2, depth=2))
-    assert f"is a folder: give the model in it, {tmp_path / 'run' / 'model.ckpt'}" in error_of(
+    assert f"is a folder: give a file in it, {tmp_path / 'run' / 'model.ckpt'} (or " in error_of(
         "predict", "--checkpoint", str(tmp_path / "run"), str(own_data / "images"), "--out", str(tmp_path / "never")
     )
     assert not (tmp_path / "never").exists()
@@ -289,18 +291,36 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     from unet_lib.commands import images_to_score
     from unet_lib.images import SegmentationData
 
-    images = [np.zeros((8, 8), np.float32) for _ in range(4)]
-    labels = [np.ones((8, 8), np.uint8) for _ in range(4)]
-    names = ["a.png", "b.png", "c.png", "d.png"]
-    folder = SegmentationData(images, labels, names, "folder", "your own data (f: 4 images with masks)")
-    state = {"record": {"data": folder.description, "validation_images": ["d.png"]}}
+    def data(count: int, source: str = "folder", description: str = "your own data (f)") -> SegmentationData:
+        images = [np.zeros((8, 8), np.float32) for _ in range(count)]
+        labels = [np.ones((8, 8), np.uint8) for _ in range(count)]
+        return SegmentationData(images, labels, [f"{k}.png" for k in range(count)], source, description)
+
+    folder = data(4)
+    state = {"record": {"data": folder.description, "validation_images": ["3.png"]}}
     held_out, which, note = images_to_score(folder, state, "val")
-    assert held_out.names == ["d.png"] and which == "the image its training held out"
-    assert "the other 3 trained this checkpoint" in note and "--slices all" in note
+    assert held_out.names == ["3.png"] and which == "the 1 image its training held out"
+    assert note.startswith("the other 3 images trained the checkpoint and are left out") and "--slices all" in note
     whole, which, note = images_to_score(folder, state, "all")
-    assert whole.names == names and which == "all 4 images" and "3 of them trained this checkpoint" in note
+    assert whole.names == folder.names and which == "all 4 images"
+    assert note == "the checkpoint was trained on 3 of these images, which flatters the scores"
+    # a one-image folder trained and validated on its one image: scored, and said to flatter
+    one = data(1)
+    whole, which, note = images_to_score(
+        one, {"record": {"data": one.description, "validation_images": ["0.png"]}}, "val"
+    )
+    assert whole.names == ["0.png"] and which == "all 1 image" and "trained on these images too" in note
+    # ISBI-like data: --slices all includes the 25 training slices of a checkpoint trained on it
+    isbi = data(30, "isbi2012", "ISBI 2012 training slices")
+    trained_on_isbi = {"record": {"data": isbi.description}}
+    assert images_to_score(isbi, trained_on_isbi, "val")[1:] == ("the validation 5 images", "")
+    assert (
+        images_to_score(isbi, trained_on_isbi, "all")[2] == "the checkpoint was trained on 25 of these images, "
+        "which flatters the scores"
+    )
     # another folder (or a checkpoint with no record) is scored whole, without a note
-    other = {"record": {"data": "your own data (g: 4 images with masks)", "validation_images": ["d.png"]}}
+    other = {"record": {"data": "your own data (g)", "validation_images": ["3.png"]}}
     for state in (other, {}):
         whole, which, note = images_to_score(folder, state, "val")
-        assert whole.names == names and which == "all 4 images" and note == ""
+        assert whole.names == folder.names and which == "all 4 images" and note == ""
+    assert images_to_score(isbi, {}, "all")[2] == ""

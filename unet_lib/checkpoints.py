@@ -153,7 +153,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Read and validate a checkpoint written by ``save_checkpoint``; ``CheckpointError`` says what is wrong."""
     path = Path(path)
     if path.is_dir() and (path / "model.ckpt").is_file():  # the run folder `train` wrote, given for its model
-        raise FileNotFoundError(f"{path} is a folder: give the model in it, {path / 'model.ckpt'}")
+        raise FileNotFoundError(
+            f"{path} is a folder: give a file in it, {path / 'model.ckpt'} (or {path / 'last.ckpt'} to --resume)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: train one with `python -m unet_lib train` or check the path")
     try:

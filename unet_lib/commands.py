@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import diagnose, distributed, runtime, tiling, train, verdicts, viz
-from .checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, load_model, model_origin, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
 from .evaluation import (
     DEFAULT_THRESHOLD,
@@ -423,6 +423,8 @@ def baseline_note(metrics: dict[str, Any], labels: list[np.ndarray], baseline: d
     scores = [float(report["pixel_accuracy"]) for report in metrics["per_image"].values()]
     verdict = verdicts.above_baseline(scores, constant)
     line = f'against answering "{baseline["answer"]}" (no model), image by image: {verdict.sentence()}'
+    if verdict.outcome == "better" and verdict.measured_once:
+        return f"{line}\nnote: one image measures no spread; a folder of 12 images or more holds out 2 or more"
     if verdict.outcome == "better":
         return line
     return (
@@ -453,24 +455,40 @@ def threshold_line(
 def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: str) -> tuple[SegmentationData, str, str]:
     """The images ``evaluate`` scores, the words that say which, and a note: with ``--slices val``, ISBI's (and the
     built-in data's) validation slices; on the own folder the checkpoint was trained on, the images its run held out
-    (the record names them), since the others were trained on and would flatter it; any other folder whole."""
-    everything = f"all {len(dataset)} images"
-    if dataset.source != "folder":
-        if slices == "val":
-            part = split_data(dataset)[1]
-            return part, f"the validation {len(part)} images", ""
-        return dataset, everything, ""
+    (the record names them). Whenever images that trained the checkpoint are scored, the note says they flatter it;
+    another folder is scored whole."""
     record = state.get("record") or {}
+    same_data = record.get("data") == dataset.description  # the folder's name and image count, or ISBI's words
+    if dataset.source != "folder":
+        part = split_data(dataset, verbose=False)[1]
+        if slices == "val":
+            return part, f"the validation {_images(len(part))}", ""
+        trained = len(dataset) - len(part)
+        return dataset, f"all {_images(len(dataset))}", _flatters(trained) if same_data else ""
     held_out = [name for name in record.get("validation_images") or [] if name in dataset.names]
-    if record.get("data") != dataset.description or not held_out or len(held_out) == len(dataset):
-        return dataset, everything, ""
+    if not same_data or not held_out:
+        return dataset, f"all {_images(len(dataset))}", ""
+    if len(held_out) == len(dataset):  # a one-image folder trains and validates on its one image
+        return dataset, f"all {_images(len(dataset))}", _flatters(len(dataset), every=True)
     trained = len(dataset) - len(held_out)
     if slices == "val":
         part = dataset.subset([dataset.names.index(name) for name in held_out])
-        images = "image" if len(part) == 1 else f"{len(part)} images"
-        note = f"the other {trained} trained this checkpoint and would flatter it; --slices all scores them too"
-        return part, f"the {images} its training held out", note
-    return dataset, everything, f"{trained} of them trained this checkpoint, which flatters the scores"
+        others = "the other image trained" if trained == 1 else f"the other {trained} images trained"
+        note = f"{others} the checkpoint and are left out, as they would flatter it (--slices all scores them too)"
+        return part, f"the {_images(len(part))} its training held out", note
+    return dataset, f"all {_images(len(dataset))}", _flatters(trained)
+
+
+def _images(count: int) -> str:
+    return "1 image" if count == 1 else f"{count} images"
+
+
+def _flatters(trained: int, every: bool = False) -> str:
+    """The note for scores on images the checkpoint was trained on."""
+    if every:
+        return "the checkpoint was trained on these images too, so the scores flatter it"
+    which = "1 of these images" if trained == 1 else f"{trained} of these images"
+    return f"the checkpoint was trained on {which}, which flatters the scores"
 
 
 def command_evaluate(
@@ -523,7 +541,8 @@ def evaluate_into(
     if dataset.labels is None:
         raise UsageError(f"{data} has no labels to evaluate against")
     dataset, which, note = images_to_score(dataset, state, slices)
-    print(f"evaluating {checkpoint} on {which}; data: {dataset.description}")
+    print(f"model: {model_origin(checkpoint, state)}")
+    print(f"evaluating it on {which}; data: {dataset.description}")
     if note:
         print(f"note: {note}")
     how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)

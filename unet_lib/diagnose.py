@@ -1441,7 +1441,8 @@ def class_check(
     precision: str = "auto", seconds: float = 3.0, show: Any = print, threads: int | None = None
 ) -> list[Finding]:
     """``python -m unet_lib doctor --class``: what an instructor runs on the class's machines a day before —
-    environment, widgets, the thread decision, one timed step, notebook 08's and 11's predicted times, memory."""
+    environment, widgets, the thread decision, one timed step, notebook 08's and 11's predicted times, memory.
+    ``threads`` caps the threads as ``--threads`` does: a hub that gives each kernel one thread checks with 1."""
     findings: list[Finding] = []
 
     def add(finding: Finding) -> None:

@@ -334,6 +334,10 @@ def test_no_note_when_the_model_beats_the_constant_answer():
         {"per_image": {"a": {"pixel_accuracy": 0.5}}}, [np.array([[1, 1, 1, 0]])], objects
     )
     assert 'answering "object everywhere"' in object_note and "0.5000 vs 0.7500: worse" in object_note
+    one_better = commands.baseline_note(
+        {"per_image": {"a": {"pixel_accuracy": 1.0}}}, [np.array([[1, 1, 1, 0]])], objects
+    )
+    assert "better" in one_better and "note: one image measures no spread" in one_better  # no spread: said, always
     labels = [np.array([[1, 1, 1, 0]]), np.array([[1, 1, 0, 0]])]  # per image 0.75 and 0.5 for "cell everywhere"
 
     def note(*accuracies):

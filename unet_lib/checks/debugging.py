@@ -43,7 +43,7 @@ SYMPTOMS: dict[str, str] = {
     "C": "the loss jumped by orders of magnitude within a step or two, and fit stopped the run as diverged: its "
     "guard ends a run at the first step whose loss, gradients or weights are NaN or infinite (left to go on, such "
     "a run turns NaN)",
-    "D": "the loss fell, then flattened above the healthy run's, and the prediction of a real image is black",
+    "D": "the loss fell much as the healthy run's did, and the prediction of a real image is black",
     "E": "the loss fell like the healthy run's, and the prediction is the negative: cells dark, membranes bright",
     "F": "the loss fell like the healthy run's, and the prediction of a real image is black",
 }
@@ -88,8 +88,8 @@ WRONG: dict[str, dict[str, str]] = {
         "orders of magnitude in a step or two.",
     },
     "D": {
-        "too few training steps": "the healthy run reached a lower loss in as many steps, and its prediction shows "
-        "cells: look at what the files in images/ and masks/ hold.",
+        "too few training steps": "the healthy run trained as many steps, and its prediction shows cells: look at "
+        "what the files in images/ and masks/ hold.",
         "rare class": "look at the files: the 'masks' hold hundreds of grey levels, the 'images' two values.",
         "0/255 masks": "load_folder reads 0/255 masks as 0 and 1 (notebook 11), and the run did not crash: look at "
         "what the files in images/ and masks/ hold.",
