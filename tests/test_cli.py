@@ -128,7 +128,7 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
     # the folder it trained on: only the image its run held out (the others would flatter it), and it says so
     assert "evaluating it on the 1 image its training held out" in printed
-    assert "note: the other 2 images trained the checkpoint and are left out" in printed
+    assert "note: left out: 2 other images that trained the checkpoint and would flatter it" in printed
     assert printed.splitlines()[1].startswith(f"model: {trained / 'model.ckpt'} (")
     assert set(json.loads((tmp_path / "metrics.json").read_text())["per_image"]) == {"cells2.png"}
     every = ["--slices", "all", "--out", str(tmp_path / "all")]
@@ -300,7 +300,10 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     state = {"record": {"data": folder.description, "validation_images": ["3.png"]}}
     held_out, which, note = images_to_score(folder, state, "val")
     assert held_out.names == ["3.png"] and which == "the 1 image its training held out"
-    assert note.startswith("the other 3 images trained the checkpoint and are left out") and "--slices all" in note
+    assert note.startswith("left out: 3 other images that trained the checkpoint") and "--slices all" in note
+    pair = data(2)
+    pair_state = {"record": {"data": pair.description, "validation_images": ["1.png"]}}
+    assert images_to_score(pair, pair_state, "val")[2].startswith("left out: 1 other image that trained")
     whole, which, note = images_to_score(folder, state, "all")
     assert whole.names == folder.names and which == "all 4 images"
     assert note == "the checkpoint was trained on 3 of these images, which flatters the scores"

@@ -473,8 +473,8 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
     trained = len(dataset) - len(held_out)
     if slices == "val":
         part = dataset.subset([dataset.names.index(name) for name in held_out])
-        others = "the other image trained" if trained == 1 else f"the other {trained} images trained"
-        note = f"{others} the checkpoint and are left out, as they would flatter it (--slices all scores them too)"
+        count = "1 other image" if trained == 1 else f"{trained} other images"
+        note = f"left out: {count} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return part, f"the {_images(len(part))} its training held out", note
     return dataset, f"all {_images(len(dataset))}", _flatters(trained)
 
