@@ -289,6 +289,7 @@ def test_the_module_runs_as_a_command():
 def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_images():
     # A learner's walk-through: `evaluate --data my_folder` averaged in the images the model had trained on.
     from unet_lib.commands import images_to_score
+    from unet_lib.data import train_val_split
     from unet_lib.images import SegmentationData
 
     def data(count: int, source: str = "folder", description: str = "your own data (f)") -> SegmentationData:
@@ -301,6 +302,8 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     held_out, which, note = images_to_score(folder, state, "val")
     assert held_out.names == ["3.png"] and which == "the 1 image its training held out"
     assert note.startswith("left out: 3 other images that trained the checkpoint") and "--slices all" in note
+    # the one-image note's "a folder of 12 images or more holds out 2 or more" is the split's own rule
+    assert [len(train_val_split(data(n))[1]) for n in (11, 12)] == [1, 2]
     pair = data(2)
     pair_state = {"record": {"data": pair.description, "validation_images": ["1.png"]}}
     assert images_to_score(pair, pair_state, "val")[2].startswith("left out: 1 other image that trained")

@@ -473,22 +473,22 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
     trained = len(dataset) - len(held_out)
     if slices == "val":
         part = dataset.subset([dataset.names.index(name) for name in held_out])
-        count = "1 other image" if trained == 1 else f"{trained} other images"
-        note = f"left out: {count} that trained the checkpoint and would flatter it (--slices all scores them too)"
+        others = _images(trained, "other")
+        note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return part, f"the {_images(len(part))} its training held out", note
     return dataset, f"all {_images(len(dataset))}", _flatters(trained)
 
 
-def _images(count: int) -> str:
-    return "1 image" if count == 1 else f"{count} images"
+def _images(count: int, which: str = "") -> str:
+    """E.g. "1 image", "3 other images": a count with its noun, for evaluate's lines."""
+    return f"{count} {which + ' ' if which else ''}image{'' if count == 1 else 's'}"
 
 
 def _flatters(trained: int, every: bool = False) -> str:
     """The note for scores on images the checkpoint was trained on."""
     if every:
         return "the checkpoint was trained on these images too, so the scores flatter it"
-    which = "1 of these images" if trained == 1 else f"{trained} of these images"
-    return f"the checkpoint was trained on {which}, which flatters the scores"
+    return f"the checkpoint was trained on {trained} of these images, which flatters the scores"
 
 
 def command_evaluate(
