@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -126,8 +127,8 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     state = torch.load(trained / "model.ckpt", weights_only=True)  # issue 17: evaluate says which thresholds
     assert f"thresholds used: pixel {state['threshold']:g} (stored in the checkpoint)" in printed
     assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
-    # the folder it trained on: only the image its run held out (the others would flatter it), and it says so
-    assert "evaluating it on the 1 image its training held out" in printed
+    # the folder it trained on: only the image it did not train on (the others would flatter it), and it says so
+    assert "evaluating it on the 1 image it did not train on" in printed
     assert "note: left out: 2 other images that trained the checkpoint and would flatter it" in printed
     assert printed.splitlines()[1].startswith(f"model: {trained / 'model.ckpt'} (")
     assert set(json.loads((tmp_path / "metrics.json").read_text())["per_image"]) == {"cells2.png"}
@@ -140,6 +141,18 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
         np.mean([r["pixel_accuracy"] for r in result["per_image"].values()])
     )
     assert result["rotations"] == 4 and "4 views (rotations) and averaged" in printed  # as train measured
+    # the checkpoint knows its training images by their pixels: renamed, in another folder, with a new image beside
+    copy = tmp_path / "copy"
+    for sub in ("images", "masks"):
+        (copy / sub).mkdir(parents=True)
+        for k, path in enumerate(sorted((own_data / sub).iterdir())):
+            shutil.copy(path, copy / sub / f"renamed{k}{path.suffix}")
+        shutil.copy(copy / sub / "renamed2.png", copy / sub / "new.png")  # a held-out image twice: still unseen
+    assert main(["evaluate", "--checkpoint", str(trained / "model.ckpt"), "--data", str(copy), "--out", str(copy)]) == 0
+    printed = capsys.readouterr().out
+    assert "evaluating it on the 2 images it did not train on" in printed
+    assert "note: left out: 2 other images that trained the checkpoint and would flatter it" in printed
+    assert set(json.loads((copy / "metrics.json").read_text())["per_image"]) == {"new.png", "renamed2.png"}
 
 
 def test_evaluate_measures_as_train_did_unless_told(trained, own_data, tmp_path, capsys):
@@ -253,6 +266,32 @@ def test_clear_errors(tmp_path, own_data, capsys):
     assert "no_such_dir: no such image or folder; give image files (" in said
 
 
+def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, own_data, monkeypatch, capsys):
+    # A learner's walk-through: "runs/evaluate holds an earlier run, so this one writes into runs/evaluate-2" came
+    # before the error line; the folder line now waits until the inputs are read (outputs.FolderLock.announce).
+    monkeypatch.chdir(tmp_path)
+    for command in ("train", "evaluate", "predict"):
+        (tmp_path / "runs" / command).mkdir(parents=True)
+        (tmp_path / "runs" / command / "metrics.json").write_text("{}")
+        (tmp_path / "runs" / command / "cells0_mask.png").write_bytes(b"")
+    for argv in (
+        ["train", "--data", "no_such_folder"],
+        ["evaluate", "--checkpoint", "none.ckpt", "--data", str(own_data)],
+        ["predict", "--checkpoint", "none.ckpt", str(own_data / "images" / "cells0.png")],
+    ):
+        assert main(argv) == 2, argv
+        printed = capsys.readouterr()
+        assert printed.out == "" and printed.err.count("\n") == 1 and printed.err.startswith("error: "), argv
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["evaluate", "predict", "train"]
+    # a mistyped option names its command's help and the option meant
+    assert main(["doctor", "--dta"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unrecognized arguments: --dta; did you mean --data? (`python -m unet_lib doctor --help` lists the "
+        "options)\n"
+    )
+    assert main(["predict", "--foo"]) == 2 and "did you mean" not in capsys.readouterr().err
+
+
 def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
     import tifffile
 
@@ -300,7 +339,7 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     folder = data(4)
     state = {"record": {"data": folder.description, "validation_images": ["3.png"]}}
     held_out, which, note = images_to_score(folder, state, "val")
-    assert held_out.names == ["3.png"] and which == "the 1 image its training held out"
+    assert held_out.names == ["3.png"] and which == "the 1 image it did not train on"
     assert note.startswith("left out: 3 other images that trained the checkpoint") and "--slices all" in note
     # the one-image note's "a folder of 12 images or more holds out 2 or more" is the split's own rule
     assert [len(train_val_split(data(n))[1]) for n in (11, 12)] == [1, 2]
@@ -319,7 +358,7 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     # ISBI-like data: --slices all includes the 25 training slices of a checkpoint trained on it
     isbi = data(30, "isbi2012", "ISBI 2012 training slices")
     trained_on_isbi = {"record": {"data": isbi.description}}
-    assert images_to_score(isbi, trained_on_isbi, "val")[1:] == ("the validation 5 images", "")
+    assert images_to_score(isbi, trained_on_isbi, "val")[1:] == ("the 5 validation images", "")
     assert (
         images_to_score(isbi, trained_on_isbi, "all")[2] == "the checkpoint was trained on 25 of these images, "
         "which flatters the scores"

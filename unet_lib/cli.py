@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import difflib
 import math
 import os
 import shlex
@@ -80,6 +81,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
+
+
+def did_you_mean(parser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """``"; did you mean --steps?"`` for a mistyped option (``--stpes``), ``""`` when no option is close."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    typed = [word.split("=")[0] for word in extra if word.startswith("--")]
+    close = [difflib.get_close_matches(word, options, n=1, cutoff=0.7) for word in typed]
+    return "".join(f"; did you mean {match[0]}?" for match in close if match)
 
 
 def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -205,7 +214,7 @@ def build_parser() -> Parser:
     t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
     add_precision_option(t)
     add_threads_option(t)
-    t.set_defaults(handler=run_train)
+    t.set_defaults(handler=run_train, parser=t)
 
     p = sub.add_parser("predict", help="predict probability maps, masks and overlays for images")
     p.add_argument("inputs", nargs="*", help="image files (a multi-page TIFF is a stack) or folders of images")
@@ -223,7 +232,7 @@ def build_parser() -> Parser:
     add_rotations_option(p, "views averaged per image (default 1; 4 as the paper's ISBI entry, 4× the time)")
     add_precision_option(p)
     add_threads_option(p)
-    p.set_defaults(handler=run_predict)
+    p.set_defaults(handler=run_predict, parser=p)
 
     e = sub.add_parser("evaluate", help="measure a checkpoint on labelled images")
     e.add_argument(
@@ -236,8 +245,8 @@ def build_parser() -> Parser:
         "--slices",
         choices=["val", "all"],
         default="val",
-        help="val (default): isbi2012/synthetic's validation slices 25–29, or on the folder the checkpoint was trained "
-        "on the images its training held out (another folder is scored whole); all: every image",
+        help="val (default): isbi2012/synthetic's validation slices 25–29, or of an own folder the images the "
+        "checkpoint did not train on (known by their pixels); all: every image",
     )
     add_out_options(e, "evaluate")
     e.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
@@ -247,7 +256,7 @@ def build_parser() -> Parser:
     add_rotations_option(e, "views averaged per image (default: as the model's thresholds were chosen, stored)")
     add_precision_option(e)
     add_threads_option(e)
-    e.set_defaults(handler=run_evaluate)
+    e.set_defaults(handler=run_evaluate, parser=e)
 
     d = sub.add_parser("doctor", help="diagnose a training setup: data, pipeline, overfit test, a checkpoint")
     d.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
@@ -267,7 +276,7 @@ def build_parser() -> Parser:
     )
     add_precision_option(d)
     add_threads_option(d)
-    d.set_defaults(handler=run_doctor)
+    d.set_defaults(handler=run_doctor, parser=d)
 
     x = sub.add_parser("export", help="write a bioimage.io model package for Fiji/deepImageJ, napari, ilastik")
     x.add_argument(
@@ -280,7 +289,7 @@ def build_parser() -> Parser:
         help="an image like the training images, for the test tensors and the cover "
         "(default: the first ISBI 2012 training slice, or the built-in one)",
     )
-    x.set_defaults(handler=run_export)
+    x.set_defaults(handler=run_export, parser=x)
     return parser
 
 
@@ -685,7 +694,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # refused by the command's own parser, so the line names `… doctor --help`, not the top one
+            args.parser.error(f"unrecognized arguments: {' '.join(extra)}{did_you_mean(args.parser, extra)}")
     except SystemExit as stop:  # --help, or a refused option (already explained in one line)
         return int(stop.code or 0)
     args.argv = argv

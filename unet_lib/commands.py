@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from .evaluation import (
     stored_thresholds,
     views_note,
 )
-from .images import SegmentationData
+from .images import SegmentationData, fingerprint
 from .isbi2012 import DataUnavailable
 from .losses import weight_maps
 from .model import UNetModel, count_config_parameters, count_parameters
@@ -177,15 +178,24 @@ def command_train(plan: TrainPlan) -> int:
     if not world.is_main:  # only rank 0 writes, so only rank 0 chooses, checks and locks the folder
         distributed.leave(train_into(plan, plan.out, False, started, world))
     with run_folder(plan) as lock:
-        return train_into(plan, lock.folder, lock.created, started, world)
+        return train_into(plan, lock.folder, lock.created, started, world, lock.announce)
 
 
-def train_into(plan: TrainPlan, out: Path, created: bool, started: float, world: distributed.World) -> int:
-    """``command_train`` once the folder is claimed: load, train, evaluate, write; a stop says what was saved."""
+def train_into(
+    plan: TrainPlan,
+    out: Path,
+    created: bool,
+    started: float,
+    world: distributed.World,
+    announce: Callable[[], None] = lambda: None,
+) -> int:
+    """``command_train`` once the folder is claimed: load, train, evaluate, write; a stop says what was saved.
+    ``announce`` says which folder it writes into once the data is read (``outputs.FolderLock.announce``)."""
     threads = runtime.use_granted_threads(plan.threads)  # the CPUs granted: a hub's quota, a rank's share
     stage, model = "loading the data", None
     try:
         dataset, train_part, val_part = training_data(plan, verbose=world.is_main)
+        announce()
         if world.is_main:  # the doctor's cheap data checks: a line for each warning or problem, none when all is well
             recipe = plan.recipe
             for finding in diagnose.not_ok(
@@ -323,6 +333,7 @@ def write_training_outputs(
         recipe=asdict(plan.recipe),
         data_profile=diagnose.data_profile(train_part, diagnose.pixel_size_of(plan.data)),
         record=finite_or_null(json.loads(json.dumps(record))),
+        training_images=[fingerprint(image) for image in train_part.images],  # for evaluate's note, not metrics
     )
     figure = viz.prediction_figure(
         val_part.images, probabilities, val_part.labels, list(val_part.names), thresholds["threshold"]
@@ -454,29 +465,45 @@ def threshold_line(
 # -- evaluate -----------------------------------------------------------------------------------------
 def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: str) -> tuple[SegmentationData, str, str]:
     """The images ``evaluate`` scores, the words that say which, and a note: with ``--slices val``, ISBI's (and the
-    built-in data's) validation slices; on the own folder the checkpoint was trained on, the images its run held out
-    (the record names them). Whenever images that trained the checkpoint are scored, the note says they flatter it;
-    another folder is scored whole."""
-    record = state.get("record") or {}
-    same_data = record.get("data") == dataset.description  # the folder's name and image count, or ISBI's words
-    if dataset.source != "folder":
+    built-in data's) validation slices, and of an own folder the images the checkpoint did not train on. Whenever
+    images that trained the checkpoint are scored, the note says they flatter it."""
+    trained = trained_on(dataset, state)
+    if dataset.source != "folder" and slices == "val":
         part = split_data(dataset, verbose=False)[1]
-        if slices == "val":
-            return part, f"the validation {_images(len(part))}", ""
-        trained = len(dataset) - len(part)
-        return dataset, f"all {_images(len(dataset))}", _flatters(trained) if same_data else ""
-    held_out = [name for name in record.get("validation_images") or [] if name in dataset.names]
-    if not same_data or not held_out:
-        return dataset, f"all {_images(len(dataset))}", ""
-    if len(held_out) == len(dataset):  # a one-image folder trains and validates on its one image
-        return dataset, f"all {_images(len(dataset))}", _flatters(len(dataset), every=True)
-    trained = len(dataset) - len(held_out)
-    if slices == "val":
-        part = dataset.subset([dataset.names.index(name) for name in held_out])
-        others = _images(trained, "other")
+        scored = [dataset.names.index(name) for name in part.names]
+        which = f"the {_images(len(scored), 'validation')}"
+    elif slices == "val" and trained and len(trained) < len(dataset):
+        scored = [i for i in range(len(dataset)) if i not in trained]
+        which = f"the {_images(len(scored))} it did not train on"
+        others = _images(len(trained), "other")
         note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
-        return part, f"the {_images(len(part))} its training held out", note
-    return dataset, f"all {_images(len(dataset))}", _flatters(trained)
+        return dataset.subset(scored), which, note
+    else:
+        scored, which = list(range(len(dataset))), f"all {_images(len(dataset))}"
+    flattering = len(trained & set(scored))
+    note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
+    return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note
+
+
+def trained_on(dataset: SegmentationData, state: dict[str, Any]) -> set[int]:
+    """Which of ``dataset``'s images trained the checkpoint: known by their pixels (``images.fingerprint``); for a
+    checkpoint from before fingerprints, by its record: the same data (name and image count) less the images its
+    run held out."""
+    prints = set(state.get("training_images") or ())
+    if prints:
+        return {i for i, image in enumerate(dataset.images) if fingerprint(image) in prints}
+    record = state.get("record") or {}
+    if record.get("data") != dataset.description:
+        return set()
+    if dataset.source != "folder":
+        held_out = split_data(dataset, verbose=False)[1].names
+    else:
+        held_out = [name for name in record.get("validation_images") or [] if name in dataset.names]
+        if not held_out:
+            return set()
+        if len(held_out) == len(dataset):  # a one-image folder trains and validates on its one image
+            return set(range(len(dataset)))
+    return {i for i, name in enumerate(dataset.names) if name not in held_out}
 
 
 def _images(count: int, which: str = "") -> str:
@@ -508,7 +535,16 @@ def command_evaluate(
     clash = lambda folder: sorted({"metrics.json"} & set(occupied(folder)))  # noqa: E731
     with claim_folder(out, out_given, overwrite, clash) as lock:
         return evaluate_into(
-            lock.folder, checkpoint, data, slices, threshold, segmentation_threshold, precision, rotations, threads
+            lock.folder,
+            checkpoint,
+            data,
+            slices,
+            threshold,
+            segmentation_threshold,
+            precision,
+            rotations,
+            threads,
+            lock.announce,
         )
 
 
@@ -522,8 +558,9 @@ def evaluate_into(
     precision: str,
     rotations: int | None,
     threads: int | None = None,
+    announce: Callable[[], None] = lambda: None,
 ) -> int:
-    """``command_evaluate`` once its folder is claimed."""
+    """``command_evaluate`` once its folder is claimed; ``announce`` says which folder, once the inputs are read."""
     decision = runtime.use_granted_threads(threads)
     model = load_model(checkpoint)
     state = load_checkpoint(checkpoint)
@@ -541,6 +578,7 @@ def evaluate_into(
     if dataset.labels is None:
         raise UsageError(f"{data} has no labels to evaluate against")
     dataset, which, note = images_to_score(dataset, state, slices)
+    announce()
     print(f"model: {model_origin(checkpoint, state)}")
     print(f"evaluating it on {which}; data: {dataset.description}")
     if note:

@@ -756,7 +756,8 @@ def check_batch(
         findings.append(
             ok(
                 "initial loss",
-                f"{loss:.2f}, as an untrained network gives (about ln {classes} × mean weight = {expected:.2f})",
+                f"{loss:.2f}, within ×3 of the {expected:.2f} that equal outputs give (ln {classes} × mean weight): "
+                "the scale of an untrained network",
             )
         )
     return findings

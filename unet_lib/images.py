@@ -9,7 +9,8 @@
   microscopes'), one slice at a time.
 * ``interpret_mask`` / ``mask_to_label`` — binary, anti-aliased or instance-label masks in the course
   convention, with a note saying how a mask with more than two values was read.
-* ``SegmentationData`` — images with their labels: what every data source returns.
+* ``SegmentationData`` — images with their labels: what every data source returns; ``fingerprint`` knows an
+  image again by its pixels.
 * ``load_folder`` — your own ``images/`` + ``masks/`` folder.
 
 Labels everywhere: 1 = cell interior / object (foreground, white in the ISBI labels), 0 = membrane / background.
@@ -17,6 +18,7 @@ Labels everywhere: 1 = cell interior / object (foreground, white in the ISBI lab
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,13 @@ class SegmentationData:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+def fingerprint(image: np.ndarray) -> str:
+    """A short hash of an image's pixels as the readers return them. A checkpoint stores those of the images it
+    trained on, so ``evaluate`` knows them again in any folder, under any name, and says they flatter its scores."""
+    pixels = np.ascontiguousarray(image, dtype=np.float32)
+    return hashlib.sha256(str(pixels.shape).encode() + pixels.tobytes()).hexdigest()[:16]
 
 
 # -- reading files --------------------------------------------------------------------------------

@@ -187,6 +187,14 @@ class FolderLock:
 
     def __init__(self, folder: Path, created: bool) -> None:
         self.folder, self.created, self.handle = folder, created, None
+        self.moved: list[str] = []  # "runs/train holds an earlier run, so this one writes into runs/train-2"
+
+    def announce(self) -> None:
+        """Print why the command writes into another folder than the default, once, when its work begins: a
+        mistake found before then (a wrong path, a missing mask) is then the one line the user sees."""
+        for line in self.moved:
+            print(line)
+        self.moved = []
 
     @property
     def path(self) -> Path:
@@ -260,11 +268,12 @@ def claim_folder(
 
     The folder is chosen as ``choose_folder`` chooses it, but only *after* its lock is taken, so two
     commands started at the same moment cannot both find it empty: the second is refused with one line
-    naming the first (a default folder moves on to the next numbered one instead). The folder is checked
-    writable (``check_writable``) before any work; at the end, however it ends, the lock is released and a
-    folder this command created and left empty is removed.
+    naming the first (a default folder moves on to the next numbered one instead, and says so when the
+    command calls ``lock.announce()``, once its inputs are checked). The folder is checked writable
+    (``check_writable``) before any work; at the end, however it ends, the lock is released and a folder
+    this command created and left empty is removed.
     """
-    candidate = folder
+    candidate, moved = folder, []
     while True:
         created = not candidate.exists()
         lock = FolderLock(candidate, created)
@@ -290,8 +299,9 @@ def claim_folder(
                 raise UsageError(earlier_run_message(candidate, found))
             why = "holds an earlier run"
         fresh = next_free(folder, lambda other: bool(clash(other)) or other.is_file() or locked(other))
-        print(f"{candidate} {why}, so this one writes into {fresh}")
+        moved = [*moved, f"{candidate} {why}, so this one writes into {fresh}"]
         candidate = fresh
+    lock.moved = moved
     try:
         yield lock
     finally:

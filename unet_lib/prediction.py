@@ -189,7 +189,7 @@ def command_predict(
     check_inputs_untouched(sources, out)
     wanted = {name for source in sources for name in source.output_names()}
     with claim_folder(out, out_given, overwrite, lambda folder: sorted(wanted & set(occupied(folder)))) as lock:
-        return predict_into(sources, checkpoint, lock.folder, threshold, precision, rotations, decision)
+        return predict_into(sources, checkpoint, lock.folder, threshold, precision, rotations, decision, lock.announce)
 
 
 def predict_into(
@@ -200,13 +200,16 @@ def predict_into(
     precision: str,
     rotations: int,
     decision: runtime.ThreadDecision,
+    announce: Callable[[], None] = lambda: None,
 ) -> int:
-    """``command_predict`` once its folder is claimed: every input and the model checked, then the predictions."""
+    """``command_predict`` once its folder is claimed: every input and the model checked, then (``announce``: which
+    folder) the predictions."""
     model, state = load_model(checkpoint), load_checkpoint(checkpoint)
     threshold = stored_thresholds(state, threshold)["threshold"]
     shapes = [[slice_shape(source, k) for k in range(source.slices)] for source in sources]  # checked first
     how = tiling.inference_precision(model, shapes[0][0][-2:], precision)  # layout measured at the first tile
     views = f", each in {rotations} views averaged" if rotations > 1 else ""
+    announce()
     print(f"model: {model_origin(checkpoint, state)}")
     print(f"using {decision.describe()}")
     print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
