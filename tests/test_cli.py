@@ -16,6 +16,7 @@ from PIL import Image
 
 from unet_lib import checkpoints
 from unet_lib.cli import main
+from unet_lib.images import COLOUR_ADVICE
 from unet_lib.model import UNetModel
 
 TINY = ["--base-channels", "2", "--depth", "2", "--tile-size", "92", "--batch-size", "2", "--val-tiles", "2"]
@@ -292,31 +293,40 @@ def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, o
     assert main(["predict", "--foo"]) == 2 and "did you mean" not in capsys.readouterr().err
 
 
-def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path):
+def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path, capsys):
     import tifffile
 
     tifffile.imwrite(tmp_path / "deep.tif", (np.random.default_rng(0).random((100, 130)) * 60000).astype(np.uint16))
     colour = np.random.default_rng(1).integers(0, 256, (64, 80, 3), dtype=np.uint8)  # a constant image is refused
     Image.fromarray(colour).save(tmp_path / "colour.png")
+    tifffile.imwrite(tmp_path / "stained.tif", np.stack([colour] * 3), photometric="rgb")  # 3 RGB slices
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "predict",
-                "--checkpoint",
-                str(trained / "model.ckpt"),
-                str(tmp_path / "deep.tif"),
-                str(tmp_path / "colour.png"),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    inputs = [str(tmp_path / name) for name in ("deep.tif", "colour.png", "stained.tif")]
+    assert main(["predict", "--checkpoint", str(trained / "model.ckpt"), *inputs, "--out", str(out)]) == 0
     assert Image.open(out / "deep_mask.png").size == (130, 100) and Image.open(out / "colour_overlay.png").size == (
         80,
         64,
     )
+    printed = capsys.readouterr().out
+    assert "stained.tif (3 slices of 64×80)" in printed
+    said = [line for line in printed.splitlines() if " colour, read as gray" in line]
+    assert said == [  # one line for the run, counted by file, not one per slice
+        "note: 2 of 3 images (colour.png, stained.tif) are colour, read as gray (the mean of the red, green and blue "
+        f"channels); {COLOUR_ADVICE}"
+    ]
+
+
+def test_predict_says_nothing_of_colour_for_gray_images_even_if_saved_as_rgb(trained, tmp_path, capsys):
+    gray = np.random.default_rng(2).integers(0, 256, (64, 80, 1), dtype=np.uint8)
+    Image.fromarray(np.repeat(gray, 3, axis=-1)).save(tmp_path / "gray_rgb.png")
+    out = tmp_path / "out"
+    assert (
+        main(
+            ["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / "gray_rgb.png"), "--out", str(out)]
+        )
+        == 0
+    )
+    assert " colour, read as gray" not in capsys.readouterr().out
 
 
 def test_the_module_runs_as_a_command():

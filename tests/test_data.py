@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from unet_lib import isbi2012, runtime
 from unet_lib.data import TRAIN_SLICES, VAL_SLICES, TileDataset, load_dataset, normalize, train_val_split
-from unet_lib.images import SegmentationData, load_folder, mask_to_label
+from unet_lib.images import COLOUR_ADVICE, SegmentationData, load_folder, mask_to_label
 from unet_lib.isbi2012 import DataUnavailable, load_isbi2012
 from unet_lib.losses import class_balance_weights, weight_map, weight_maps
 from unet_lib.synthetic import make_synthetic_em
@@ -176,6 +176,22 @@ def test_colour_image_becomes_gray_but_a_colour_mask_is_refused_by_name(own_fold
     save_png(own_folder / "masks" / "a.png", colour)
     with pytest.raises(ValueError, match=r"a\.png is a colour image.*colour_mask_to_instances"):
         load_folder(own_folder)
+
+
+def test_colour_images_get_one_counted_note_and_gray_ones_none(own_folder, capsys):
+    """Colour averaged to gray is said once for the folder, counted, with what to do; c.png (gray saved as RGB)
+    and the gray files are not counted, and a folder without colour gets no such note."""
+    assert not any("colour" in note for note in load_folder(own_folder).notes)
+    rng = np.random.default_rng(1)
+    save_png(own_folder / "images" / "a.png", rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    tifffile.imwrite(own_folder / "images" / "b.tif", rng.integers(0, 255, (30, 20, 4), dtype=np.uint8))
+    notes = [note for note in load_folder(own_folder).notes if "colour" in note]
+    assert notes == [
+        "2 of 3 images (a.png, b.tif) are colour, read as gray (the mean of the red, green and blue channels); "
+        + COLOUR_ADVICE
+    ]
+    load_dataset(str(own_folder))
+    assert capsys.readouterr().out.count("are colour") == 1, "train and evaluate print the note once"
 
 
 def test_bad_masks_are_rejected_by_name(own_folder):

@@ -196,6 +196,32 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert "0.25 to 0.5 µm" in diagnose.about(findings, "pixel sizes")[0].found
 
 
+def test_colour_images_are_one_warning_in_the_words_of_load_folders_note(tmp_path):
+    em = make_synthetic_em(3, 128)
+    for k, (picture, label) in enumerate(zip(em.images, em.labels)):
+        image = np.round(255 * picture).astype(np.uint8)
+        if k < 2:  # a stain's tint: the channels differ
+            image = np.stack([image, image // 2, image // 4], axis=-1)
+        write_pair(tmp_path, f"s{k}", image, (label * 255).astype(np.uint8))
+    data, findings = diagnose.check_folder(tmp_path, tile_size=92, depth=2)  # a tile that fits 128-px images
+    [colour] = diagnose.about(findings, "colour images")
+    assert colour.severity == diagnose.DATA_FINDINGS["colour images"][0] == "warning"
+    assert colour.found.startswith("2 of 3 images (s0.png, s1.png) are colour, read as gray (the mean of the red")
+    assert data is not None and [f"{colour.found}; {colour.advice}"] == [n for n in data.notes if "colour" in n]
+    assert {f.subject for f in diagnose.not_ok(findings)} == {"colour images"}, alarms(findings)
+
+    (tmp_path / "images" / "s0.png").unlink()
+    (tmp_path / "images" / "s1.png").unlink()
+    for k in range(2):  # gray again, one of them saved as RGB with three equal channels
+        gray = np.round(255 * em.images[k]).astype(np.uint8)
+        Image.fromarray(np.repeat(gray[..., None], 3, axis=-1) if k else gray).save(tmp_path / "images" / f"s{k}.png")
+    data, findings = diagnose.check_folder(tmp_path)
+    assert [f.line() for f in diagnose.about(findings, "colour images")] == [
+        "[ok] colour images: none: every image is gray"
+    ]
+    assert not any("colour" in note for note in data.notes)
+
+
 def test_images_smaller_than_a_tile_get_a_tile_size_that_fits():
     findings = diagnose.check_sizes(make_synthetic_em(1, 128), tile_size=380)
     assert findings[0].severity == "warning" and findings[0].advice.startswith("train with --tile-size ")

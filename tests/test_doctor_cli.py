@@ -12,6 +12,7 @@ from PIL import Image
 from unet_lib import diagnose, train
 from unet_lib.checkpoints import save_checkpoint
 from unet_lib.cli import main
+from unet_lib.images import COLOUR_ADVICE
 from unet_lib.model import UNetModel
 from unet_lib.synthetic import make_synthetic_em
 
@@ -29,9 +30,11 @@ def quick(monkeypatch):
     monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: SLOW_STEP)
 
 
-def em_folder(root: Path, invert: bool = False, swap: bool = False, n_images: int = 2) -> Path:
+def em_folder(root: Path, invert: bool = False, swap: bool = False, n_images: int = 2, colour: bool = False) -> Path:
     data = make_synthetic_em(n_images, 256)
     images = [np.round(255 * image).astype(np.uint8) for image in data.images]
+    if colour:  # a stain's tint: three channels that differ
+        images = [np.stack([image, image // 2, image // 4], axis=-1) for image in images]
     masks = [((1 - label if invert else label) * 255).astype(np.uint8) for label in data.labels]
     if swap:
         images, masks = masks, images
@@ -68,6 +71,21 @@ def test_inverted_labels_are_a_warning_exit_0(tmp_path, capsys):
     status, lines, _ = run(capsys, "--data", str(em_folder(tmp_path / "inverted", invert=True)))
     assert status == 0 and any(line.startswith("[warning] inverted labels") for line in lines)
     assert lines[-1].startswith("doctor: 0 problems, 1 warning,")
+
+
+def test_colour_images_are_one_warning_of_the_doctor_and_one_note_of_train(tmp_path, capsys):
+    folder = em_folder(tmp_path / "stained", colour=True)
+    said = (
+        "2 of 2 images (slice_0.png, slice_1.png) are colour, read as gray (the mean of the red, green and blue "
+        "channels)"
+    )
+    status, lines, _ = run(capsys, "--data", str(folder))
+    assert status == 0 and [line for line in lines if "are colour" in line] == [
+        f"[warning] colour images: {said} → {COLOUR_ADVICE}"
+    ]
+    assert main(["train", "--data", str(folder), "--steps", "1", "--out", str(tmp_path / "run"), *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if "are colour" in line] == [f"  note: {said}; {COLOUR_ADVICE}"]
 
 
 def test_a_checkpoint_that_predicts_background_everywhere(tmp_path, capsys):

@@ -7,8 +7,8 @@ severity (``"ok"``, ``"warning"``, ``"problem"``), a subject, what was found and
 command line, ``train`` and notebook 12 say the same thing in the same words.
 
 * **data** (``check_dataset``, ``check_folder``, ``check_data``): pairing, how each mask will be read, the
-  labels' values, foreground share, swapped folders, inverted labels, intensities, sizes, pixel sizes.
-  ``DATA_FINDINGS`` is the one table of their subjects and severities; ``train`` runs the cheap ones
+  labels' values, foreground share, swapped folders, inverted labels, intensities, colour images, sizes, pixel
+  sizes. ``DATA_FINDINGS`` is the one table of their subjects and severities; ``train`` runs the cheap ones
   (``check_data``) before its first step and prints a line for each finding that is not "ok".
 * **pipeline** (``check_pipeline``): one batch through the model and the loss; the learning rate; the device,
   precision and measured speed (``train.measure_step_time``).
@@ -46,9 +46,12 @@ from .batches import load_batch
 from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import TileDataset, load_dataset, no_such_data
 from .images import (
+    COLOUR_ADVICE,
     SegmentationData,
+    colour_found,
     image_files,
     interpret_mask,
+    is_colour,
     load_folder,
     read_array,
     read_pixel_size,
@@ -125,10 +128,12 @@ DATA_FINDINGS: dict[str, tuple[str, str]] = {
     "inverted labels": ("warning", "foreground (1) marks the objects, not the background around them"),
     "foreground share": ("warning", "both classes present, neither near 0 % or 100 % of the pixels"),
     "intensities": ("warning", "bit depth and range; no constant or nearly constant image"),
+    "colour images": ("warning", "gray images; colour is read as the mean of the red, green and blue channels"),
     "image sizes": ("warning", "images at least as large as what one training tile predicts"),
     "pixel sizes": ("warning", "the same pixel size in every image, where the files record one"),
 }
-"""``subject: (severity when it fails, what it checks)``: the data checks of ``doctor`` and ``train``, one table."""
+"""``subject: (severity when it fails, what it checks)``: the data checks of ``doctor`` and ``train``, one table.
+"colour images" needs the files (``check_folder``): ``train`` says the same words in ``load_folder``'s note."""
 
 RARE_SHARE = 0.02
 """A class below this share of all pixels is rare: "the other class everywhere" already scores above 98 %."""
@@ -355,7 +360,7 @@ def mask_reading(path: Path, image: np.ndarray | None = None) -> MaskReading:
     except ValueError as error:
         return MaskReading(path.name, "unreadable", str(error))
     raw = np.squeeze(raw)
-    if raw.ndim == 3 and raw.shape[-1] in (3, 4) and np.ptp(raw[..., :3], axis=-1).max() > 0:
+    if is_colour(raw):
         colours = len(np.unique(raw[..., :3].reshape(-1, 3), axis=0))
         return MaskReading(path.name, "colours", f"{colours} colours, one per object or class")
     if raw.ndim == 3 and raw.shape[-1] in (2, 3, 4):
@@ -437,7 +442,7 @@ def check_folder(
             continue
     readings = [mask_reading(masks[s], _gray(raws[s]) if s in raws else None) for s in stems]
     findings += [_mask_summary(readings), *_swapped_files(readings, raws, images)]
-    findings += [_intensities(raws, images), _pixel_sizes([images[s] for s in stems])]
+    findings += [_intensities(raws, images), _colour_images(raws, images), _pixel_sizes([images[s] for s in stems])]
     if worst(findings) == "problem" and any(r.kind in ("colours", "unreadable") for r in readings):
         return None, findings
     try:
@@ -568,6 +573,14 @@ def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Findin
     if all(raw.dtype == np.uint16 for raw in raws.values()) and high < 2**14:
         text += f" ({math.ceil(math.log2(high + 1))} of 16 bits used: camera counts in a 16-bit file)"
     return ok("intensities", text + "; each image is scaled by its own minimum and maximum")
+
+
+def _colour_images(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Finding:
+    """Colour images, which every reader averages to gray: in the words of ``load_folder``'s note."""
+    colour = [images[s].name for s, raw in raws.items() if is_colour(raw)]
+    if colour:
+        return found("colour images", colour_found(colour, len(raws)), COLOUR_ADVICE)
+    return ok("colour images", "none: every image is gray")
 
 
 def folder_pixel_sizes(files: Sequence[Path]) -> list[float]:

@@ -5,6 +5,8 @@
   numbers. ``IMAGE_SUFFIXES`` is the one list of file types they accept, ``image_files`` the one
   rule for which files of a folder count. Palette (indexed-colour) files are looked up in their
   palette, colour is averaged to gray; NaN, infinite or constant images are refused by name.
+* ``colour_found`` / ``COLOUR_ADVICE`` — the one sentence on colour images averaged to gray, which
+  ``load_folder``'s note, ``predict`` and the doctor's finding all print: counted, with what to do.
 * ``count_slices`` / ``read_slices`` — multi-page TIFF stacks (the ISBI challenge's format, and most
   microscopes'), one slice at a time.
 * ``interpret_mask`` / ``mask_to_label`` — binary, anti-aliased or instance-label masks in the course
@@ -190,17 +192,54 @@ def _tiff_array(path: Path, index: int | None) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.stack(arrays)
 
 
+def _squeeze_pages(array: np.ndarray) -> np.ndarray:
+    """``array`` without leading axes of length 1: (1, H, W) and (1, 1, H, W) TIFF pages."""
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    return array
+
+
+def is_colour(array: np.ndarray) -> bool:
+    """True for a colour image as ``read_array`` gives it: three or four channels (RGB, RGBA) whose red, green
+    and blue differ somewhere. Gray saved as RGB (all three equal) is no colour: it is read as it is."""
+    array = _squeeze_pages(np.asarray(array))
+    return array.ndim == 3 and array.shape[-1] in (3, 4) and bool(np.ptp(array[..., :3], axis=-1).max() > 0)
+
+
+COLOUR_ADVICE = (
+    "where the channels show different stains or dyes, the mean mixes them: save the channel that shows your "
+    "objects as a gray image (Fiji: Image > Color > Split Channels)"
+)
+"""What to do about colour images, after ``colour_found``: the one wording of ``load_folder``, ``predict`` and
+the doctor."""
+
+
+def colour_found(names: Sequence[str], total: int) -> str:
+    """What ``read_image`` did to the colour images ``names`` among ``total`` images, e.g. "2 of 5 images (a.png,
+    b.png) are colour, read as gray (the mean of the red, green and blue channels)"; ``""`` for none."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    which = shown if total == 1 else f"{len(names)} of {total} images ({shown})"
+    verb = "is" if len(names) == 1 else "are"
+    return f"{which} {verb} colour, read as gray (the mean of the red, green and blue channels)"
+
+
+def colour_note(names: Sequence[str], total: int) -> str:
+    """``colour_found`` and ``COLOUR_ADVICE`` in one line: the note of ``load_folder`` and ``predict``."""
+    return f"{colour_found(names, total)}; {COLOUR_ADVICE}" if names else ""
+
+
 def _single_channel(array: np.ndarray, name: str, average_colour: bool) -> np.ndarray:
     """A 2-D array: gray stored as RGB(A) keeps one channel; real colour is averaged, or refused for masks."""
-    while array.ndim > 2 and array.shape[0] == 1:  # (1, H, W) and (1, 1, H, W) TIFF pages
-        array = array[0]
+    array = _squeeze_pages(array)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim == 3 and array.shape[-1] == 2:  # gray + alpha
         array = array[..., 0]
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         rgb = array[..., :3]
-        if np.ptp(rgb, axis=-1).max() == 0:
+        if not is_colour(rgb):
             array = rgb[..., 0]
         elif average_colour:
             array = rgb.astype(np.float64).mean(axis=-1)
@@ -241,10 +280,17 @@ def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
     NaN or infinite pixels and a stack without ``index`` are refused with a ``ValueError`` that
     names the file.
     """
+    return read_image_with_colour(path, index)[0]
+
+
+def read_image_with_colour(path: str | Path, index: int | None = None) -> tuple[np.ndarray, bool]:
+    """``read_image``, and whether the file held colour that was averaged to gray (``is_colour``): ``load_folder``
+    and ``predict`` count such files for their one note (``colour_note``)."""
     path = Path(path)
     name = path.name if index is None else f"{path.name} (slice {index})"
     array = read_array(path, index)
     _check_values(array, name)
+    colour = is_colour(array)
     array = _single_channel(array, name, average_colour=True)
     if array.dtype == bool:
         array = array.astype(np.uint8)
@@ -257,7 +303,7 @@ def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
         scaled = (array.astype(np.float64) / 2 - float(low) / 2) / (float(high) / 2 - float(low) / 2)
     else:
         scaled = (array.astype(np.float64) - float(low)) / (float(high) - float(low))
-    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32), colour
 
 
 def read_slices(path: str | Path) -> Iterator[np.ndarray]:
@@ -293,7 +339,8 @@ def load_folder(path: str | Path) -> SegmentationData:
     number per object); instance labels become foreground = label > 0 with a one-pixel
     background line wherever two objects touch, so the weight map can see the border.
     Anti-aliased binary masks are thresholded (``interpret_mask``); ``notes`` says which masks
-    were read in which way. Images of any size; each is scaled to [0, 1] by its own minimum and maximum.
+    were read in which way, and one note counts the colour images, each read as the mean of its channels
+    (``colour_note``). Images of any size; each is scaled to [0, 1] by its own minimum and maximum.
     """
     root = Path(path).expanduser()
     folders = root / "images", root / "masks"
@@ -305,7 +352,9 @@ def load_folder(path: str | Path) -> SegmentationData:
     images, masks = (_files_by_stem(folder) for folder in folders)
     _check_pairs(images, masks)
     stems = sorted(images)
-    pictures = [read_image(images[stem]) for stem in stems]
+    grays = [read_image_with_colour(images[stem]) for stem in stems]
+    pictures = [picture for picture, _ in grays]
+    colour = [images[stem].name for stem, (_, averaged) in zip(stems, grays) if averaged]
     readings = [read_mask_with_note(masks[stem], f"masks/{masks[stem].name}") for stem in stems]
     for stem, image, (label, _) in zip(stems, pictures, readings):
         if image.shape != label.shape:
@@ -319,7 +368,8 @@ def load_folder(path: str | Path) -> SegmentationData:
         [images[s].name for s in stems],
         "folder",
         f"your own data ({root.name}: {len(pictures)} images with masks)",
-        _summarise_notes([(masks[stem].name, note) for stem, (_, note) in zip(stems, readings)]),
+        _summarise_notes([(masks[stem].name, note) for stem, (_, note) in zip(stems, readings)])
+        + ((colour_note(colour, len(stems)),) if colour else ()),
     )
 
 

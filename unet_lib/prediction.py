@@ -25,10 +25,11 @@ from .images import (
     IMAGE_SUFFIXES,
     BlankImage,
     SegmentationData,
+    colour_note,
     count_slices,
     hyperstack_note,
     image_files,
-    read_image,
+    read_image_with_colour,
 )
 from .isbi2012 import DataUnavailable, isbi2012_checksums, load_isbi2012
 from .metrics import cell_segments
@@ -41,13 +42,18 @@ ISBI_TEST_STEM = "isbi2012_test"
 # -- predict ------------------------------------------------------------------------------------------
 @dataclass
 class Source:
-    """One input of ``predict``: a single image, or a stack of slices (a multi-page TIFF, the ISBI test set)."""
+    """One input of ``predict``: a single image, or a stack of slices (a multi-page TIFF, the ISBI test set).
+
+    ``read(k)`` gives slice ``k`` and whether it held colour, averaged to gray; ``read_checked`` keeps that in
+    ``colour``, so that ``predict`` says it once for all its inputs (``images.colour_note``), not per slice.
+    """
 
     label: str
     stem: str
     slices: int
-    read: Callable[[int], np.ndarray]
+    read: Callable[[int], tuple[np.ndarray, bool]]
     path: Path | None = None  # the file it is read from (none for the ISBI test set)
+    colour: bool = False
 
     @property
     def is_stack(self) -> bool:
@@ -73,20 +79,20 @@ def file_source(path: Path) -> Source:
         slices = count_slices(path)
     except ValueError as error:
         raise UsageError(f"{error}; give a PNG, TIFF, JPEG or BMP file") from error
-    return Source(str(path), path.stem, slices, lambda k: read_image(path, k if slices > 1 else None), path)
+    return Source(str(path), path.stem, slices, lambda k: read_image_with_colour(path, k if slices > 1 else None), path)
 
 
 def isbi_test_source() -> Source:
     """The 30 ISBI 2012 test slices, loaded (and if need be downloaded) at the first read, after the folder checks."""
     loaded: list[SegmentationData] = []
 
-    def read(k: int) -> np.ndarray:
+    def read(k: int) -> tuple[np.ndarray, bool]:
         if not loaded:
             try:
                 loaded.append(load_isbi2012("test"))
             except DataUnavailable as error:
                 raise UsageError(f"the ISBI 2012 test slices could not be had ({error.reason}): {error}") from error
-        return loaded[0].images[k]
+        return loaded[0].images[k], False
 
     slices = sum(name.startswith("test_images/") for name in isbi2012_checksums())
     return Source("the ISBI 2012 test slices", ISBI_TEST_STEM, slices, read)
@@ -152,11 +158,14 @@ def check_inputs_untouched(sources: list[Source], out: Path) -> None:
 
 
 def read_checked(source: Source, k: int) -> np.ndarray:
+    """Slice ``k`` of ``source`` (a bad file is a ``UsageError``); a slice in colour marks ``source.colour``."""
     try:
-        return source.read(k)
+        image, colour = source.read(k)
     except ValueError as error:
         hint = "; give a PNG, TIFF, JPEG or BMP file" if str(error).startswith("cannot read") else ""
         raise UsageError(f"{error}{hint}") from error
+    source.colour |= colour
+    return image
 
 
 def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -217,6 +226,10 @@ def predict_into(
         note = hyperstack_note(source.path) if source.path is not None else ""
         if note:
             print(note)
+    files = [source.path for source in sources if source.path is not None]
+    colour = colour_note([source.path.name for source in sources if source.colour and source.path], len(files))
+    if colour:  # every slice was read above (slice_shape): one line for all of them
+        print(f"note: {colour}")
     for source, sizes in zip(sources, shapes):
         predict_source(model, source, out, threshold, one_size=len(set(sizes)) == 1, precision=how, rotations=rotations)
     return 0

@@ -399,7 +399,7 @@ def test_warnings_before_a_refusal_are_not_shown(cli, run, tmp_path, monkeypatch
     from unet_lib import prediction
 
     out, _ = run
-    real = prediction.read_image
+    real = prediction.read_image_with_colour
 
     def noisy(path, index=None):
         warnings.warn(
@@ -407,7 +407,7 @@ def test_warnings_before_a_refusal_are_not_shown(cli, run, tmp_path, monkeypatch
         )
         return real(path, index)
 
-    monkeypatch.setattr(prediction, "read_image", noisy)
+    monkeypatch.setattr(prediction, "read_image_with_colour", noisy)
     Image.fromarray(np.full((20, 20), 7, np.uint8)).save(tmp_path / "flat.png")
     cli("predict", "--checkpoint", out / "model.ckpt", tmp_path / "flat.png", "--out", tmp_path / "P").refused()
     assert not [w for w in recwarn if w.category is Image.DecompressionBombWarning]
