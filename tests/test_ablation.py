@@ -23,6 +23,9 @@ import ablation  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+ONE_CALL = {"command", "machine", "machines"}
+"""Fields an earlier version stored at the table's top from the last call only, though its runs came from several."""
+
 
 @pytest.fixture(scope="module")
 def folder(two_image_folder) -> Path:
@@ -51,8 +54,8 @@ def test_every_variant_ran_and_the_table_holds_what_each_command_wrote(tiny_tabl
         assert row["mean"] == {key: record["validation"]["mean"][key] for key in ablation.MEASURES}
         assert row["challenge"] == {key: record["validation"]["challenge"][key] for key in ablation.CHALLENGE}
         assert row["training_seconds"] == record["training_seconds"] and row["torch_threads"] == 1
-    assert table["command"] == "python tools/ablation.py --tiny --seeds 1 --threads 1"
-    assert table["budget"]["steps"] == 2 and table["budget"]["seeds"] == 1
+    assert table["about"] == ablation.ABOUT and not set(table) & ONE_CALL
+    assert table["budget"] == {"steps": 2, "tiny": True, "tiles per step": 2, "fewest seeds per variant": 1}
 
 
 def test_each_variant_changed_what_it_says_it_changed(tiny_table):
@@ -85,6 +88,7 @@ def test_a_second_call_with_more_seeds_runs_only_the_missing_ones(tiny_table, fo
     ]
     assert again["runs"][0] == table["runs"][0] and len(again["runs"]) == len(table["runs"]) + 1
     assert again["runs"][1]["command"].endswith("--seed 1") and again["runs"][1]["out"].endswith("baseline-seed-1")
+    assert again["budget"]["fewest seeds per variant"] == 1, "the budget is the runs', not the last call's --seeds 2"
 
 
 def test_fewer_than_three_seeds_are_refused_for_a_real_sweep(capsys):
@@ -117,9 +121,11 @@ def test_the_stored_table_has_at_least_three_seeds_per_variant():
         assert len(seeds) >= 3, f"{variant.name}: seeds {sorted(seeds)}"
 
 
-def test_the_stored_table_names_every_machine_its_rows_ran_on():
-    """A resumed sweep spans machines: the table lists each, and every row names its own (notebook 10 groups the
-    rows' step times by machine and threads, since only like runs compare)."""
+def test_the_stored_table_says_nothing_of_one_call_and_every_run_says_where_it_ran():
+    """A resumed sweep is several calls on several machines: the top of the table is what the tool writes from its
+    runs, with no field of one call (its command, its machine), and every run names its processor, instruction set
+    and threads (notebook 10 groups the runs' step times by them, since only like runs compare)."""
     table = json.loads(ablation.TABLE.read_text())
-    assert table["machines"] == ablation.machines_of(table["runs"])
-    assert all(row["cpu_capability"] and row["torch_threads"] >= 1 for row in table["runs"])
+    assert not set(table) & ONE_CALL, f"{sorted(set(table) & ONE_CALL)}: true of one call, not of the whole table"
+    assert table == ablation.table_of(table["runs"], table), "not what tools/ablation.py writes from these runs"
+    assert all(row["processor"] and row["cpu_capability"] and row["torch_threads"] >= 1 for row in table["runs"])

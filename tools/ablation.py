@@ -28,6 +28,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ def default_steps(tiny: bool) -> int:
 
 
 def machine() -> dict[str, Any]:
-    """What the runs ran on (absolute times depend on it, and on what else the machine was doing)."""
+    """The machine of this call (``tools/recipe_sweep.py``'s table; this tool's rows each name their own)."""
     return {
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -204,31 +205,39 @@ def in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (rank.get(r["name"], len(rank)), r.get("seed", 0)))
 
 
-def table_of(
-    rows: list[dict[str, Any]],
-    steps: int,
-    seeds: int,
-    tiny: bool,
-    threads: int | None,
-    runs: Path,
-    stored: dict[str, Any] | None = None,
-) -> dict:
-    """The JSON the tool writes: the budget, the data, the machine, the rows."""
+ABOUT = (
+    "tools/ablation.py: short `python -m unet_lib train` runs of U-Net variants (notebook 10). The tool is resumable: "
+    "each call adds the runs the file lacks and keeps the stored ones, so the runs can come from several calls, "
+    "machines and thread counts; each run records its own command, processor, instruction set and threads"
+)
+"""The table's own description: how it is made. Nothing at its top describes one call of the tool, since a resumed
+sweep is several (notebook 10 reads where each run ran from the run)."""
+
+
+def table_of(rows: list[dict[str, Any]], stored: dict[str, Any] | None = None) -> dict:
+    """The JSON the tool writes: what it is, the budget and data of its runs, the runs."""
     first = _data_of(rows, stored or {})
-    options = [*(["--tiny"] if tiny else []), *([] if steps == default_steps(tiny) else ["--steps", str(steps)])]
-    options += [] if seeds == SEEDS else ["--seeds", str(seeds)]
-    options += ["--threads", str(threads)] if threads else []
     return {
-        "about": "tools/ablation.py: short `python -m unet_lib train` runs of U-Net variants (notebook 10)",
-        "command": " ".join(["python tools/ablation.py", *options]),
-        "budget": {"steps": steps, "tiny": tiny, "tiles per step": 2, "seeds": seeds},
+        "about": ABOUT,
+        "budget": budget_of(rows),
         "data": first.get("data"),
         "validation_images": first.get("validation_images"),
-        "machine": machine(),
-        "machines": machines_of(rows),
         "total_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         **({"note": stored["note"]} if stored and "note" in stored else {}),
         "runs": in_order(rows),
+    }
+
+
+def budget_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The budget read from the runs themselves, not from the last call: a call with other ``--steps`` or
+    ``--seeds`` (with ``--only``) changes the runs it makes and leaves the others as they were."""
+    steps = sorted({r["steps"] for r in rows})
+    seeds = Counter(r["name"] for r in rows)
+    return {
+        "steps": steps[0] if len(steps) == 1 else steps,
+        "tiny": all(" ".join(TINY) in r["command"] for r in rows),
+        "tiles per step": 2,
+        "fewest seeds per variant": min(seeds.values()),
     }
 
 
@@ -243,7 +252,7 @@ def _data_of(rows: list[dict[str, Any]], stored: dict[str, Any]) -> dict[str, An
 
 
 def machines_of(rows: list[dict[str, Any]]) -> list[str]:
-    """Every processor the rows ran on (a resumed sweep can span machines; each row names its own)."""
+    """Every processor the rows ran on (``tools/recipe_sweep.py``'s table: a resumed sweep can span machines)."""
     names = [f"{r.get('processor', 'unrecorded processor')} ({r['cpu_capability']})" for r in rows]
     return sorted(set(names), key=names.index)
 
@@ -261,9 +270,7 @@ def ablation(
     """Run every variant with every seed that the table at ``path`` does not hold yet, rewriting it after each run."""
     rows = done_runs(path)
     stored = json.loads(path.read_text()) if rows else {}
-    for row in rows:  # rows stored before each row named its processor ran on the table's one machine
-        row.setdefault("cpu_capability", stored.get("machine", {}).get("cpu_capability", "unrecorded"))
-    table = table_of(rows, steps, seeds, tiny, threads, runs, stored) if rows else {}
+    table = table_of(rows, stored) if rows else {}
     for variant in variants:
         for seed in range(seeds):
             command = command_text(train_arguments(variant, steps, data, run_folder(runs, variant, seed), tiny, seed))
@@ -272,7 +279,7 @@ def ablation(
                 continue
             rows = [r for r in rows if not (r["name"] == variant.name and r.get("seed", 0) == seed)]
             rows.append(run(variant, seed, steps, data, runs, tiny, threads))
-            table = table_of(rows, steps, seeds, tiny, threads, runs, stored)
+            table = table_of(rows, stored)
             write_table(path, table)
     return table
 
