@@ -293,6 +293,14 @@ def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, o
     assert main(["predict", "--foo"]) == 2 and "did you mean" not in capsys.readouterr().err
 
 
+def test_several_mistyped_options_get_one_question(capsys):
+    assert main(["train", "--stpes", "3", "--dta", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unrecognized arguments: --stpes 3 --dta x; did you mean --steps and --data? "
+        "(`python -m unet_lib train --help` lists the options)\n"
+    )
+
+
 def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path, capsys):
     import tifffile
 
