@@ -156,6 +156,18 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert set(json.loads((copy / "metrics.json").read_text())["per_image"]) == {"new.png", "renamed2.png"}
 
 
+def test_a_last_ckpt_knows_its_training_images_as_a_model_ckpt_does(trained, own_data):
+    # evaluate on last.ckpt (an interrupted run's) scored the images it trained on, unsaid: it had no fingerprints
+    from unet_lib.commands import images_to_score
+    from unet_lib.images import load_folder
+
+    folder = load_folder(own_data)
+    for name in ("last.ckpt", "model.ckpt"):
+        scored, which, note = images_to_score(folder, checkpoints.load_checkpoint(trained / name), "val")
+        assert scored.names == ["cells2.png"] and which == "the 1 image it did not train on", name
+        assert note.startswith("left out: 2 other images that trained the checkpoint"), name
+
+
 def test_evaluate_measures_as_train_did_unless_told(trained, own_data, tmp_path, capsys):
     """The same thresholds and views give the numbers train wrote; ``--rotations 1`` measures single views."""
     trained_record = json.loads((trained / "metrics.json").read_text())["validation"]
