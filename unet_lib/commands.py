@@ -487,7 +487,7 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return dataset.subset(scored), which, note
     else:
-        scored, which = list(range(len(dataset))), f"all {_images(len(dataset))}"
+        scored, which = list(range(len(dataset))), f"{'all' if len(dataset) > 1 else 'the'} {_images(len(dataset))}"
     flattering = len(trained & set(scored))
     note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
     return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note
@@ -522,7 +522,8 @@ def _images(count: int, which: str = "") -> str:
 def _flatters(trained: int, every: bool = False) -> str:
     """The note for scores on images the checkpoint was trained on."""
     if every:
-        return "the checkpoint was trained on these images too, so the scores flatter it"
+        these = "these images" if trained > 1 else "this image"
+        return f"the checkpoint was trained on {these} too, so the scores flatter it"
     return f"the checkpoint was trained on {trained} of these images, which flatters the scores"
 
 
