@@ -156,6 +156,18 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert set(json.loads((copy / "metrics.json").read_text())["per_image"]) == {"new.png", "renamed2.png"}
 
 
+def test_a_last_ckpt_knows_its_training_images_as_a_model_ckpt_does(trained, own_data):
+    # evaluate on last.ckpt (an interrupted run's) scored the images it trained on, unsaid: it had no fingerprints
+    from unet_lib.commands import images_to_score
+    from unet_lib.images import load_folder
+
+    folder = load_folder(own_data)
+    for name in ("last.ckpt", "model.ckpt"):
+        scored, which, note = images_to_score(folder, checkpoints.load_checkpoint(trained / name), "val")
+        assert scored.names == ["cells2.png"] and which == "the 1 image it did not train on", name
+        assert note.startswith("left out: 2 other images that trained the checkpoint"), name
+
+
 def test_evaluate_measures_as_train_did_unless_told(trained, own_data, tmp_path, capsys):
     """The same thresholds and views give the numbers train wrote; ``--rotations 1`` measures single views."""
     trained_record = json.loads((trained / "metrics.json").read_text())["validation"]
@@ -293,6 +305,14 @@ def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, o
     assert main(["predict", "--foo"]) == 2 and "did you mean" not in capsys.readouterr().err
 
 
+def test_several_mistyped_options_get_one_question(capsys):
+    assert main(["train", "--stpes", "3", "--dta", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unrecognized arguments: --stpes 3 --dta x; did you mean --steps and --data? "
+        "(`python -m unet_lib train --help` lists the options)\n"
+    )
+
+
 def test_predict_reads_16_bit_tiff_and_colour_images(trained, tmp_path, capsys):
     import tifffile
 
@@ -364,7 +384,11 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     whole, which, note = images_to_score(
         one, {"record": {"data": one.description, "validation_images": ["0.png"]}}, "val"
     )
-    assert whole.names == ["0.png"] and which == "all 1 image" and "trained on these images too" in note
+    assert (
+        whole.names == ["0.png"]
+        and which == "the 1 image"
+        and note.startswith("the checkpoint was trained on this image too")
+    )
     # ISBI-like data: --slices all includes the 25 training slices of a checkpoint trained on it
     isbi = data(30, "isbi2012", "ISBI 2012 training slices")
     trained_on_isbi = {"record": {"data": isbi.description}}

@@ -140,6 +140,7 @@ def own_folder(tmp_path):
 
 def test_load_folder_reads_pngs_tiffs_and_instance_labels(own_folder):
     loaded = load_folder(own_folder)
+    assert loaded.description == f"your own data ({own_folder.name}: 3 images with masks)"
     assert loaded.names == ["a.png", "b.tif", "c.png"] and loaded.source == "folder"
     assert [im.shape for im in loaded.images] == [(40, 50), (30, 20), (16, 16)]
     assert all(im.dtype == np.float32 and im.min() == 0.0 and im.max() == 1.0 for im in loaded.images)
@@ -176,6 +177,13 @@ def test_colour_image_becomes_gray_but_a_colour_mask_is_refused_by_name(own_fold
     save_png(own_folder / "masks" / "a.png", colour)
     with pytest.raises(ValueError, match=r"a\.png is a colour image.*colour_mask_to_instances"):
         load_folder(own_folder)
+
+
+def test_a_one_image_folder_is_described_in_the_singular(own_folder):
+    for name in ("b", "c"):
+        next((own_folder / "images").glob(f"{name}.*")).unlink()
+        next((own_folder / "masks").glob(f"{name}.*")).unlink()
+    assert load_folder(own_folder).description == f"your own data ({own_folder.name}: 1 image with its mask)"
 
 
 def test_colour_images_get_one_counted_note_and_gray_ones_none(own_folder, capsys):

@@ -180,6 +180,24 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert files.severity == "problem" and "cannot read b.png" in files.found and "PNG or TIFF" in files.advice
     assert all(f.severity == "ok" for f in diagnose.about(findings, "masks"))
 
+    write_pair(tmp_path / "stack", "a", image, label)  # a stack in images/: no fault of the masks either
+    write_pair(tmp_path / "stack", "b", image, label)
+    (tmp_path / "stack" / "images" / "b.png").unlink()
+    tifffile.imwrite(tmp_path / "stack" / "images" / "b.tif", np.stack([image, image]))
+    _, findings = diagnose.check_folder(tmp_path / "stack")
+    [files] = diagnose.about(findings, "files")
+    assert files.severity == "problem"
+    assert files.advice.endswith("for training save each slice as its own file") and all(
+        f.severity == "ok" for f in diagnose.about(findings, "masks")
+    )
+    assert "b.tif is a stack of 2 images (2 × 128 × 128)" == files.found
+    tifffile.imwrite(
+        tmp_path / "stack" / "images" / "b.tif", np.stack([image, image, image], axis=-1)[None].repeat(2, 0)
+    )
+    [files] = diagnose.about(diagnose.check_folder(tmp_path / "stack")[1], "files")  # a colour stack
+    assert files.found == "b.tif has shape (2, 128, 128, 3), but must be one 2-D image"
+    assert files.advice == "save it as a single gray image"
+
     write_pair(tmp_path / "flat", "a", np.full((128, 128), 7, np.uint8), label)
     _, findings = diagnose.check_folder(tmp_path / "flat")
     assert diagnose.about(findings, "intensities")[0].severity == "problem"

@@ -84,11 +84,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def did_you_mean(parser: argparse.ArgumentParser, extra: list[str]) -> str:
-    """``"; did you mean --steps?"`` for a mistyped option (``--stpes``), ``""`` when no option is close."""
+    """``"; did you mean --steps?"`` for a mistyped option (``--stpes``), one question for several (``"; did you
+    mean --steps and --data?"``), ``""`` when no option is close."""
     options = [option for action in parser._actions for option in action.option_strings]
     typed = [word.split("=")[0] for word in extra if word.startswith("--")]
-    close = [difflib.get_close_matches(word, options, n=1, cutoff=0.7) for word in typed]
-    return "".join(f"; did you mean {match[0]}?" for match in close if match)
+    close = [match for word in typed for match in difflib.get_close_matches(word, options, n=1, cutoff=0.7)]
+    return f"; did you mean {' and '.join(close)}?" if close else ""
 
 
 def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

@@ -148,8 +148,9 @@ def split_data(dataset: SegmentationData, verbose: bool = True) -> tuple[Segment
     return train_val_split(dataset)
 
 
-def fit_arguments(plan: TrainPlan, out: Path) -> dict[str, Any]:
-    """The one place that turns a plan into ``train.fit``'s options (``notes`` travel into ``last.ckpt``)."""
+def fit_arguments(plan: TrainPlan, out: Path, train_part: SegmentationData) -> dict[str, Any]:
+    """The one place that turns a plan into ``train.fit``'s options (``notes`` travel into ``last.ckpt``: with
+    ``training_images``, ``evaluate`` on a ``last.ckpt`` knows the images it trained on, as on a ``model.ckpt``)."""
     recipe = plan.recipe
     return dict(
         steps=plan.steps,
@@ -167,8 +168,14 @@ def fit_arguments(plan: TrainPlan, out: Path) -> dict[str, Any]:
         warmup_steps=recipe.warmup_steps,
         bn_momentum=recipe.bn_momentum if recipe.batch_norm else None,
         precision=plan.precision,
-        notes={"recipe": asdict(recipe), "data": plan.data},
+        notes={"recipe": asdict(recipe), "data": plan.data, "training_images": training_prints(train_part)},
     )
+
+
+def training_prints(train_part: SegmentationData) -> list[str]:
+    """The fingerprints (``images.fingerprint``) of the training images, stored in ``last.ckpt`` and ``model.ckpt``
+    so that ``evaluate`` (``trained_on``) knows them again in any folder, under any name."""
+    return [fingerprint(image) for image in train_part.images]
 
 
 def command_train(plan: TrainPlan) -> int:
@@ -231,7 +238,8 @@ def train_into(
             for line in diagnose.budget_lines(plan.recipe, plan.steps, plan.minutes, default_run, plan.precision):
                 print(line)
         stage = "training"
-        history = train.fit(model, tiles, val_tiles, **fit_arguments(plan, out))  # a signal: stop after a step
+        arguments = fit_arguments(plan, out, train_part)
+        history = train.fit(model, tiles, val_tiles, **arguments)  # a signal: stop after a step
         if history.stopped == "diverged":  # every rank sees it at the same step (the gradients are shared)
             raise UsageError(divergence_message(plan, out, history, started))
         if not world.is_main:  # the other ranks' work is done: rank 0 evaluates and writes
@@ -333,7 +341,7 @@ def write_training_outputs(
         recipe=asdict(plan.recipe),
         data_profile=diagnose.data_profile(train_part, diagnose.pixel_size_of(plan.data)),
         record=finite_or_null(json.loads(json.dumps(record))),
-        training_images=[fingerprint(image) for image in train_part.images],  # for evaluate's note, not metrics
+        training_images=training_prints(train_part),  # for evaluate's note, not metrics
     )
     figure = viz.prediction_figure(
         val_part.images, probabilities, val_part.labels, list(val_part.names), thresholds["threshold"]
@@ -479,7 +487,7 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return dataset.subset(scored), which, note
     else:
-        scored, which = list(range(len(dataset))), f"all {_images(len(dataset))}"
+        scored, which = list(range(len(dataset))), f"{'all' if len(dataset) > 1 else 'the'} {_images(len(dataset))}"
     flattering = len(trained & set(scored))
     note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
     return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note
@@ -514,7 +522,8 @@ def _images(count: int, which: str = "") -> str:
 def _flatters(trained: int, every: bool = False) -> str:
     """The note for scores on images the checkpoint was trained on."""
     if every:
-        return "the checkpoint was trained on these images too, so the scores flatter it"
+        these = "these images" if trained > 1 else "this image"
+        return f"the checkpoint was trained on {these} too, so the scores flatter it"
     return f"the checkpoint was trained on {trained} of these images, which flatters the scores"
 
 

@@ -461,8 +461,14 @@ LOAD_FAILURES = {
     "same file names": ("pairing", "give each image and its mask the same name (extensions may differ)"),
     " but its mask ": ("pairing", "save each mask at the size of its image"),
     "cannot read": ("files", "save it as PNG or TIFF, or move it out of the folder"),
+    "must be one 2-D image": ("files", "save it as a single gray image"),
+    " is a stack of ": (
+        "files",
+        "predict reads stacks slice by slice, but for training save each slice as its own file",
+    ),
 }
-"""What ``load_folder``'s refusals are about (a phrase of the message → subject, advice); any other is "masks"."""
+"""What ``load_folder``'s refusals are about (a phrase of the message → subject, advice); any other is "masks". A
+stack or a file of odd shape, in images/ or masks/, is "files": not a question of how a mask is read."""
 
 
 def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:

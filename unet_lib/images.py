@@ -362,12 +362,13 @@ def load_folder(path: str | Path) -> SegmentationData:
                 f"{images[stem].name} is {image.shape} but its mask {masks[stem].name} is {label.shape}; "
                 "save each mask at the size of its image"
             )
+    counted = "1 image with its mask" if len(pictures) == 1 else f"{len(pictures)} images with masks"
     return SegmentationData(
         pictures,
         [label for label, _ in readings],
         [images[s].name for s in stems],
         "folder",
-        f"your own data ({root.name}: {len(pictures)} images with masks)",
+        f"your own data ({root.name}: {counted})",
         _summarise_notes([(masks[stem].name, note) for stem, (_, note) in zip(stems, readings)])
         + ((colour_note(colour, len(stems)),) if colour else ()),
     )

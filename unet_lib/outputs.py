@@ -2,9 +2,9 @@
 
 The three commands of ``python -m unet_lib`` write through these pieces:
 
-* ``check_writable`` and ``choose_folder`` — the output folder is created and proved writable (and roomy)
-  before any work; a folder that holds an earlier run is refused, or for the default folder a fresh
-  numbered one is used (``runs/train-2``), and the command says which;
+* ``check_writable`` — the output folder is created and proved writable (and roomy) before any work; a
+  folder that holds an earlier run is refused, or for the default folder a fresh numbered one is used
+  (``runs/train-2``, ``next_free``), and the command says which once its inputs are read (``claim_folder``);
 * ``write_json``, ``save_png``, ``save_figure`` — every file through ``runtime.write_atomic``, JSON
   always valid (an undefined measure is ``null``);
 * ``claim_folder`` — one writer per output folder: ``train``, ``predict`` and ``evaluate`` hold an advisory lock
@@ -150,22 +150,6 @@ def earlier_run_message(folder: Path, found: list[str]) -> str:
     )
 
 
-def choose_folder(folder: Path, given: bool, overwrite: bool, clash: Callable[[Path], list[str]]) -> Path:
-    """Where to write: ``folder``, unless ``clash(folder)`` names files an earlier run left there.
-
-    Then a given ``--out`` is refused (``--overwrite`` gives consent), and the default folder
-    moves to the next free numbered one (and says so).
-    """
-    found = clash(folder)
-    if not found or overwrite:
-        return folder
-    if given:
-        raise UsageError(earlier_run_message(folder, found))
-    fresh = next_free(folder, lambda candidate: bool(clash(candidate)) or candidate.is_file())
-    print(f"{folder} holds an earlier run, so this one writes into {fresh}")
-    return fresh
-
-
 # -- one writer per folder --------------------------------------------------------------------------
 LOCK_NAME = ".unet_lib.lock"
 """The lock file inside an output folder (hidden, so ``occupied`` does not count it as an earlier run's file)."""
@@ -266,10 +250,10 @@ def claim_folder(
 ) -> Iterator[FolderLock]:
     """``with claim_folder(...) as lock:`` write into ``lock.folder``, which no other command writes into meanwhile.
 
-    The folder is chosen as ``choose_folder`` chooses it, but only *after* its lock is taken, so two
-    commands started at the same moment cannot both find it empty: the second is refused with one line
-    naming the first (a default folder moves on to the next numbered one instead, and says so when the
-    command calls ``lock.announce()``, once its inputs are checked). The folder is checked writable
+    A folder that holds an earlier run (``clash``) is refused, or the default one moves on (``next_free``), but
+    only *after* its lock is taken, so two commands started at the same moment cannot both find it empty: the
+    second is refused with one line naming the first (a default folder moves on to the next numbered one instead,
+    and says so when the command calls ``lock.announce()``, once its inputs are checked). The folder is checked writable
     (``check_writable``) before any work; at the end, however it ends, the lock is released and a folder
     this command created and left empty is removed.
     """
