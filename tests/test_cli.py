@@ -303,6 +303,8 @@ def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, o
         "options)\n"
     )
     assert main(["predict", "--foo"]) == 2 and "did you mean" not in capsys.readouterr().err
+    assert main(["predict", "--data", str(own_data)]) == 2  # the option of train and evaluate
+    assert "predict takes the images themselves: give their folder, e.g. my_folder/images" in capsys.readouterr().err
 
 
 def test_several_mistyped_options_get_one_question(capsys):
@@ -403,3 +405,6 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
         whole, which, note = images_to_score(folder, state, "val")
         assert whole.names == folder.names and which == "all 4 images" and note == ""
     assert images_to_score(isbi, {}, "all")[2] == ""
+    # fingerprints that match nothing here (the folder saved again at another bit depth): the record still knows it
+    resaved = {"record": {"data": folder.description, "validation_images": ["3.png"]}, "training_images": ["0" * 16]}
+    assert images_to_score(folder, resaved, "val")[0].names == ["3.png"]

@@ -202,6 +202,21 @@ def test_colour_images_get_one_counted_note_and_gray_ones_none(own_folder, capsy
     assert capsys.readouterr().out.count("are colour") == 1, "train and evaluate print the note once"
 
 
+def test_colour_is_what_shows_and_the_count_reads_well():
+    from unet_lib.images import colour_found, is_colour
+
+    gray = np.full((4, 5), 90, np.uint8)
+    hidden = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+    hidden[0, 0] = (255, 0, 0, 0)  # a colour under a transparent pixel (some editors leave one): not seen
+    assert not is_colour(hidden)
+    hidden[0, 0, 3] = 255
+    assert is_colour(hidden) and not is_colour(np.dstack([gray] * 3))
+    assert colour_found(["a.png", "b.png"], 2).startswith("both images (a.png, b.png) are colour")
+    assert colour_found(["a.png", "b.png", "c.png"], 3).startswith("all 3 images (a.png, b.png, c.png) are colour")
+    assert colour_found(["a.png"], 3).startswith("1 of 3 images (a.png) is colour")
+    assert colour_found(["a.png"], 1).startswith("a.png is colour")
+
+
 def test_bad_masks_are_rejected_by_name(own_folder):
     tifffile.imwrite(own_folder / "masks" / "b.tiff", np.full((30, 20), 0.5, np.float32))
     with pytest.raises(ValueError, match=r"b\.tiff.*non-integer"):

@@ -76,8 +76,7 @@ def test_inverted_labels_are_a_warning_exit_0(tmp_path, capsys):
 def test_colour_images_are_one_warning_of_the_doctor_and_one_note_of_train(tmp_path, capsys):
     folder = em_folder(tmp_path / "stained", colour=True)
     said = (
-        "2 of 2 images (slice_0.png, slice_1.png) are colour, read as gray (the mean of the red, green and blue "
-        "channels)"
+        "both images (slice_0.png, slice_1.png) are colour, read as gray (the mean of the red, green and blue channels)"
     )
     status, lines, _ = run(capsys, "--data", str(folder))
     assert status == 0 and [line for line in lines if "are colour" in line] == [

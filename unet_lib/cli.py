@@ -88,6 +88,8 @@ def did_you_mean(parser: argparse.ArgumentParser, extra: list[str]) -> str:
     mean --steps and --data?"``), ``""`` when no option is close."""
     options = [option for action in parser._actions for option in action.option_strings]
     typed = [word.split("=")[0] for word in extra if word.startswith("--")]
+    if "--data" in typed and parser.prog.endswith(" predict"):  # predict's inputs are its arguments
+        return "; predict takes the images themselves: give their folder, e.g. my_folder/images, or the files"
     close = [match for word in typed for match in difflib.get_close_matches(word, options, n=1, cutoff=0.7)]
     return f"; did you mean {' and '.join(close)}?" if close else ""
 

@@ -494,12 +494,13 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
 
 
 def trained_on(dataset: SegmentationData, state: dict[str, Any]) -> set[int]:
-    """Which of ``dataset``'s images trained the checkpoint: known by their pixels (``images.fingerprint``); for a
-    checkpoint from before fingerprints, by its record: the same data (name and image count) less the images its
-    run held out."""
+    """Which of ``dataset``'s images trained the checkpoint: known by their pixels (``images.fingerprint``); where no
+    image is known so (a checkpoint from before fingerprints, files saved again), by its record: the same data
+    (folder name and image count) less the images its run held out."""
     prints = set(state.get("training_images") or ())
-    if prints:
-        return {i for i, image in enumerate(dataset.images) if fingerprint(image) in prints}
+    known = {i for i, image in enumerate(dataset.images) if fingerprint(image) in prints}
+    if known:  # else, perhaps, the same folder saved again at another bit depth: its record may still know it
+        return known
     record = state.get("record") or {}
     if record.get("data") != dataset.description:
         return set()

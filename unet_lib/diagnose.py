@@ -49,6 +49,7 @@ from .images import (
     COLOUR_ADVICE,
     SegmentationData,
     colour_found,
+    fingerprint,
     image_files,
     interpret_mask,
     is_colour,
@@ -129,6 +130,7 @@ DATA_FINDINGS: dict[str, tuple[str, str]] = {
     "foreground share": ("warning", "both classes present, neither near 0 % or 100 % of the pixels"),
     "intensities": ("warning", "bit depth and range; no constant or nearly constant image"),
     "colour images": ("warning", "gray images; colour is read as the mean of the red, green and blue channels"),
+    "duplicate images": ("warning", "no two images with the same pixels: a copy held out for validation flatters it"),
     "image sizes": ("warning", "images at least as large as what one training tile predicts"),
     "pixel sizes": ("warning", "the same pixel size in every image, where the files record one"),
 }
@@ -178,6 +180,7 @@ def check_data(
         *check_images_look_like_images(data),
         *check_inverted(data),
         *check_grey_levels(data),
+        *check_duplicates(data),
         *check_sizes(data, tile_size, depth, padding),
     ]
 
@@ -309,6 +312,26 @@ def check_grey_levels(data: SegmentationData) -> list[Finding]:
             )
         ]
     return [ok("intensities", "each image scaled to [0, 1] by its own minimum and maximum, many grey levels")]
+
+
+def check_duplicates(data: SegmentationData) -> list[Finding]:
+    """Images with the same pixels (``images.fingerprint``), under any names: a copy that lands among the held-out
+    images is scored as unseen although the model trained on it, and a copy among the training images counts twice."""
+    first: dict[str, str] = {}  # fingerprint → the first image with those pixels
+    copies = []
+    for name, image in zip(data.names, data.images):
+        original = first.setdefault(fingerprint(image), name)
+        if original != name:
+            copies.append(f"{name} = {original}")
+    if copies:
+        return [
+            found(
+                "duplicate images",
+                f"{len(copies)} of {len(data)} images repeat another's pixels ({_names(copies)})",
+                "remove the copies: a copy held out for validation scores what the model has already seen",
+            )
+        ]
+    return [ok("duplicate images", f"none: the {len(data)} images all differ")]
 
 
 def check_sizes(data: SegmentationData, tile_size: int, depth: int = 4, padding: str = "valid") -> list[Finding]:
@@ -586,7 +609,7 @@ def _colour_images(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Find
     colour = [images[s].name for s, raw in raws.items() if is_colour(raw)]
     if colour:
         return found("colour images", colour_found(colour, len(raws)), COLOUR_ADVICE)
-    return ok("colour images", "none: every image is gray")
+    return ok("colour images", "every image is gray")
 
 
 def folder_pixel_sizes(files: Sequence[Path]) -> list[float]:

@@ -201,9 +201,13 @@ def _squeeze_pages(array: np.ndarray) -> np.ndarray:
 
 def is_colour(array: np.ndarray) -> bool:
     """True for a colour image as ``read_array`` gives it: three or four channels (RGB, RGBA) whose red, green
-    and blue differ somewhere. Gray saved as RGB (all three equal) is no colour: it is read as it is."""
+    and blue differ somewhere it is not transparent. Gray saved as RGB (all three equal) is no colour: it is read
+    as it is."""
     array = _squeeze_pages(np.asarray(array))
-    return array.ndim == 3 and array.shape[-1] in (3, 4) and bool(np.ptp(array[..., :3], axis=-1).max() > 0)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        return False
+    rgb = array[..., :3] if array.shape[-1] == 3 else array[..., :3][array[..., 3] > 0]  # transparent pixels: unseen
+    return rgb.size > 0 and bool(np.ptp(rgb, axis=-1).max() > 0)
 
 
 COLOUR_ADVICE = (
@@ -220,7 +224,8 @@ def colour_found(names: Sequence[str], total: int) -> str:
     if not names:
         return ""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    which = shown if total == 1 else f"{len(names)} of {total} images ({shown})"
+    count = {1: "", 2: "both images"}.get(total, f"all {total} images") if len(names) == total else ""
+    which = shown if total == 1 else f"{count or f'{len(names)} of {total} images'} ({shown})"
     verb = "is" if len(names) == 1 else "are"
     return f"{which} {verb} colour, read as gray (the mean of the red, green and blue channels)"
 
@@ -239,7 +244,7 @@ def _single_channel(array: np.ndarray, name: str, average_colour: bool) -> np.nd
         array = array[..., 0]
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         rgb = array[..., :3]
-        if not is_colour(rgb):
+        if not is_colour(array):
             array = rgb[..., 0]
         elif average_colour:
             array = rgb.astype(np.float64).mean(axis=-1)
