@@ -241,7 +241,7 @@ def test_colour_images_are_one_warning_in_the_words_of_load_folders_note(tmp_pat
 def test_duplicate_images_are_named_under_any_name():
     # A review: a copy of a training image among the held-out ones is scored as unseen; the doctor and train name it.
     em = make_synthetic_em(3, 64)
-    assert [f.line() for f in diagnose.check_duplicates(em)] == ["[ok] duplicate images: none: the 3 images all differ"]
+    assert [f.line() for f in diagnose.check_duplicates(em)] == ["[ok] duplicate images: the 3 images all differ"]
     copied = SegmentationData(
         [*em.images, em.images[0].copy()],
         [*em.labels, em.labels[0]],

@@ -331,7 +331,7 @@ def check_duplicates(data: SegmentationData) -> list[Finding]:
                 "remove the copies: a copy held out for validation scores what the model has already seen",
             )
         ]
-    return [ok("duplicate images", f"none: the {len(data)} images all differ")]
+    return [ok("duplicate images", f"the {len(data)} images all differ" if len(data) > 1 else "one image only")]
 
 
 def check_sizes(data: SegmentationData, tile_size: int, depth: int = 4, padding: str = "valid") -> list[Finding]:
