@@ -408,3 +408,31 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     # fingerprints that match nothing here (the folder saved again at another bit depth): the record still knows it
     resaved = {"record": {"data": folder.description, "validation_images": ["3.png"]}, "training_images": ["0" * 16]}
     assert images_to_score(folder, resaved, "val")[0].names == ["3.png"]
+
+
+def test_a_held_out_copy_of_a_training_image_is_named_by_train_and_evaluate():
+    # A biologist's walk-through: a duplicate under another name was held out; train's table scored it unsaid, and
+    # evaluate said only "trained on these images too", not why (every image's pixels had trained the checkpoint).
+    from unet_lib.commands import images_to_score, seen_copies
+    from unet_lib.images import SegmentationData, fingerprint
+
+    rng = np.random.default_rng(0)
+    first, second = (rng.random((8, 8)).astype(np.float32) for _ in range(2))
+    labels = [np.ones((8, 8), np.uint8)] * 2
+
+    def data(images: list[np.ndarray], names: list[str]) -> SegmentationData:
+        return SegmentationData(images, labels[: len(images)], names, "folder", "your own data (f)")
+
+    train_part = data([first], ["a.png"])
+    assert seen_copies(train_part, data([first], ["copy_of_a.png"])) == (
+        "copy_of_a.png has the pixels of a training image, so its scores flatter the model"
+    )
+    assert seen_copies(train_part, data([second], ["b.png"])) == ""
+    folder = data([first, first], ["a.png", "copy_of_a.png"])
+    scored, which, note = images_to_score(folder, {"training_images": [fingerprint(first)]}, "val")
+    assert which == "all 2 images" and "a copy under another name counts" in note
+    distinct = data([first, second], ["a.png", "b.png"])
+    assert (
+        "copy"
+        not in images_to_score(distinct, {"training_images": [fingerprint(first), fingerprint(second)]}, "all")[2]
+    )

@@ -172,6 +172,20 @@ def fit_arguments(plan: TrainPlan, out: Path, train_part: SegmentationData) -> d
     )
 
 
+def seen_copies(train_part: SegmentationData, val_part: SegmentationData) -> str:
+    """The sentence for train's note under its validation table when held-out images repeat a training image's
+    pixels ("" if none): such a copy scores what the model has already seen (doctor's "duplicate images")."""
+    if train_part is val_part:  # a one-image folder: its own line says so
+        return ""
+    prints = set(training_prints(train_part))
+    copies = [name for name, image in zip(val_part.names, val_part.images) if fingerprint(image) in prints]
+    if not copies:
+        return ""
+    if len(copies) == 1:
+        return f"{copies[0]} has the pixels of a training image, so its scores flatter the model"
+    return f"{', '.join(copies)} have the pixels of training images, so their scores flatter the model"
+
+
 def training_prints(train_part: SegmentationData) -> list[str]:
     """The fingerprints (``images.fingerprint``) of the training images, stored in ``last.ckpt`` and ``model.ckpt``
     so that ``evaluate`` (``trained_on``) knows them again in any folder, under any name."""
@@ -325,6 +339,8 @@ def write_training_outputs(
     metrics = evaluate_images(probabilities, val_part.labels, val_part.names, thresholds)
     words = class_words(dataset.source)
     print(format_table(metrics, classes=words))
+    if copies := seen_copies(train_part, val_part):
+        print(f"note: {copies}; remove the copies (doctor's 'duplicate images')")
     baseline = constant_baseline(val_part.labels, words[0])
     print(baseline_note(metrics, val_part.labels, baseline))
     record = run_record(plan, dataset, val_part, model, history, steps)
@@ -490,6 +506,11 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         scored, which = list(range(len(dataset))), f"{'all' if len(dataset) > 1 else 'the'} {_images(len(dataset))}"
     flattering = len(trained & set(scored))
     note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
+    if slices == "val" and dataset.source == "folder" and len(dataset) > 1 and flattering == len(dataset):
+        note = (  # a held-out copy of a training image (doctor's "duplicate images"): nothing here is unseen
+            f"each of these {len(dataset)} images has the pixels of an image the checkpoint trained on (a copy under "
+            "another name counts), so none is unseen and the scores flatter it; evaluate on images it has not seen"
+        )
     return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note
 
 
