@@ -436,3 +436,21 @@ def test_a_held_out_copy_of_a_training_image_is_named_by_train_and_evaluate():
         "copy"
         not in images_to_score(distinct, {"training_images": [fingerprint(first), fingerprint(second)]}, "all")[2]
     )
+
+
+def test_train_describes_its_recipe_in_words_not_python_values(tmp_path):
+    # "batch norm True | augmentation False" was Python's repr of the recipe, not a sentence
+    from dataclasses import replace
+
+    from unet_lib.commands import TrainPlan, describe_run, train
+
+    tiny = replace(train.CPU_DEFAULT, base_channels=2, depth=1)
+
+    def line(recipe: train.Recipe) -> str:
+        plan = TrainPlan(recipe=recipe, data="synthetic", out=tmp_path, steps=20, minutes=None, seed=0)
+        return describe_run(plan, recipe.model(), 100)
+
+    cpu, paper = line(tiny), line(replace(tiny, batch_norm=False, augment=True, elastic=True))
+    assert "True" not in cpu + paper and "False" not in cpu + paper
+    assert "with batch norm" in cpu and "no augmentation" in cpu
+    assert "no batch norm" in paper and ", augmentation" in paper

@@ -276,10 +276,12 @@ def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
     )
     resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""
     return (
-        f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, batch norm {recipe.batch_norm}, "
+        f"model: U-Net depth {recipe.depth}, {recipe.base_channels} base channels, "
+        f"{'with' if recipe.batch_norm else 'no'} batch norm, "
         f"{count_parameters(model):,} parameters | tiles {recipe.tile_size}→{out_size} px, batch {recipe.batch_size}, "
         f"{recipe.optimizer} lr {recipe.lr:g}{' annealed' if recipe.anneal else ''}, "
-        f"augmentation {recipe.augment}{'' if recipe.elastic or not recipe.augment else ' (no elastic)'}"
+        f"{'augmentation' if recipe.augment else 'no augmentation'}"
+        f"{'' if recipe.elastic or not recipe.augment else ' (no elastic)'}"
         f"{variants(recipe)} | budget {budget}{resumed}"
     )
 
