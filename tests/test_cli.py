@@ -222,7 +222,7 @@ def test_every_command_says_how_many_threads_it_uses_and_why(trained, own_data, 
     assert main(["predict", "--checkpoint", checkpoint, images, "--out", str(tmp_path / "p"), "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("model: ") and lines[1].startswith("using 1 thread (requested 1;")
-    assert lines[2].startswith("predicting 3 image(s) in")
+    assert lines[2].startswith("predicting 3 images in")  # not "image(s)"
     assert main(["evaluate", "--checkpoint", checkpoint, "--data", str(own_data), "--out", str(tmp_path / "e")]) == 0
     assert "\nusing 1 thread (UNET_THREADS 1;" in capsys.readouterr().out  # one_thread sets UNET_THREADS=1
     assert main(["predict", "--checkpoint", checkpoint, images, "--threads", "0"]) == 2

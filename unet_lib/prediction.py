@@ -221,7 +221,8 @@ def predict_into(
     announce()
     print(f"model: {model_origin(checkpoint, state)}")
     print(f"using {decision.describe()}")
-    print(f"predicting {sum(source.slices for source in sources)} image(s) in {how.describe()}{views}")
+    count = sum(source.slices for source in sources)
+    print(f"predicting {count} image{'' if count == 1 else 's'} in {how.describe()}{views}")
     for source in sources:
         note = hyperstack_note(source.path) if source.path is not None else ""
         if note:
