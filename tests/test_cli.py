@@ -454,3 +454,10 @@ def test_train_describes_its_recipe_in_words_not_python_values(tmp_path):
     assert "True" not in cpu + paper and "False" not in cpu + paper
     assert "with batch norm" in cpu and "no augmentation" in cpu
     assert "no batch norm" in paper and ", augmentation" in paper
+
+
+def test_the_model_line_counts_one_step_in_the_singular():
+    from unet_lib.checkpoints import model_origin
+
+    assert model_origin("nuclei.ckpt", {"step": 1}) == "nuclei.ckpt (1 step)"  # notebook 11 printed "(1 steps)"
+    assert model_origin("m.ckpt", {"step": 20, "record": {"data": "f"}}) == "m.ckpt (20 steps, trained on f)"

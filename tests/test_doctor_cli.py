@@ -145,8 +145,8 @@ def test_train_prints_the_data_findings_and_its_budget_before_step_1(tmp_path, c
     assert main(["train", "--data", str(folder), "--steps", "1", "--out", str(tmp_path / "run"), *TINY]) == 0
     out = capsys.readouterr().out
     assert "[warning] inverted labels: in 2 of 2 masks" in out
-    assert "budget: 1 steps (--steps)" in out
-    assert out.index("[warning] inverted labels") < out.index("trained 1 steps")
+    assert "budget: 1 step (--steps)" in out  # not "1 steps"
+    assert out.index("[warning] inverted labels") < out.index("trained 1 step in")
 
 
 def test_train_on_healthy_data_prints_no_finding_and_forecasts_a_time_budget(tmp_path, capsys):

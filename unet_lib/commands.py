@@ -327,7 +327,8 @@ def write_training_outputs(
     """The one place that measures the trained model and writes ``model.ckpt``, ``validation.png``, ``metrics.json``."""
     steps = history.step[-1] if history.step else plan.start_step
     processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
-    print(f"trained {steps} steps in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
+    noun = "step" if steps == 1 else "steps"
+    print(f"trained {steps} {noun} in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
     print(f"training computed in {history.precision}")
     inference = tiling.inference_precision(model, val_part.images[0].shape[-2:], plan.precision)
     print(f"prediction computes in {inference.describe()}")

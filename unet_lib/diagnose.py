@@ -1362,7 +1362,8 @@ def budget_lines(
     (``forecast``); with ``--steps`` alone it measures nothing: the progress bar predicts the time from its first
     steps."""
     if minutes is None:
-        return [f"budget: {steps:,} steps (--steps); the progress bar predicts their time from the first steps"]
+        noun = "step" if steps == 1 else "steps"
+        return [f"budget: {steps:,} {noun} (--steps); the progress bar predicts their time from the first steps"]
     if minutes < 1:
         return []  # a quick run: measuring would take a noticeable share of it
     step = train.measure_step_time(recipe, precision=precision, seconds=min(3.0, 0.02 * 60 * minutes))
