@@ -243,6 +243,11 @@ def test_default_out_moves_on_and_overwrite_replaces(tiny, monkeypatch, capsys):
     checkpoint = str(tiny / "train" / "model.ckpt")
     assert main(["export", "--checkpoint", checkpoint]) == 0
     assert main(["export", "--checkpoint", checkpoint]) == 0
-    assert "runs/unet-2.zip" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "runs/unet-2.zip" in printed and "\nusing " in printed  # every run says its threads (README)
+    # a mistake is one line, not "runs/unet.zip exists, so …" first (a learner's walk-through)
+    assert main(["export", "--checkpoint", str(tiny / "none.ckpt"), "--threads", "1"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.startswith("error: no checkpoint at")
     assert main(["export", "--checkpoint", checkpoint, "--out", "runs/unet.zip", "--overwrite"]) == 0
     assert sorted(p.name for p in (tiny / "runs").iterdir()) == ["unet-2.zip", "unet.zip"]

@@ -292,6 +292,7 @@ def build_parser() -> Parser:
         help="an image like the training images, for the test tensors and the cover "
         "(default: the first ISBI 2012 training slice, or the built-in one)",
     )
+    add_threads_option(x)
     x.set_defaults(handler=run_export, parser=x)
     return parser
 
@@ -629,7 +630,7 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
 
 def run_export(args: argparse.Namespace, signals: StopSignals) -> int:
     out, given = out_folder(args)
-    return command_export(args.checkpoint, out, given, args.overwrite, args.image)
+    return command_export(args.checkpoint, out, given, args.overwrite, args.image, args.threads)
 
 
 @contextmanager

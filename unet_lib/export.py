@@ -540,13 +540,17 @@ def free_zip(path: Path) -> Path:
 
 
 def command_export(
-    checkpoint: str | Path, out: Path, given: bool, overwrite: bool, image_path: str | None = None
+    checkpoint: str | Path,
+    out: Path,
+    given: bool,
+    overwrite: bool,
+    image_path: str | None = None,
+    threads: int | None = None,
 ) -> int:
-    """``python -m unet_lib export``: a taken default ``--out`` moves on to ``-2``; a given one needs --overwrite."""
-    if out.exists() and not given and not overwrite:
-        fresh = free_zip(out)
-        print(f"{out} exists, so this package is written to {fresh}")
-        out = fresh
+    """``python -m unet_lib export``: a taken default ``--out`` moves on to ``-2`` (said once the inputs are read, so
+    that a mistake is one line); a given one needs --overwrite."""
+    decision = runtime.use_granted_threads(threads)
+    state = load_checkpoint(checkpoint)
     image = None
     if image_path is not None:
         from .images import read_image
@@ -558,8 +562,12 @@ def command_export(
             image = read_image(path)
         except ValueError as error:
             raise UsageError(f"--image {path}: {error}") from error
+    if out.exists() and not given and not overwrite:
+        fresh = free_zip(out)
+        print(f"{out} exists, so this package is written to {fresh}")
+        out = fresh
+    print(f"using {decision.describe()}")
     written = export_package(checkpoint, out, image=image, overwrite=overwrite)
-    state = load_checkpoint(checkpoint)
     sizes = size_declaration(state["model_config"]["depth"], state["model_config"]["padding"])
     print(
         f"wrote {written}: a bioimage.io model package (rdf.yaml, state dict + architecture, TorchScript, test "
