@@ -109,7 +109,7 @@ def test_one_image_says_no_spread_was_measured_instead_of_a_spread_of_zero() -> 
     # Own folders with one held-out image printed "better — 0.1300 higher, beyond the spread of 0.0000".
     one = verdicts.above_baseline([0.93], [0.80])
     assert one.outcome == "better"
-    assert "on one image only (no spread measured" in one.sentence() and "spread of" not in one.sentence()
+    assert "on one image only (no spread to compare it with)" in one.sentence() and "spread of" not in one.sentence()
     tie = verdicts.above_baseline([0.80], [0.80])
     assert tie.outcome == "within noise" and "on one image only; no spread measured" in tie.sentence()
     tiles = verdicts.paired([0.7], [0.8], unit="tile")

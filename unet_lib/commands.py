@@ -462,7 +462,7 @@ def baseline_note(metrics: dict[str, Any], labels: list[np.ndarray], baseline: d
     verdict = verdicts.above_baseline(scores, constant)
     line = f'against answering "{baseline["answer"]}" (no model), image by image: {verdict.sentence()}'
     if verdict.outcome == "better" and verdict.measured_once:
-        return f"{line}\nnote: one image measures no spread; a folder of 12 images or more holds out 2 or more"
+        return f"{line}\nnote: a folder of 12 images or more holds out 2 or more, enough to measure a spread"
     if verdict.outcome == "better":
         return line
     return (

@@ -145,7 +145,7 @@ def challenge_lines(metrics: dict[str, Any]) -> list[str]:
     if not best:
         return []
     return [
-        f"challenge scoring (all images, each score at its best threshold of 0.0, 0.1, …, 1.0): "
+        f"challenge scoring (the images above together, each score at its best threshold of 0.0, 0.1, …, 1.0): "
         f"V_Rand {best['v_rand']:.4f} at {best['v_rand_threshold']:g}, V_Info {best['v_info']:.4f} at "
         f"{best['v_info_threshold']:g}"
     ]

@@ -94,7 +94,7 @@ class Verdict:
             return head + f"within noise (|difference| {size} ≤ spread {spread})"
         direction = "higher" if self.difference > 0 else "lower"
         if once:  # "beyond the spread of 0.0000" would claim a spread nobody measured
-            tail = "(no spread measured: the verdict rests on it)"
+            tail = "(no spread to compare it with)"
             return head + f"{self.outcome} — {size} {direction} on one {once} only {tail}"
         return head + f"{self.outcome} — {size} {direction}, beyond the spread of {spread}"
 
