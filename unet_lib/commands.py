@@ -509,11 +509,6 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         scored, which = list(range(len(dataset))), f"{'all' if len(dataset) > 1 else 'the'} {_images(len(dataset))}"
     flattering = len(trained & set(scored))
     note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
-    if slices == "val" and dataset.source == "folder" and len(dataset) > 1 and flattering == len(dataset):
-        note = (  # a held-out copy of a training image (doctor's "duplicate images"): nothing here is unseen
-            f"each of these {len(dataset)} images has the pixels of an image the checkpoint trained on (a copy under "
-            "another name counts), so none is unseen and the scores flatter it; evaluate on images it has not seen"
-        )
     return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note
 
 
@@ -545,10 +540,15 @@ def _images(count: int, which: str = "") -> str:
 
 
 def _flatters(trained: int, every: bool = False) -> str:
-    """The note for scores on images the checkpoint was trained on."""
+    """The note for scores on images the checkpoint was trained on. Every one of several: a run holds out at least
+    one image, so the others are copies of training images under other names (doctor's "duplicate images")."""
+    if every and trained == 1:
+        return "the checkpoint was trained on this image too, so the scores flatter it"
     if every:
-        these = "these images" if trained > 1 else "this image"
-        return f"the checkpoint was trained on {these} too, so the scores flatter it"
+        return (
+            f"each of these {trained} images has the pixels of an image the checkpoint trained on (a copy under "
+            "another name counts), so none is unseen and the scores flatter it; evaluate on images it has not seen"
+        )
     return f"the checkpoint was trained on {trained} of these images, which flatters the scores"
 
 
