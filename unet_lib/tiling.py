@@ -35,9 +35,13 @@ from .model import unet_output_size
 MEMORY_BUDGET = 2**30
 """Bytes of feature maps one forward pass of prediction may hold (1 GiB): it bounds the tile size and the batch."""
 
-MAPS_PER_PIXEL = 10
-"""Peak feature-map memory of one forward pass, in full-resolution maps of ``base_channels`` channels: measured
-5–7.6 for valid-padding U-Nets of 8–64 base channels (allocator included; tests/test_tiling.py), rounded up."""
+MAPS_PER_PIXEL = 8
+"""Peak memory of one forward pass, per input pixel: this many maps of ``base_channels`` channels …"""
+
+FIXED_MAPS = 32
+"""… plus this many single-channel maps, whatever the width: buffers of the first layers that a narrower network
+does not shrink. Measured with the allocator (tests/test_tiling.py; 1–2 threads, AVX2 and AMX): 5–7 maps of 16–64
+channels, but 54 single-channel maps in all at 4 base channels and 80 at 8 (more than ten maps of 8 channels)."""
 
 SAME_PADDING_CONTEXT = 16
 """For ``padding="same"`` models: pixels thrown away at every side of an output tile, where zero padding distorts it."""
@@ -69,7 +73,7 @@ def tile_stride(model: nn.Module, output_size: int) -> int:
 def forward_bytes(model: nn.Module, tile_size: int, batch_size: int = 1, bytes_per_value: int = 4) -> int:
     """About how much memory the feature maps of one forward pass of ``batch_size`` tiles need at their peak."""
     base = model.config["base_channels"] if hasattr(model, "config") else 64
-    return MAPS_PER_PIXEL * base * tile_size**2 * batch_size * bytes_per_value
+    return (MAPS_PER_PIXEL * base + FIXED_MAPS) * tile_size**2 * batch_size * bytes_per_value
 
 
 def tile_count(model: nn.Module, height: int, width: int, tile_size: int) -> int:
