@@ -12,7 +12,7 @@ import tifffile
 import torch
 from PIL import Image
 
-from unet_lib import diagnose, train
+from unet_lib import diagnose, images, train
 from unet_lib.checkpoints import SHIPPED_CHECKPOINT, save_checkpoint
 from unet_lib.images import SegmentationData
 from unet_lib.model import UNetModel
@@ -236,6 +236,22 @@ def test_colour_images_are_one_warning_in_the_words_of_load_folders_note(tmp_pat
     data, findings = diagnose.check_folder(tmp_path)
     assert [f.line() for f in diagnose.about(findings, "colour images")] == ["[ok] colour images: every image is gray"]
     assert not any("colour" in note for note in data.notes)
+
+
+def test_the_doctor_grays_an_image_as_read_image_does_alpha_never_counts(tmp_path):
+    # A review: the doctor averaged RGBA's four channels, alpha included, so a two-valued picture under a graded
+    # transparency read as many-valued, and the swapped-folder finding missed that the images look like masks.
+    em = make_synthetic_em(2, 128)
+    alpha = np.tile(np.linspace(60, 255, 128).astype(np.uint8), (128, 1))
+    for k, (picture, label) in enumerate(zip(em.images, em.labels)):
+        mask_as_image = np.stack([label * 255] * 3 + [alpha], axis=-1).astype(np.uint8)  # swapped, with an alpha
+        write_pair(tmp_path, f"s{k}", mask_as_image, np.round(255 * picture).astype(np.uint8))
+    rgba = np.asarray(Image.open(tmp_path / "images" / "s0.png"))
+    assert rgba.shape == (128, 128, 4) and np.array_equal(images.gray_values(rgba), rgba[..., 0])
+    assert images.gray_values(np.zeros((3, 5, 5, 7))) is None  # no single image
+    _, findings = diagnose.check_folder(tmp_path)
+    [swapped] = diagnose.about(findings, "swapped folders")
+    assert swapped.found.endswith("; and 2 images hold only two values, as masks do"), swapped.found
 
 
 def test_duplicate_images_are_named_under_any_name():

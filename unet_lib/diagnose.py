@@ -50,6 +50,7 @@ from .images import (
     SegmentationData,
     colour_found,
     fingerprint,
+    gray_values,
     image_files,
     interpret_mask,
     is_colour,
@@ -432,11 +433,6 @@ def _by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
     return files, doubles
 
 
-def _gray(raw: np.ndarray) -> np.ndarray:
-    raw = np.squeeze(raw)
-    return raw.mean(axis=-1) if raw.ndim == 3 and raw.shape[-1] in (3, 4) else raw
-
-
 def check_folder(
     path: str | Path, tile_size: int = train.CPU_DEFAULT.tile_size, depth: int = 4
 ) -> tuple[SegmentationData | None, list[Finding]]:
@@ -463,7 +459,7 @@ def check_folder(
             raws[stem] = read_array(images[stem])
         except ValueError:
             continue
-    readings = [mask_reading(masks[s], _gray(raws[s]) if s in raws else None) for s in stems]
+    readings = [mask_reading(masks[s], gray_values(raws[s]) if s in raws else None) for s in stems]
     findings += [_mask_summary(readings), *_swapped_files(readings, raws, images)]
     findings += [_intensities(raws, images), _colour_images(raws, images), _pixel_sizes([images[s] for s in stems])]
     if worst(findings) == "problem" and any(r.kind in ("colours", "unreadable") for r in readings):
@@ -562,7 +558,8 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
 
 def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], images: dict[str, Path]) -> list[Finding]:
     pictures = [r for r in readings if r.kind == "grey levels"]
-    two_valued = [images[s].name for s, raw in raws.items() if len(np.unique(_gray(raw))) <= 2]
+    grays = {s: gray_values(raw) for s, raw in raws.items()}
+    two_valued = [images[s].name for s, gray in grays.items() if gray is not None and len(np.unique(gray)) <= 2]
     if pictures and (len(pictures) > len(readings) / 2 or two_valued):
         also = f"; and {len(two_valued)} images hold only two values, as masks do" if two_valued else ""
         return [

@@ -277,6 +277,15 @@ def _check_values(array: np.ndarray, name: str) -> None:
             )
 
 
+def gray_values(array: np.ndarray) -> np.ndarray | None:
+    """The values ``read_image`` scales, as the file holds them: gray kept, colour averaged over red, green and blue
+    (alpha never counts); ``None`` where the array is no single image. ``doctor`` compares masks with them."""
+    try:
+        return _single_channel(array, "image", average_colour=True)
+    except ValueError:
+        return None
+
+
 def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
     """A gray float32 image in [0, 1] from an image file (slice ``index`` of a TIFF stack); colour is averaged.
 
