@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from unet_lib import export, layers, model
 from unet_lib.checkpoints import SHIPPED_CHECKPOINT, load_model, save_checkpoint
@@ -251,3 +252,19 @@ def test_default_out_moves_on_and_overwrite_replaces(tiny, monkeypatch, capsys):
     assert printed.out == "" and printed.err.startswith("error: no checkpoint at")
     assert main(["export", "--checkpoint", checkpoint, "--out", "runs/unet.zip", "--overwrite"]) == 0
     assert sorted(p.name for p in (tiny / "runs").iterdir()) == ["unet-2.zip", "unet.zip"]
+
+
+def test_a_colour_example_image_gets_the_colour_note(tiny, tmp_path, capsys):
+    # A review: --image with a colour picture was averaged to gray without the note train and predict print.
+    gray = (np.arange(64 * 64).reshape(64, 64) % 251).astype(np.uint8)
+    Image.fromarray(np.stack([gray, gray // 2, gray // 4], axis=-1)).save(tmp_path / "tinted.png")
+    Image.fromarray(np.stack([gray] * 3, axis=-1)).save(tmp_path / "gray_as_rgb.png")
+    checkpoint = str(tiny / "train" / "model.ckpt")
+    for name, out in (("tinted.png", "a.zip"), ("gray_as_rgb.png", "b.zip")):
+        assert (
+            main(["export", "--checkpoint", checkpoint, "--image", str(tmp_path / name), "--out", str(tmp_path / out)])
+            == 0
+        )
+    first, second = capsys.readouterr().out.split("wrote ", 1)
+    assert "note: tinted.png is colour, read as gray (the mean of the red, green and blue channels); " in first
+    assert "note:" not in second  # gray saved as RGB is gray

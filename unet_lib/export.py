@@ -551,22 +551,25 @@ def command_export(
     that a mistake is one line); a given one needs --overwrite."""
     decision = runtime.use_granted_threads(threads)
     state = load_checkpoint(checkpoint)
-    image = None
+    image, colour = None, ""
     if image_path is not None:
-        from .images import read_image
+        from .images import colour_note, read_image_with_colour
 
         path = Path(image_path)
         if not path.is_file():
             raise UsageError(f"no image at --image {path}")
         try:
-            image = read_image(path)
+            image, is_colour = read_image_with_colour(path)
         except ValueError as error:
             raise UsageError(f"--image {path}: {error}") from error
+        colour = colour_note([path.name], 1) if is_colour else ""
     if out.exists() and not given and not overwrite:
         fresh = free_zip(out)
         print(f"{out} exists, so this package is written to {fresh}")
         out = fresh
     print(f"using {decision.describe()}")
+    if colour:  # the package takes one gray channel, as training did: its test input and cover show the mean
+        print(f"note: {colour}")
     written = export_package(checkpoint, out, image=image, overwrite=overwrite)
     sizes = size_declaration(state["model_config"]["depth"], state["model_config"]["padding"])
     print(
