@@ -614,7 +614,7 @@ def evaluate_into(
     dataset, which, note = images_to_score(dataset, state, slices)
     announce()
     print(f"model: {model_origin(checkpoint, state)}")
-    print(f"evaluating it on {which}; data: {dataset.description}")
+    print(f"evaluating it on {which}")  # the data itself: the "Data:" line above
     if note:
         print(f"note: {note}")
     how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)
