@@ -7,6 +7,8 @@ check what the real probe decides only against what the hardware reports.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -95,7 +97,7 @@ def test_the_layout_is_decided_on_the_real_model_and_shape(monkeypatch):
     model = UNetModel(base_channels=4, depth=2)
     chosen = runtime.choose_precision("auto", "cpu", training=False, model=model, input_shape=(1, 1, 700, 700))
     assert chosen.dtype is None and chosen.channels_last
-    assert "channels_last measured 1.47× as fast on this model at 700×700" in chosen.reason
+    assert "channels_last measured 1.47× the speed of NCHW on this model at 700×700" in chosen.reason
     assert runtime.choose_precision("auto", "cpu", False) == runtime.Precision(
         "cpu", None, False, "auto for inference: this cpu has no fast bf16 arithmetic"
     )  # without the work, the block probe's answer as before
@@ -109,7 +111,18 @@ def test_a_layout_gain_below_the_bar_keeps_the_probe_choice_and_says_so(monkeypa
     model = UNetModel(base_channels=4, depth=2)
     chosen = runtime.choose_precision("auto", "cpu", training=True, model=model, input_shape=(2, 1, 380, 380))
     assert (chosen.name, chosen.channels_last) == ("bf16", True)  # nothing gets slower on a bf16 machine
-    assert "NCHW measured 0.80× as fast on this model at 380×380, not enough to switch" in chosen.reason
+    assert chosen.reason.endswith("; channels_last measured 1.24× the speed of NCHW on this model at 380×380")
+
+
+def test_a_small_gain_of_the_other_layout_is_said_with_the_bar_it_missed():
+    nchw, last = runtime.Precision(reason="fp32 as requested"), runtime.Precision(channels_last=True)
+    kept = runtime.pick_layout(nchw, last, 1.05, (1, 1, 572, 572))
+    assert dataclasses.replace(kept, reason="") == dataclasses.replace(nchw, reason="")  # NCHW kept
+    assert kept.reason == (
+        "fp32 as requested; channels_last measured 1.05× the speed of NCHW on this model at 572×572, "
+        "below the 1.1× that switches"
+    )
+    assert runtime.pick_layout(nchw, last, 1.1, (1, 1, 572, 572)).channels_last  # the bar itself switches
 
 
 def test_the_work_probe_leaves_the_model_alone():

@@ -659,13 +659,16 @@ def layout_on_the_work(
 
 
 def pick_layout(chosen: Precision, other: Precision, ratio: float, input_shape: tuple[int, ...]) -> Precision:
-    """``other`` when it ran ``ratio`` ≥ ``LAYOUT_GAIN`` times as fast as ``chosen``; the reason says what was seen."""
-    layout = "channels_last" if other.channels_last else "NCHW"
+    """``other`` when it ran ``ratio`` ≥ ``LAYOUT_GAIN`` times as fast as ``chosen``; the reason says what was seen,
+    the faster layout first (``bf16 measured 2.9× the speed of fp32`` reads the same way)."""
+    names = {layout: "channels_last" if layout.channels_last else "NCHW" for layout in (chosen, other)}
     size = "×".join(map(str, input_shape[-2:]))
+    faster, slower, gain = (other, chosen, ratio) if ratio >= 1 else (chosen, other, 1 / ratio)
+    seen = f"{names[faster]} measured {gain:.2f}× the speed of {names[slower]} on this model at {size}"
     if ratio >= LAYOUT_GAIN:
-        return replace(other, reason=f"{chosen.reason}; {layout} measured {ratio:.2f}× as fast on this model at {size}")
-    found = f"{layout} measured {ratio:.2f}× as fast on this model at {size}, not enough to switch"
-    return replace(chosen, reason=f"{chosen.reason}; {found}")
+        return replace(other, reason=f"{chosen.reason}; {seen}")
+    below = f", below the {LAYOUT_GAIN}× that switches" if faster is other else ""
+    return replace(chosen, reason=f"{chosen.reason}; {seen}{below}")
 
 
 def _model_key(model: torch.nn.Module) -> tuple:
