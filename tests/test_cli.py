@@ -204,14 +204,17 @@ def test_the_shipped_checkpoint_meets_the_quality_bar_on_isbi_validation(tmp_pat
     result = json.loads((tmp_path / "metrics.json").read_text())
     mean = result["mean"]
     assert mean["pixel_accuracy"] >= 0.92 and mean["rand_error"] <= 0.10, mean
-    # the V_Rand and V_Info that unet_lib/assets/README.md quotes (notebook 10), measured in fp32; a processor
-    # that predicts in bf16 (auto) gets them to within a few thousandths
-    tolerance = 0 if result["precision"]["precision"] == "fp32" else 0.003
+    # the V_Rand and V_Info that unet_lib/assets/README.md quotes to 4 places (notebook 10), measured in fp32: within
+    # half a unit of the last place, plus 0.00001 for another processor's fp32 kernels, which round differently and
+    # may flip an edge pixel (V_Rand is 0.97065013, 1.3e-7 above the boundary between 0.9706 and 0.9707, so the
+    # rounded value alone would hang on one pixel; noise of 1e-5 on every probability moved it by 2e-6). A processor
+    # that predicts in bf16 (auto) gets them to within a few thousandths (AMX: 0.00025).
+    tolerance = 0.00005 + 0.00001 if result["precision"]["precision"] == "fp32" else 0.003
     best = result["challenge"]
     quoted = {"v_rand": 0.9707, "v_info": 0.9749, "best v_rand": 0.9765, "best v_info": 0.9817}
     measured = {"v_rand": mean["v_rand"], "v_info": mean["v_info"], "best v_rand": best["v_rand"]}
     measured["best v_info"] = best["v_info"]
-    assert all(abs(round(measured[k], 4) - v) <= tolerance for k, v in quoted.items()), measured
+    assert all(abs(measured[k] - v) <= tolerance for k, v in quoted.items()), measured
 
 
 def test_every_command_says_how_many_threads_it_uses_and_why(trained, own_data, tmp_path, capsys):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -311,10 +313,15 @@ def test_the_overfit_result_needs_a_falling_loss_and_the_bar():
     assert not replace(slow, losses=[1.0, float("nan")]).undecided and not replace(slow, out_of_time=False).undecided
 
 
-def test_out_of_time_with_a_falling_loss_is_a_warning_not_a_problem(tiny_tiles):
+def test_out_of_time_with_a_falling_loss_is_a_warning_not_a_problem(tiny_tiles, monkeypatch):
+    """The budget runs out on a clock that ticks 0.02 s per look, so 0.5 s are 24 steps on any machine: enough for
+    the loss to fall below 0.9 of its start (it takes 5 steps at lr 3e-4), too few to pass (160 steps). On the real
+    clock the 0.5 s held about 60 steps of 8 ms on a busy Xeon: a machine 2.6× faster would have passed."""
+    ticks = itertools.count(0.0, 0.02)
+    monkeypatch.setattr(diagnose, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     findings = diagnose.check_overfit(tiny_tiles, replace(TINY, lr=3e-4), seconds=0.5)
     assert len(findings) == 1 and findings[0].severity == "warning", findings
-    assert findings[0].found.startswith("undecided") and "--overfit-seconds" in findings[0].advice
+    assert findings[0].found.startswith("undecided — 24 steps") and "--overfit-seconds" in findings[0].advice
 
 
 # -- a trained model ------------------------------------------------------------------------------------------------
