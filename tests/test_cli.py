@@ -459,6 +459,16 @@ def test_train_describes_its_recipe_in_words_not_python_values(tmp_path):
     assert "no batch norm" in paper and ", augmentation" in paper
 
 
+def test_the_model_line_says_a_budget_of_one_minute_in_the_singular(tmp_path):
+    from dataclasses import replace
+
+    from unet_lib.commands import TrainPlan, describe_run, train
+
+    tiny = replace(train.CPU_DEFAULT, base_channels=2, depth=1)
+    plan = TrainPlan(recipe=tiny, data="synthetic", out=tmp_path, steps=None, minutes=1, seed=0)
+    assert describe_run(plan, tiny.model(), 100).endswith("| budget 1 minute")  # a walk printed "budget 1 minutes"
+
+
 def test_the_model_line_counts_one_step_in_the_singular():
     from unet_lib.checkpoints import model_origin
 

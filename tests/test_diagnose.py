@@ -401,6 +401,24 @@ def test_the_forecast_quotes_the_stored_runs_and_suggests_minutes_when_slow():
     assert diagnose.budget_lines(TINY, 7, None, True)[0].startswith("budget: 7 steps (--steps)")
 
 
+def test_a_short_budget_on_a_fast_machine_is_not_called_a_slow_machine():
+    """``--minutes 1`` on a machine that makes every stored run's steps in their 5 minutes: the budget is short, not
+    the machine slow (a walk on an AVX2 stand-in printed "this machine is slower" for any budget under 5 minutes)."""
+    runs = diagnose.stored_default_runs()
+    passing = [r for r in runs if r["pixel_accuracy"] >= 0.92 and r["rand_error"] <= 0.05]
+    fast = train.StepTime(seconds=0.1, spread=0.01, steps=3, precision="fp32", device="cpu")  # 3,000 steps in 5 min
+    lines = diagnose.forecast(fast, 1, default_run=True)
+    assert lines[0].endswith("about 600 steps in 1 minute")
+    assert not any("this machine is slower" in line for line in lines)
+    needed = int(np.ceil(passing[0]["steps"] * 0.1 / 60))
+    assert lines[2] == (
+        "a budget of 1 minute holds fewer steps than the stored runs that met the course's bar (pixel accuracy ≥ "
+        f"0.92, adapted Rand error ≤ 0.05): --minutes {needed} reaches their {passing[0]['steps']:,} steps"
+    )
+    slow = replace(fast, seconds=1.0)  # 300 steps in 5 minutes: slower than every run that met the bar
+    assert "this machine is slower" in diagnose.forecast(slow, 1, default_run=True)[2]
+
+
 def test_measure_step_time_times_a_few_steps_after_a_warm_up():
     step = train.measure_step_time(TINY, "cpu", "fp32", seconds=0.2)
     assert step.steps >= 2 and step.seconds > 0 and step.spread >= 0 and step.device == "cpu"

@@ -271,7 +271,7 @@ def train_into(
 def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
     recipe = plan.recipe
     budget = " or ".join(
-        ([f"{plan.minutes:g} minutes"] if plan.minutes is not None else [])
+        ([diagnose.minutes_words(plan.minutes)] if plan.minutes is not None else [])
         + ([f"{plan.steps} steps"] if plan.steps else [])
     )
     resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""

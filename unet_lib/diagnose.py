@@ -1371,7 +1371,7 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
     """``train``'s line before step 1: the steps this budget holds here and, for the default command on the ISBI
     data, what the course's stored runs of that length reached; ``--minutes`` when this machine is slower."""
     expected = step.steps_in(minutes)
-    lines = [f"this machine: {step.describe()} → about {expected:,} steps in {minutes:g} minutes"]
+    lines = [f"this machine: {step.describe()} → about {expected:,} steps in {minutes_words(minutes)}"]
     runs = stored_default_runs() if default_run else []
     if runs:
         nearest = min(runs, key=lambda run: abs(run["steps"] - expected))
@@ -1389,11 +1389,23 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
         ]
         if passing and expected < passing[0]["steps"]:
             needed = math.ceil(passing[0]["steps"] * step.seconds / 60)
+            # slower only if it misses their steps in their own time; else the budget is what falls short
+            slower = step.steps_in(passing[0]["seconds"] / 60) < passing[0]["steps"]
+            who = (
+                "this machine is slower than"
+                if slower
+                else f"a budget of {minutes_words(minutes)} holds fewer steps than"
+            )
             lines.append(
-                f"this machine is slower than the stored runs that met the course's bar ({bar_words()}): "
+                f"{who} the stored runs that met the course's bar ({bar_words()}): "
                 f"--minutes {needed} reaches their {passing[0]['steps']:,} steps"
             )
     return lines
+
+
+def minutes_words(minutes: float) -> str:
+    """``1 minute``, ``0.5 minutes``, ``5 minutes``: a budget as ``train`` prints it."""
+    return f"{minutes:g} minute" if minutes == 1 else f"{minutes:g} minutes"
 
 
 # -- the doctor command and the pre-class check -------------------------------------------------------------------
