@@ -149,6 +149,26 @@ def test_train_prints_the_data_findings_and_its_budget_before_step_1(tmp_path, c
     assert out.index("[warning] inverted labels") < out.index("trained 1 step in")
 
 
+def test_train_warns_of_pixel_sizes_as_the_doctor_does(tmp_path, capsys):
+    """README: train runs the doctor's data checks and prints each warning; a walk with one image at twice the pixel
+    size got the doctor's "pixel sizes" warning and none from train."""
+    import tifffile
+
+    folder = em_folder(tmp_path / "sizes", n_images=2)
+    for k, size in enumerate((0.5, 1.0)):
+        png = folder / "images" / f"slice_{k}.png"
+        tifffile.imwrite(
+            png.with_suffix(".tif"),
+            np.asarray(Image.open(png)),
+            imagej=True,
+            resolution=(1 / size, 1 / size),
+            metadata={"unit": "um"},
+        )
+        png.unlink()
+    assert main(["train", "--data", str(folder), "--steps", "1", "--out", str(tmp_path / "run"), *TINY]) == 0
+    assert "[warning] pixel sizes: the files record pixel sizes from 0.5 to 1 µm" in capsys.readouterr().out
+
+
 def test_train_on_healthy_data_prints_no_finding_and_forecasts_a_time_budget(tmp_path, capsys):
     folder = em_folder(tmp_path / "em", n_images=2)
     assert (

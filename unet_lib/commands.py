@@ -221,6 +221,7 @@ def train_into(
             recipe = plan.recipe
             for finding in diagnose.not_ok(
                 diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
+                + diagnose.check_recorded_pixel_sizes(plan.data)
             ):
                 print(finding.line())
         runtime.seed_everything(plan.seed)

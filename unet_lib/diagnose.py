@@ -136,7 +136,8 @@ DATA_FINDINGS: dict[str, tuple[str, str]] = {
     "pixel sizes": ("warning", "the same pixel size in every image, where the files record one"),
 }
 """``subject: (severity when it fails, what it checks)``: the data checks of ``doctor`` and ``train``, one table.
-"colour images" needs the files (``check_folder``): ``train`` says the same words in ``load_folder``'s note."""
+"colour images" needs the files (``check_folder``): ``train`` says the same words in ``load_folder``'s note; "pixel
+sizes" reads only TIFF tags, and ``train`` checks it too (``check_recorded_pixel_sizes``)."""
 
 RARE_SHARE = 0.02
 """A class below this share of all pixels is rare: "the other class everywhere" already scores above 98 %."""
@@ -642,6 +643,15 @@ def _pixel_sizes(files: Sequence[Path]) -> Finding:
             "rescale the images to one pixel size (images.rescale, notebook 11)",
         )
     return ok("pixel sizes", f"{low:g} µm per pixel in {len(sizes)} of {len(files)} files")
+
+
+def check_recorded_pixel_sizes(data: str) -> list[Finding]:
+    """The "pixel sizes" finding for a folder ``data`` (TIFF tags only, no pixels read), none for the built-in data:
+    the one file check ``train`` adds to ``check_data``, so that it warns where the doctor does."""
+    folder = Path(data).expanduser() / "images"
+    if data in ("isbi2012", "synthetic") or not folder.is_dir():
+        return []
+    return [_pixel_sizes(image_files(folder))]
 
 
 def check_dataset(
