@@ -216,8 +216,9 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     def error_of(*argv: str) -> str:
         capsys.readouterr()
         assert main(["export", *argv]) == 2
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
         assert err.count("\n") == 1 and "Traceback" not in err
+        assert out == ""  # a walk saw "using 2 threads" above a taken --out's error: one line in all
         return err
 
     taken = tiny / "tiny.zip"

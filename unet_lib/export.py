@@ -311,12 +311,7 @@ def export_package(
     written atomically.
     """
     checkpoint, out = Path(checkpoint), Path(out)
-    if out.suffix != ".zip":
-        raise UsageError(f"--out {out} must end in .zip: a bioimage.io package is one zip file")
-    if out.exists() and not overwrite:
-        raise UsageError(f"--out {out} already exists: choose another --out, or add --overwrite to replace it")
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder: give the path of a .zip file")
+    check_out(out, overwrite)
     if not available():
         raise UsageError(f"exporting needs bioimageio.core and bioimageio.spec: {EXTRA_HINT}")
     state = load_checkpoint(checkpoint)
@@ -530,6 +525,16 @@ def package_probability(package: str | Path, image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(probability[: channels.shape[1], : channels.shape[2]], dtype=np.float32)
 
 
+def check_out(out: Path, overwrite: bool) -> None:
+    """``UsageError`` for an ``out`` that is no ``.zip``, is taken (without ``overwrite``) or is a folder."""
+    if out.suffix != ".zip":
+        raise UsageError(f"--out {out} must end in .zip: a bioimage.io package is one zip file")
+    if out.exists() and not overwrite:
+        raise UsageError(f"--out {out} already exists: choose another --out, or add --overwrite to replace it")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder: give the path of a .zip file")
+
+
 # -- the command ----------------------------------------------------------------------------------------
 def free_zip(path: Path) -> Path:
     """``runs/export.zip`` → ``runs/export-2.zip``, ``-3`` …: the first name not taken."""
@@ -567,6 +572,8 @@ def command_export(
         fresh = free_zip(out)
         print(f"{out} exists, so this package is written to {fresh}")
         out = fresh
+    check_out(out, overwrite)  # a mistake is one line, before "using N threads"
+    exportable(state, Path(checkpoint))
     print(f"using {decision.describe()}")
     if colour:  # the package takes one gray channel, as training did: its test input and cover show the mean
         print(f"note: {colour}")
