@@ -278,6 +278,8 @@ def test_images_smaller_than_a_tile_get_a_tile_size_that_fits():
     assert findings[0].severity == "warning" and findings[0].advice.startswith("train with --tile-size ")
     size = int(findings[0].advice.split()[-1])
     assert diagnose.unet_output_size(size, 4) <= 128 < diagnose.unet_output_size(size + 16, 4)
+    assert findings[0].found.startswith("1 of 1 images (")  # a walk read "1 images are smaller"
+    assert ") is smaller than the 196-px window" in findings[0].found
 
 
 # -- the overfit test ----------------------------------------------------------------------------------------------

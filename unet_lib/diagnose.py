@@ -352,7 +352,8 @@ def check_sizes(data: SegmentationData, tile_size: int, depth: int = 4, padding:
         return [
             found(
                 "image sizes",
-                f"{len(small)} images are smaller than the {out}-px window a {tile_size}-px training tile predicts "
+                f"{len(small)} of {len(data)} images ({_names(small)}) {'is' if len(small) == 1 else 'are'} "
+                f"smaller than the {out}-px window a {tile_size}-px training tile predicts "
                 f"(smallest side {smallest} px): most of each tile is a mirrored copy",
                 advice,
             )
