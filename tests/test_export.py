@@ -255,6 +255,19 @@ def test_default_out_moves_on_and_overwrite_replaces(tiny, monkeypatch, capsys):
     assert sorted(p.name for p in (tiny / "runs").iterdir()) == ["unet-2.zip", "unet.zip"]
 
 
+def test_a_model_of_other_images_without_image_gets_a_note(tiny, tmp_path, capsys):
+    """A walk exported a nuclei model without --image: its package's test input and cover were an EM slice, unsaid."""
+    state = torch.load(tiny / "train" / "model.ckpt", weights_only=False)
+    state["record"]["data"] = "your own data (nuclei: 13 images with masks)"
+    torch.save(state, tmp_path / "nuclei.ckpt")
+    for checkpoint, out in ((tmp_path / "nuclei.ckpt", "a.zip"), (tiny / "train" / "model.ckpt", "b.zip")):
+        assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / out)]) == 0
+    nuclei, em = capsys.readouterr().out.split("wrote ", 1)
+    assert "note: without --image, the package's test input and cover are an electron-microscopy slice" in nuclei
+    assert "(your own data (nuclei: 13 images with masks)): add --image" in nuclei
+    assert "note:" not in em  # trained on the built-in EM-like slices: an EM slice is like them
+
+
 def test_a_colour_example_image_gets_the_colour_note(tiny, tmp_path, capsys):
     # A review: --image with a colour picture was averaged to gray without the note train and predict print.
     gray = (np.arange(64 * 64).reshape(64, 64) % 251).astype(np.uint8)
