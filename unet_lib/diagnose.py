@@ -1340,7 +1340,8 @@ def bar_words() -> str:
 
 def stored_default_runs() -> list[dict[str, Any]]:
     """The course's stored runs of the 5-minute default (``docs/measured/train_default_5min_*.json``), each as
-    ``{"name", "steps", "seconds", "pixel_accuracy", "rand_error", "precision"}``; none outside a checkout."""
+    ``{"name", "steps", "seconds", "pixel_accuracy", "rand_error", "precision", "rotations"}`` (``rotations`` 1: scored
+    on single views, as ``train`` did before it averaged four); none outside a checkout."""
     root = runtime.checkout_root()
     runs = []
     for path in sorted((root / "docs" / "measured").glob("train_default_5min_*.json")) if root else []:
@@ -1355,6 +1356,7 @@ def stored_default_runs() -> list[dict[str, Any]]:
                     "pixel_accuracy": float(mean["pixel_accuracy"]),
                     "rand_error": float(mean["rand_error"]),
                     "precision": str(record.get("training_precision", "")).split(",")[0],
+                    "rotations": int(record.get("rotations", 1)),  # runs from before the averaging record none
                 }
             )
         except (OSError, ValueError, KeyError, TypeError):
@@ -1388,9 +1390,11 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
         nearest = min(runs, key=lambda run: abs(run["steps"] - expected))
         lines.append(
             f"the course's stored 5-minute runs: {nearest['steps']:,} steps reached pixel accuracy "
-            f"{nearest['pixel_accuracy']:.3f}, adapted Rand error {nearest['rand_error']:.3f} ({nearest['name']}); "
+            f"{nearest['pixel_accuracy']:.3f}, adapted Rand error {nearest['rand_error']:.3f} ({nearest['name']}"
+            f"{_single_views(nearest)}); the others (accuracy / Rand error): "
             + ", ".join(
                 f"{r['steps']:,} steps {r['pixel_accuracy']:.3f} / {r['rand_error']:.3f}"
+                + (" (single views)" if _single_views(r) else "")
                 for r in runs
                 if r is not nearest
             )
@@ -1412,6 +1416,11 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
                 f"--minutes {needed} reaches their {passing[0]['steps']:,} steps"
             )
     return lines
+
+
+def _single_views(run: dict[str, Any]) -> str:
+    """What sets a stored run scored on single views apart: ``train`` now averages four rotated views per image."""
+    return "; scored on single views, before train averaged 4 rotations" if run.get("rotations", 4) == 1 else ""
 
 
 def minutes_words(minutes: float) -> str:
