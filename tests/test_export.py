@@ -263,8 +263,10 @@ def test_a_model_of_other_images_without_image_gets_a_note(tiny, tmp_path, capsy
     for checkpoint, out in ((tmp_path / "nuclei.ckpt", "a.zip"), (tiny / "train" / "model.ckpt", "b.zip")):
         assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / out)]) == 0
     nuclei, em = capsys.readouterr().out.split("wrote ", 1)
-    assert "note: without --image, the package's test input and cover are an electron-microscopy slice" in nuclei
-    assert "(your own data (nuclei: 13 images with masks)): add --image" in nuclei
+    assert (
+        "note: this model trained on your own data (nuclei: 13 images with masks), but without --image the package's "
+        "test input and cover are an electron-microscopy slice: add --image with one of your images"
+    ) in nuclei
     assert "note:" not in em  # trained on the built-in EM-like slices: an EM slice is like them
 
 

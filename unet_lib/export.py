@@ -580,8 +580,8 @@ def command_export(
     trained_on = str((state.get("record") or {}).get("data") or "")
     if image_path is None and trained_on and not any(em in trained_on for em in ("ISBI", "EM-like")):
         print(
-            f"note: without --image, the package's test input and cover are an electron-microscopy slice, unlike "
-            f"the images this model trained on ({trained_on}): add --image with one of those"
+            f"note: this model trained on {trained_on}, but without --image the package's test input and cover "
+            "are an electron-microscopy slice: add --image with one of your images"
         )
     written = export_package(checkpoint, out, image=image, overwrite=overwrite)
     sizes = size_declaration(state["model_config"]["depth"], state["model_config"]["padding"])
