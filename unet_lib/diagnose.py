@@ -1385,6 +1385,11 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
     data, what the course's stored runs of that length reached; ``--minutes`` when this machine is slower."""
     expected = step.steps_in(minutes)
     lines = [f"this machine: {step.describe()} → about {expected:,} steps in {minutes_words(minutes)}"]
+    if step.busy:
+        lines[0] += (
+            f" (a rough count: the steps' times spread by {step.spread:.2f} s, more than half their median, so "
+            "something else is running; the run may make far fewer)"
+        )
     runs = stored_default_runs() if default_run else []
     if runs:
         nearest = min(runs, key=lambda run: abs(run["steps"] - expected))

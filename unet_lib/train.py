@@ -322,6 +322,12 @@ class StepTime:
         """About how many steps a budget of ``minutes`` holds at this speed."""
         return int(60 * minutes / self.seconds)
 
+    @property
+    def busy(self) -> bool:
+        """The timed steps spread by more than half their median: something else ran while they were timed, and a
+        run may get far fewer steps than this speed promises (a walk on a busy machine: 387 forecast, 108 made)."""
+        return self.spread > self.seconds / 2
+
     def describe(self) -> str:
         """E.g. ``"0.62 s per step (spread 0.05 s over 5 steps), about 97 steps per minute"``."""
         return (
