@@ -353,6 +353,22 @@ def test_a_model_that_predicts_one_class_is_below_the_baseline(tmp_path):
     assert diagnose.about(findings, "baseline")[0].severity == "problem"
 
 
+def test_the_checkpoint_check_scores_images_it_did_not_train_on(tmp_path):
+    # A walk: train held out the last images by name; the doctor scored the last three, training images among them.
+    data = make_synthetic_em(5, 128)
+    model = UNetModel(base_channels=2, depth=1)
+    trained_on = [images.fingerprint(data.images[k]) for k in (1, 3, 4)]
+    save_checkpoint(tmp_path / "m.ckpt", model, training_images=trained_on)
+    [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "m.ckpt", data), "baseline")
+    assert baseline.found.endswith("; on 2 images it did not train on"), baseline.found  # 0 and 2
+    save_checkpoint(tmp_path / "all.ckpt", model, training_images=[images.fingerprint(i) for i in data.images])
+    [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "all.ckpt", data), "baseline")
+    assert baseline.found.endswith("; on images it trained on (every image here did), so this flatters it")
+    save_checkpoint(tmp_path / "old.ckpt", model)  # from before fingerprints: nothing known, nothing said
+    [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "old.ckpt", data), "baseline")
+    assert "train on" not in baseline.found and "trained on" not in baseline.found
+
+
 def test_non_finite_weights_are_named_first(tmp_path):
     findings = diagnose.check_checkpoint(constant_model(tmp_path / "nan.ckpt", nan=True), make_synthetic_em(1, 128))
     assert [(f.subject, f.severity) for f in findings] == [("checkpoint weights", "problem")]

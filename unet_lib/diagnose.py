@@ -1135,8 +1135,9 @@ def check_checkpoint(
     precision: str = "auto",
     pixel_size: float | None = None,
 ) -> list[Finding]:
-    """A trained model on labelled ``data`` (its last ``images`` images): finite weights, trained on such images,
-    not one class everywhere, above the majority-class baseline (``verdicts.above_baseline``)."""
+    """A trained model on labelled ``data`` (its last ``images`` images that did not train it, where the checkpoint
+    knows them, ``images.fingerprint``): finite weights, trained on such images, not one class everywhere, above the
+    majority-class baseline (``verdicts.above_baseline``); a score on images it trained on says that it flatters."""
     try:
         state = load_checkpoint(path)
     except NonFiniteWeights as error:
@@ -1145,7 +1146,16 @@ def check_checkpoint(
     findings = [weights, compare_profiles(state.get("data_profile"), data_profile(data, pixel_size))]
     model = load_model(path)
     threshold = float(state.get("threshold", 0.5))
-    part = data.subset(range(max(0, len(data) - images), len(data)))
+    seen = set(state.get("training_images") or ())
+    unseen = [i for i, image in enumerate(data.images) if fingerprint(image) not in seen]
+    part = data.subset((unseen or list(range(len(data))))[-images:])
+    where = ""
+    if seen and len(unseen) < len(data):  # the checkpoint knows some of these images: say which the score is on
+        where = (
+            f"; on {len(part)} image{'' if len(part) == 1 else 's'} it did not train on"
+            if unseen
+            else "; on images it trained on (every image here did), so this flatters it"
+        )
     predictions = [predict_probability(model, image, precision=precision) >= threshold for image in part.images]
     truths = [np.asarray(label) > 0 for label in part.labels]
     shares = [float(p.mean()) for p in predictions]
@@ -1172,13 +1182,13 @@ def check_checkpoint(
     baselines = [float((t == majority).mean()) for t in truths]
     verdict = verdicts.above_baseline(scores, baselines)
     if verdict.outcome == "better":
-        findings.append(ok("baseline", verdict.sentence()))
+        findings.append(ok("baseline", verdict.sentence() + where))
     else:
         findings.append(
             Finding(
                 "problem",
                 "baseline",
-                verdict.sentence(),
+                verdict.sentence() + where,
                 "this model does not fit these images: trained on others, or too briefly",
             )
         )
