@@ -40,9 +40,9 @@ MAPS_PER_PIXEL = 8
 
 FIXED_MAPS = 48
 """… plus this many single-channel maps, whatever the width: buffers of the first layers that a narrower network
-does not shrink. Measured with the allocator (tests/test_tiling.py; 1–2 threads, AVX2 and AMX): 5–7 maps of 16–64
-channels, but 54 single-channel maps in all at 4 base channels and 80 at 8 (more than ten maps of 8 channels). The
-readings jump between a few levels; the highest, 137 at 16 base channels on AVX2, is 0.78 of 8 · 16 + 48."""
+does not shrink. Measured with the allocator (tests/test_tiling.py; 1–2 threads, AVX2 and AMX), the readings jump
+between a few levels from run to run: 5–7 maps of 16–64 channels in most runs, up to 137 single-channel maps at 16
+(0.78 of 8 · 16 + 48); 54 in all at 4 base channels and 80 at 8, more than ten maps of 8 channels."""
 
 SAME_PADDING_CONTEXT = 16
 """For ``padding="same"`` models: pixels thrown away at every side of an output tile, where zero padding distorts it."""
