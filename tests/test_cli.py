@@ -354,6 +354,39 @@ def test_predict_says_nothing_of_colour_for_gray_images_even_if_saved_as_rgb(tra
     assert " colour, read as gray" not in capsys.readouterr().out
 
 
+def test_predict_and_evaluate_name_images_at_another_pixel_size(tmp_path, capsys):
+    # A walk: predict and evaluate said nothing of an image at 1 µm per pixel for a model trained at 0.5 µm.
+    import tifffile
+
+    def tiff_folder(root: Path, micrometres: float) -> Path:
+        for sub in ("images", "masks"):
+            (root / sub).mkdir(parents=True)
+        for k in range(3):
+            image, mask = blobs((128, 128), k)
+            scale = {"resolution": (1 / micrometres, 1 / micrometres), "metadata": {"unit": "um"}, "imagej": True}
+            tifffile.imwrite(root / "images" / f"c{k}.tif", image, **scale)
+            Image.fromarray(mask).save(root / "masks" / f"c{k}.png")
+        return root
+
+    fine, coarse = tiff_folder(tmp_path / "fine", 0.5), tiff_folder(tmp_path / "coarse", 1.0)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(fine), "--steps", "2", "--out", str(run), "--threads", "1", *TINY]) == 0
+    assert torch.load(run / "model.ckpt", weights_only=False)["data_profile"]["pixel_size"] == 0.5
+    inputs = [str(fine / "images" / "c0.tif"), str(coarse / "images" / "c1.tif")]
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(run / "model.ckpt"), *inputs, "--out", str(tmp_path / "p")]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if "µm per pixel" in line]
+    assert notes == [
+        "note: c1.tif records 1 µm per pixel, the model trained at 0.5: objects span 0.5× the pixels it knows; "
+        "rescale by 2 (images.rescale, notebook 11) or train on images like these"
+    ]
+    for data, said in ((coarse, ["note: coarse/images records 1 µm per pixel"]), (fine, [])):
+        assert main(["evaluate", "--checkpoint", str(run / "model.ckpt"), "--data", str(data), "--threads", "1",
+                     "--out", str(tmp_path / f"e-{data.name}")]) == 0  # fmt: skip
+        lines = [line for line in capsys.readouterr().out.splitlines() if "µm per pixel" in line]
+        assert [line.split(", the model")[0] for line in lines] == said
+
+
 def test_the_module_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "unet_lib", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "predict" in result.stdout and "evaluate" in result.stdout

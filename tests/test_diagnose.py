@@ -382,6 +382,8 @@ def test_a_model_trained_on_other_images_or_another_pixel_size(tmp_path):
     assert other.severity == "warning" and "another kind of image" in other.found
     zoomed = diagnose.compare_profiles(trained, diagnose.data_profile(em, 0.25))
     assert zoomed.severity == "warning" and "0.25" in zoomed.found
+    # at 0.25 µm an object covers twice the pixels it did at 0.5 (it said "0.5× the size it knows")
+    assert zoomed.found.endswith("these are 0.25: objects span 2× the pixels it knows (rescale by 0.5)")
     assert diagnose.compare_profiles(None, trained).severity == "ok"
     json.dumps(trained)  # plain values: it travels in the checkpoint
 

@@ -39,7 +39,7 @@ from .evaluation import (
     stored_thresholds,
     views_note,
 )
-from .images import SegmentationData, fingerprint
+from .images import SegmentationData, fingerprint, pixel_size_note
 from .isbi2012 import DataUnavailable
 from .losses import weight_maps
 from .model import UNetModel, count_config_parameters, count_parameters
@@ -618,6 +618,10 @@ def evaluate_into(
     print(f"evaluating it on {which}")  # the data itself: the "Data:" line above
     if note:
         print(f"note: {note}")
+    trained = (state.get("data_profile") or {}).get("pixel_size")  # the folder's median, as train recorded it
+    sizes = pixel_size_note([f"{Path(data).name}/images"], [diagnose.pixel_size_of(data)], trained)
+    if sizes:
+        print(f"note: {sizes}")
     how = tiling.inference_precision(model, dataset.images[0].shape[-2:], precision)
     print(f"using {decision.describe()}")
     print(f"predicting in {how.describe()}")

@@ -47,6 +47,7 @@ from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import TileDataset, load_dataset, no_such_data
 from .images import (
     COLOUR_ADVICE,
+    PIXEL_SIZE_RATIO,
     SegmentationData,
     colour_found,
     fingerprint,
@@ -147,9 +148,6 @@ EMPTY_SHARE = 0.005
 
 FEW_GREY_LEVELS = 16
 """An image with fewer distinct values than this (but more than two) is nearly constant."""
-
-PIXEL_SIZE_RATIO = 1.25
-"""Recorded pixel sizes that differ by more than this factor mean objects of different sizes in pixels."""
 
 
 def found(subject: str, text: str, advice: str = "") -> Finding:
@@ -1101,7 +1099,7 @@ def compare_profiles(trained: dict[str, Any] | None, here: dict[str, Any]) -> Fi
         if not 1 / PIXEL_SIZE_RATIO < ratio < PIXEL_SIZE_RATIO:
             differences.append(
                 f"it was trained at {trained['pixel_size']:g} µm per pixel, these are "
-                f"{here['pixel_size']:g}: objects are {ratio:.2g}× the size it knows"
+                f"{here['pixel_size']:g}: objects span {1 / ratio:.2g}× the pixels it knows (rescale by {ratio:.2g})"
             )
     if differences:
         return Finding(

@@ -555,6 +555,36 @@ def read_pixel_size(path: str | Path) -> float | None:
     return micrometres * denominator / numerator
 
 
+PIXEL_SIZE_RATIO = 1.25
+"""Recorded pixel sizes that differ by more than this factor mean objects of different sizes in pixels."""
+
+
+def pixel_size_note(names: Sequence[str], sizes: Sequence[float], trained: float | None) -> str:
+    """One line for images whose recorded pixel sizes (µm, ``read_pixel_size``) differ from the training images'
+    by more than ``PIXEL_SIZE_RATIO``, ``""`` when none do or nothing is recorded: ``predict`` and ``evaluate``
+    say it, as the doctor does (notebook 11: a model knows objects at the size in pixels it trained on)."""
+    off = [
+        (n, s)
+        for n, s in zip(names, sizes)
+        if trained and s and not 1 / PIXEL_SIZE_RATIO < s / trained < PIXEL_SIZE_RATIO
+    ]
+    if not off:
+        return ""
+    shown = ", ".join(n for n, _ in off[:3]) + (f" and {len(off) - 3} more" if len(off) > 3 else "")
+    sizes = [size for _, size in off]
+    at, times, by = _span(sizes), _span([trained / x for x in sizes]), _span([x / trained for x in sizes])
+    return (
+        f"{shown} record{'s' if len(off) == 1 else ''} {at} µm per pixel, the model trained at {trained:g}: objects "
+        f"span {times}× the pixels it knows; rescale by {by} (images.rescale, notebook 11) or train on images "
+        "like these"
+    )
+
+
+def _span(values: Sequence[float]) -> str:
+    """``0.5`` or ``0.5 to 2``: the range of ``values``, two significant digits."""
+    return " to ".join(dict.fromkeys(f"{value:.2g}" for value in (min(values), max(values))))
+
+
 def rescale(array: np.ndarray, factor: float, mask: bool = False) -> np.ndarray:
     """``array`` resampled by ``factor`` (0.5 halves both sides): images to another pixel size.
 

@@ -29,7 +29,9 @@ from .images import (
     count_slices,
     hyperstack_note,
     image_files,
+    pixel_size_note,
     read_image_with_colour,
+    read_pixel_size,
 )
 from .isbi2012 import DataUnavailable, isbi2012_checksums, load_isbi2012
 from .metrics import cell_segments
@@ -231,6 +233,10 @@ def predict_into(
     colour = colour_note([source.path.name for source in sources if source.colour and source.path], len(files))
     if colour:  # every slice was read above (slice_shape): one line for all of them
         print(f"note: {colour}")
+    trained = (state.get("data_profile") or {}).get("pixel_size")
+    sizes = pixel_size_note([file.name for file in files], [read_pixel_size(file) for file in files], trained)
+    if sizes:  # a model knows objects at the size in pixels it trained on
+        print(f"note: {sizes}")
     for source, sizes in zip(sources, shapes):
         predict_source(model, source, out, threshold, one_size=len(set(sizes)) == 1, precision=how, rotations=rotations)
     return 0
