@@ -11,7 +11,15 @@ from PIL import Image
 from scipy import ndimage
 
 from unet_lib import isbi2012, runtime
-from unet_lib.data import TRAIN_SLICES, VAL_SLICES, TileDataset, load_dataset, normalize, train_val_split
+from unet_lib.data import (
+    TRAIN_SLICES,
+    VAL_SLICES,
+    TileDataset,
+    images_folder,
+    load_dataset,
+    normalize,
+    train_val_split,
+)
 from unet_lib.images import COLOUR_ADVICE, SegmentationData, load_folder, mask_to_label
 from unet_lib.isbi2012 import DataUnavailable, load_isbi2012
 from unet_lib.losses import class_balance_weights, weight_map, weight_maps
@@ -350,3 +358,12 @@ def test_default_data_dir(monkeypatch, tmp_path):
     assert isbi2012.data_dir() == runtime.checkout_root() / "data"  # a checkout: data/README.md is there
     monkeypatch.setattr(isbi2012, "checkout_root", lambda: None)  # an installed package
     assert "unet-from-scratch" in str(isbi2012.data_dir())
+
+
+def test_images_folder_only_for_a_folder_with_images(tmp_path, monkeypatch) -> None:
+    assert images_folder(str(tmp_path)) is None  # no images/ inside
+    (tmp_path / "images").mkdir()
+    assert images_folder(str(tmp_path)) == tmp_path / "images"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isbi2012" / "images").mkdir(parents=True)  # a built-in name is the dataset, not this folder
+    assert images_folder("isbi2012") is None and images_folder("synthetic") is None

@@ -109,7 +109,7 @@ def test_invalid_size_names_nearest(paper_unet):
 @pytest.mark.parametrize(
     "x, error, match",
     [
-        (torch.rand(1, 3, 188, 188), ValueError, "1 input channel"),
+        (torch.rand(1, 3, 188, 188), ValueError, "takes in_channels=1"),
         (torch.rand(1, 188, 188), ValueError, "4-D.*unsqueeze"),
         (torch.randint(0, 255, (1, 1, 188, 188)), TypeError, "floating-point"),
     ],

@@ -1,5 +1,6 @@
 """unet_lib.runtime: the fast-mode warning that every notebook prints the same way."""
 
+import numpy as np
 import pytest
 
 from unet_lib import runtime
@@ -133,3 +134,13 @@ def test_dataloader_workers_follow_the_cpus_granted_not_the_cores_seen(monkeypat
         monkeypatch.setattr(runtime, "decide_threads", lambda *args, decision=decision, **kwargs: decision)
         assert batches.default_workers(torch.device("cuda")) == workers
         assert batches.default_workers(torch.device("cpu")) == 0
+
+
+def test_plural_writes_every_count_one_way() -> None:
+    assert runtime.plural(1, "image") == "1 image"
+    assert runtime.plural(0, "image") == "0 images"
+    assert runtime.plural(1103, "step") == "1,103 steps"
+    assert runtime.plural(np.int64(2), "thread") == "2 threads"  # NumPy's integers too
+    assert runtime.plural(1.0, "minute") == "1 minute"
+    assert runtime.plural(2.5, "minute") == "2.5 minutes"
+    assert runtime.plural(3, "ok", "ok") == "3 ok"

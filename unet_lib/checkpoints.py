@@ -287,7 +287,7 @@ def model_origin(path: str | Path, state: dict[str, Any]) -> str:
     record = state.get("record") or {}
     trained_on = f", trained on {record['data']}" if record.get("data") else ""
     steps = state.get("step", 0)
-    return f"{path} ({steps} step{'' if steps == 1 else 's'}{trained_on})"
+    return f"{path} ({runtime.plural(steps, 'step')}{trained_on})"
 
 
 def runs_dir() -> Path:

@@ -41,7 +41,7 @@ from typing import Any, NoReturn
 from . import diagnose, distributed, runtime, train
 from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
-from .data import no_such_data
+from .data import BUILT_IN_DATA, no_such_data
 from .evaluation import TRAIN_ROTATIONS
 from .export import command_export
 from .isbi2012 import DataUnavailable
@@ -562,7 +562,7 @@ def check_recipe(recipe: train.Recipe, tile_size: str = "--tile-size") -> None:
 
 def same_data(name: str) -> str:
     """``--data`` as it is stored with a run: a folder by its absolute path (a resume may start elsewhere)."""
-    return str(Path(name).expanduser().resolve()) if name not in ("isbi2012", "synthetic") else name
+    return str(Path(name).expanduser().resolve()) if name not in BUILT_IN_DATA else name
 
 
 # -- the handlers and main -----------------------------------------------------------------------------
@@ -612,7 +612,7 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
             )
         findings = diagnose.class_check(args.precision, threads=args.threads)
     else:
-        if args.data not in (None, "isbi2012", "synthetic") and not Path(args.data).expanduser().is_dir():
+        if args.data not in (None, *BUILT_IN_DATA) and not Path(args.data).expanduser().is_dir():
             raise UsageError(no_such_data(args.data))
         if args.checkpoint is not None:
             load_checkpoint(args.checkpoint)  # a missing or damaged file: one line, before any work

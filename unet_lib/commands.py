@@ -272,7 +272,7 @@ def train_into(
 def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
     recipe = plan.recipe
     budget = " or ".join(
-        ([diagnose.minutes_words(plan.minutes)] if plan.minutes is not None else [])
+        ([runtime.plural(plan.minutes, "minute")] if plan.minutes is not None else [])
         + ([f"{plan.steps} steps"] if plan.steps else [])
     )
     resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""
@@ -328,8 +328,8 @@ def write_training_outputs(
     """The one place that measures the trained model and writes ``model.ckpt``, ``validation.png``, ``metrics.json``."""
     steps = history.step[-1] if history.step else plan.start_step
     processes = f" on {history.world_size} processes" if history.world_size > 1 else ""
-    noun = "step" if steps == 1 else "steps"
-    print(f"trained {steps} {noun} in {history.seconds / 60:.1f} min{processes} (stopped by {history.stopped})")
+    trained = f"trained {runtime.plural(steps, 'step')} in {history.seconds / 60:.1f} min{processes}"
+    print(f"{trained} (stopped by {history.stopped})")
     print(f"training computed in {history.precision}")
     inference = tiling.inference_precision(model, val_part.images[0].shape[-2:], plan.precision)
     print(f"prediction computes in {inference.describe()}")
@@ -537,7 +537,7 @@ def trained_on(dataset: SegmentationData, state: dict[str, Any]) -> set[int]:
 
 def _images(count: int, which: str = "") -> str:
     """E.g. "1 image", "3 other images": a count with its noun, for evaluate's lines."""
-    return f"{count} {which + ' ' if which else ''}image{'' if count == 1 else 's'}"
+    return runtime.plural(count, f"{which} image" if which else "image")
 
 
 def _flatters(trained: int, every: bool = False) -> str:

@@ -30,6 +30,16 @@ VAL_SLICES: tuple[int, ...] = tuple(range(25, 30))
 
 # -- choosing a dataset ------------------------------------------------------------------------------
 
+BUILT_IN_DATA: tuple[str, ...] = ("isbi2012", "synthetic")
+"""The ``--data`` names that are datasets, not folders: the paper's EM slices and the built-in stand-in."""
+
+
+def images_folder(name: str) -> Path | None:
+    """The ``images/`` folder of a ``--data`` folder, ``None`` for a built-in dataset or where there is none: the
+    doctor and ``train`` read its files' recorded pixel sizes without loading any pixels."""
+    folder = Path(name).expanduser() / "images"
+    return None if name in BUILT_IN_DATA or not folder.is_dir() else folder
+
 
 def no_such_data(name: str) -> str:
     """The one line ``train``, ``evaluate``, ``doctor`` and ``load_dataset`` give for a ``--data`` that is

@@ -44,7 +44,7 @@ from torch.utils.data import Dataset
 from . import runtime, train, verdicts
 from .batches import load_batch
 from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
-from .data import TileDataset, load_dataset, no_such_data
+from .data import BUILT_IN_DATA, TileDataset, images_folder, load_dataset, no_such_data
 from .images import (
     COLOUR_ADVICE,
     PIXEL_SIZE_RATIO,
@@ -117,7 +117,7 @@ def about(findings: Iterable[Finding], subject: str) -> list[Finding]:
 def summary(findings: Sequence[Finding]) -> str:
     """E.g. ``"doctor: 1 problem, 2 warnings, 9 ok"``."""
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
-    words = [f"{counts[s]} {s}{'s' if counts[s] != 1 and s != 'ok' else ''}" for s in reversed(SEVERITIES)]
+    words = [runtime.plural(counts[s], s, "ok" if s == "ok" else None) for s in reversed(SEVERITIES)]
     return "doctor: " + ", ".join(words)
 
 
@@ -624,8 +624,8 @@ def folder_pixel_sizes(files: Sequence[Path]) -> list[float]:
 
 def pixel_size_of(data: str) -> float | None:
     """The median pixel size (µm) that the image files of the folder ``data`` record, or ``None``."""
-    folder = Path(data).expanduser() / "images"
-    sizes = folder_pixel_sizes(image_files(folder)) if folder.is_dir() else []
+    folder = images_folder(data)
+    sizes = folder_pixel_sizes(image_files(folder)) if folder is not None else []
     return float(np.median(sizes)) if sizes else None
 
 
@@ -647,10 +647,8 @@ def _pixel_sizes(files: Sequence[Path]) -> Finding:
 def check_recorded_pixel_sizes(data: str) -> list[Finding]:
     """The "pixel sizes" finding for a folder ``data`` (TIFF tags only, no pixels read), none for the built-in data:
     the one file check ``train`` adds to ``check_data``, so that it warns where the doctor does."""
-    folder = Path(data).expanduser() / "images"
-    if data in ("isbi2012", "synthetic") or not folder.is_dir():
-        return []
-    return [_pixel_sizes(image_files(folder))]
+    folder = images_folder(data)
+    return [] if folder is None else [_pixel_sizes(image_files(folder))]
 
 
 def check_dataset(
@@ -660,7 +658,7 @@ def check_dataset(
 ) -> tuple[SegmentationData | None, list[Finding]]:
     """The data checks for ``--data``: ``"isbi2012"`` (the built-in data when it cannot be had), ``"synthetic"``
     or a folder. ``FileNotFoundError`` for a name that is neither."""
-    if name in ("isbi2012", "synthetic"):
+    if name in BUILT_IN_DATA:
         data = load_dataset(name, verbose=False)
         return data, [ok("data", data.description), *check_data(data, tile_size, depth)]
     if not Path(name).expanduser().is_dir():
@@ -1150,7 +1148,7 @@ def check_checkpoint(
     where = ""
     if seen and len(unseen) < len(data):  # the checkpoint knows some of these images: say which the score is on
         where = (
-            f"; on {len(part)} image{'' if len(part) == 1 else 's'} it did not train on"
+            f"; on {runtime.plural(len(part), 'image')} it did not train on"
             if unseen
             else "; on images it trained on (every image here did), so this flatters it"
         )
@@ -1380,8 +1378,8 @@ def budget_lines(
     (``forecast``); with ``--steps`` alone it measures nothing: the progress bar predicts the time from its first
     steps."""
     if minutes is None:
-        noun = "step" if steps == 1 else "steps"
-        return [f"budget: {steps:,} {noun} (--steps); the progress bar predicts their time from the first steps"]
+        steps_given = runtime.plural(steps, "step")
+        return [f"budget: {steps_given} (--steps); the progress bar predicts their time from the first steps"]
     if minutes < 1:
         return []  # a quick run: measuring would take a noticeable share of it
     step = train.measure_step_time(recipe, precision=precision, seconds=min(3.0, 0.02 * 60 * minutes))
@@ -1392,7 +1390,7 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
     """``train``'s line before step 1: the steps this budget holds here and, for the default command on the ISBI
     data, what the course's stored runs of that length reached; ``--minutes`` when this machine is slower."""
     expected = step.steps_in(minutes)
-    lines = [f"this machine: {step.describe()} → about {expected:,} steps in {minutes_words(minutes)}"]
+    lines = [f"this machine: {step.describe()} → about {expected:,} steps in {runtime.plural(minutes, 'minute')}"]
     if step.busy:
         lines[0] += (
             f" (a rough count: the steps' times spread by {step.spread:.2f} s, more than half their median, so "
@@ -1422,7 +1420,7 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
             who = (
                 "this machine is slower than"
                 if slower
-                else f"a budget of {minutes_words(minutes)} holds fewer steps than"
+                else f"a budget of {runtime.plural(minutes, 'minute')} holds fewer steps than"
             )
             lines.append(
                 f"{who} the stored runs that met the course's bar ({bar_words()}): "
@@ -1434,11 +1432,6 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
 def _single_views(run: dict[str, Any]) -> str:
     """What sets a stored run scored on single views apart: ``train`` now averages four rotated views per image."""
     return "; scored on single views, before train averaged 4 rotations" if run.get("rotations", 4) == 1 else ""
-
-
-def minutes_words(minutes: float) -> str:
-    """``1 minute``, ``0.5 minutes``, ``5 minutes``: a budget as ``train`` prints it."""
-    return f"{minutes:g} minute" if minutes == 1 else f"{minutes:g} minutes"
 
 
 # -- the doctor command and the pre-class check -------------------------------------------------------------------

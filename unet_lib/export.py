@@ -322,7 +322,9 @@ def export_package(
     name = name or f"U-Net from Scratch ({checkpoint.stem})"
     channels, example = example_image(image)
     if channels.shape[0] != net.in_channels:
-        raise UsageError(f"the example image has {channels.shape[0]} channel(s), the model takes {net.in_channels}")
+        raise UsageError(
+            f"the example image has {runtime.plural(channels.shape[0], 'channel')}, the model takes {net.in_channels}"
+        )
     with tempfile.TemporaryDirectory(prefix=".export-", dir=runtime.make_folder(out.parent)) as folder:
         descr = describe(net, state, channels, example, Path(folder), name)
         runtime.write_atomic(out, lambda temporary: _save_package(descr, Path(temporary)))

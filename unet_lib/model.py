@@ -354,7 +354,8 @@ class UNetModel(nn.Module):
             )
         if x.shape[1] != self.in_channels:
             raise ValueError(
-                f"this UNetModel takes {self.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})"
+                f"x.shape[1] is {x.shape[1]} (shape {tuple(x.shape)}), but this UNetModel takes in_channels="
+                f"{self.in_channels}"
             )
         for name, size in zip(("height", "width"), x.shape[-2:]):
             if not self.is_valid_input_size(size):

@@ -224,7 +224,7 @@ def predict_into(
     print(f"model: {model_origin(checkpoint, state)}")
     print(f"using {decision.describe()}")
     count = sum(source.slices for source in sources)
-    print(f"predicting {count} image{'' if count == 1 else 's'} in {how.describe()}{views}")
+    print(f"predicting {runtime.plural(count, 'image')} in {how.describe()}{views}")
     for source in sources:
         note = hyperstack_note(source.path) if source.path is not None else ""
         if note:
@@ -302,7 +302,8 @@ def predict_source(
     )
     if blank:
         shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
-        print(f"note: {source.label} slice(s) {shown} are blank (one value everywhere): written as background")
+        which = f"slice {shown} is" if len(blank) == 1 else f"slices {shown} are"
+        print(f"note: {source.label} {which} blank (one value everywhere): written as background")
     if source.is_stack:
         print(
             f"{source.label} ({source.slices} slices of {size}): {np.mean(shares):.1%} foreground → "

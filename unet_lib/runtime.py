@@ -197,13 +197,18 @@ class ThreadDecision:
             f"{name} {value:g}" if name in THREAD_SETTINGS else f"{name} {_cpus(value)}"
             for name, value in sorted(self.limits.items(), key=lambda kv: kv[1])
         ]
-        plural = "thread" if self.threads == 1 else "threads"
-        return f"{self.threads} {plural} ({'; '.join(parts)})"
+        return f"{plural(self.threads, 'thread')} ({'; '.join(parts)})"
 
 
 def _cpus(value: float) -> str:
-    number = f"{value:g}"
-    return f"{number} CPU" if value == 1 else f"{number} CPUs"
+    return plural(value, "CPU")
+
+
+def plural(count: float, noun: str, many: str | None = None) -> str:
+    """``"1 image"``, ``"1,103 steps"``, ``"2.5 minutes"``: a count with its noun, the one way every printed line
+    writes one (``many`` where adding an s is wrong)."""
+    number = f"{int(count):,}" if float(count).is_integer() else f"{count:g}"
+    return f"{number} {noun if count == 1 else many or noun + 's'}"
 
 
 def cgroup_cpu_quota(

@@ -476,7 +476,7 @@ def test_one_blank_slice_does_not_refuse_a_stack(cli, run, tmp_path):
     tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
     result = cli("predict", "--checkpoint", out / "model.ckpt", tmp_path / "stack.tif", "--out", tmp_path / "O")
     assert result.code == 0, result.err
-    assert "slice(s) 1 are blank (one value everywhere): written as background" in result.out
+    assert "slice 1 is blank (one value everywhere): written as background" in result.out
     masks = tifffile.imread(tmp_path / "O" / "stack_mask.tif")
     assert masks.shape == (3, 24, 24) and not masks[1].any()
     Image.fromarray(stack[1]).save(tmp_path / "blank.png")  # alone, a blank image is still refused
