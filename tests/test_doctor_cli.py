@@ -129,6 +129,20 @@ def test_the_pre_class_check(capsys):
     assert "GB" in said["memory"]
 
 
+def test_the_pre_class_check_says_when_its_timing_is_rough(capsys, monkeypatch):
+    """A walk on a shared machine: "0.17 s per step (spread 0.42 s over 15 steps)" and then, as [ok], "about 860 steps"
+    for notebook 08; train's forecast calls such a count rough (StepTime.busy), the pre-class check said nothing."""
+    busy = train.StepTime(seconds=0.17, spread=0.42, steps=15, precision="fp32, NCHW, on cpu (test)", device="cpu")
+    monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: busy)
+    status, lines, _ = run(capsys, "--class")
+    speed = next(line for line in lines if "] speed:" in line)
+    assert speed.startswith("[warning] speed:") and "a rough count" in speed and "run it again" in speed, speed
+    assert status == 0, "a warning, not a problem: the machine works"
+    monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: SLOW_STEP)  # a small spread
+    status, lines, _ = run(capsys, "--class")
+    assert any(line.startswith("[ok] speed:") for line in lines), lines
+
+
 @pytest.mark.parametrize("check", [[], ["--class"]])
 def test_doctor_takes_threads_as_train_does(check, tmp_path, capsys):
     # the step doctor times must be the step of `train --threads N`: same option, same decision, said on its line

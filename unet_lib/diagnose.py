@@ -1480,6 +1480,12 @@ NOTEBOOK11_STEPS = 200
 NOTEBOOK11_MINUTES = 4.0
 """... or this many minutes, whichever comes first."""
 
+BUSY_ADVICE = (
+    "something else was running while the steps were timed, so the steps predicted below may be far too many: "
+    "run it again when the machine is quiet (a second session at the same time is a test of its own)"
+)
+"""What the pre-class check advises when the timed steps spread widely (``train.StepTime.busy``)."""
+
 NOTEBOOK08_FEW_STEPS = 100
 """Below this many steps notebook 08's run ends near the majority-class baseline: measured solo, validation
 accuracy 0.680 at step 25 and 0.813 at step 50 against a baseline of 0.767, 0.883 after 352 steps (issue 22)."""
@@ -1537,13 +1543,13 @@ def class_check(
     add(check_device(device))
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
     core_seconds = step.seconds * decision.threads  # what a shared machine is sized by (the instructor guide)
-    add(
-        ok(
-            "speed",
-            f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step "
-            f"({step.precision})",
-        )
-    )
+    text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
+    text += f" ({step.precision})"
+    if step.busy:  # the counts below would promise steps a busy machine does not make
+        rough = f"; a rough count: the timed steps spread by {step.spread:.2f} s, more than half their median"
+        add(Finding("warning", "speed", text + rough, BUSY_ADVICE))
+    else:
+        add(ok("speed", text))
     steps08 = step.steps_in(NOTEBOOK08_MINUTES)
     text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
     if steps08 < NOTEBOOK08_FEW_STEPS:
