@@ -105,3 +105,30 @@ def test_lesson_plans_add_up(title, total):
     assert stated and int(stated.group(1)) == sum(minutes), "the stated total is the sum of the rows"
     if total is not None:
         assert sum(minutes) == total
+
+
+def test_the_thread_measurement_is_the_stored_one():
+    """The guide quoted 18.9 s against 3.06 s per step while docs/measured/bench_threads.json, the file it names,
+    held 1.05 s against 0.548 s: the numbers an instructor sizes a hub by come from the stored run."""
+    import json
+
+    result = json.loads(instructor_guide.BENCH_THREADS.read_text())
+    block = re.search(r"<!-- generated threads -->\n(.*?)\n<!-- /generated threads -->", GUIDE, re.DOTALL)
+    assert block, "the guide has the generated block of the thread measurement"
+    for side in ("default", "capped"):
+        assert f"**{result['summary'][side]['median_s_per_step']} s per step**" in block.group(1), side
+    assert f"{result['capped_speedup']}× as fast" in block.group(1)
+    assert "18.9 s" not in GUIDE and "3.06 s" not in GUIDE, "no stale copy of an older run outside the block"
+
+
+def test_slow_laptops_uses_the_doctors_threshold_and_names_the_forecast():
+    """The guide told instructors to act below about 50 steps while `doctor --class` warns below 100, and it did not
+    say what a learner on a slow machine can do: notebook 08's forecast, the "Train longer" cell, --minutes."""
+    from unet_lib import diagnose
+
+    slow = re.search(r"^### Slow laptops\n(.*?)(?=^##)", GUIDE, re.MULTILINE | re.DOTALL)
+    assert slow, "the guide has a section `### Slow laptops`"
+    said = [int(n) for n in re.findall(r"fewer than (?:about )?(\d+) steps", GUIDE)]
+    assert said and set(said) == {diagnose.NOTEBOOK08_FEW_STEPS}, (said, "the doctor warns below its own number")
+    for words in ("section 3", "Train longer", "--minutes", "[warning] speed"):
+        assert words in slow.group(1), words
