@@ -129,6 +129,18 @@ def test_the_pre_class_check(capsys):
     assert "GB" in said["memory"]
 
 
+def test_the_pre_class_check_counts_kernels_by_the_memory_limit(capsys, monkeypatch):
+    """On a hub pod or Binder (about 2 GB) the machine's memory is the node's: the kernels it holds are counted by the
+    cgroup limit, not by the node's hundreds of GB."""
+    from unet_lib import runtime
+
+    monkeypatch.setattr(diagnose, "peak_memory_bytes", lambda: 700_000_000)
+    monkeypatch.setattr(runtime, "cgroup_memory_limit", lambda *args: 2_000_000_000)
+    status, lines, _ = run(capsys, "--class")
+    memory = next(line for line in lines if "] memory:" in line)
+    assert "memory limit (cgroup) of 2.0 GB holds about 2 such kernels" in memory, memory
+
+
 def test_the_pre_class_check_says_when_its_timing_is_rough(capsys, monkeypatch):
     """A walk on a shared machine: "0.17 s per step (spread 0.42 s over 15 steps)" and then, as [ok], "about 860 steps"
     for notebook 08; train's forecast calls such a count rough (StepTime.busy), the pre-class check said nothing."""

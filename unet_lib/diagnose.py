@@ -1577,8 +1577,13 @@ def class_check(
         text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
         try:
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
         except (ValueError, OSError, AttributeError):
-            pass
+            total = None
+        limit = runtime.cgroup_memory_limit()
+        if limit is not None and (total is None or limit < total):  # a hub pod sees the node, may use its limit
+            text += f"; this session's memory limit (cgroup) of {limit / 1e9:.1f} GB holds about {int(limit / peak)}"
+            text += " such kernels" + (f" (the machine has {total / 1e9:.0f} GB)" if total else "")
+        elif total is not None:
+            text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
         add(ok("memory", text))
     return findings
