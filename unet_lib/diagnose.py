@@ -21,7 +21,9 @@ command line, ``train`` and notebook 12 say the same thing in the same words.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import math
 import os
@@ -59,6 +61,7 @@ from .images import (
     read_array,
     read_pixel_size,
 )
+from .isbi2012 import DataUnavailable, data_dir, load_isbi2012
 from .losses import class_balance_weights, weight_map, weighted_cross_entropy
 from .model import UNetModel, unet_output_size, valid_input_sizes
 from .synthetic import make_synthetic_em
@@ -1522,11 +1525,31 @@ def check_widgets() -> Finding:
     return ok("widgets", f"ipywidgets {ipywidgets.__version__} and unet_lib.widgets import")
 
 
+def check_class_data() -> Finding:
+    """Will the class's notebooks have the real ISBI 2012 slices? Fetched now when they are missing and the network is
+    there (the day before is the time for a download); else the notebooks fall back to the built-in EM-like data
+    (``data.load_dataset``), and their pictures and numbers are not the stored ones that the guide describes."""
+    folder = data_dir() / "isbi2012"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the download's own line: the doctor prints one per finding
+            load_isbi2012("train")
+    except DataUnavailable as error:
+        return Finding(
+            "warning",
+            "data",
+            f"the real ISBI 2012 slices are not in {folder} and could not be had ({error.reason}): the notebooks will "
+            "use the built-in EM-like data, so their pictures and numbers will differ from the stored ones",
+            "run this check again where the machine reaches the internet (it downloads them, checked), or copy an "
+            "isbi2012/ folder there or point UNET_DATA_DIR at one (data/README.md)",
+        )
+    return ok("data", f"the real ISBI 2012 slices, checksums verified, in {folder}")
+
+
 def class_check(
     precision: str = "auto", seconds: float = 3.0, show: Any = print, threads: int | None = None
 ) -> list[Finding]:
     """``python -m unet_lib doctor --class``: what an instructor runs on the class's machines a day before —
-    environment, widgets, the thread decision, one timed step, notebook 08's and 11's predicted times, memory.
+    environment, widgets, the thread decision, the data, one timed step, notebook 08's and 11's predicted times, memory.
     ``threads`` caps the threads as ``--threads`` does: a hub that gives each kernel one thread checks with 1."""
     findings: list[Finding] = []
 
@@ -1541,6 +1564,7 @@ def class_check(
     add(ok("threads", decision.describe()))
     device = runtime.pick_device()
     add(check_device(device))
+    add(check_class_data())
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
     core_seconds = step.seconds * decision.threads  # what a shared machine is sized by (the instructor guide)
     text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
