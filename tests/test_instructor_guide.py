@@ -132,3 +132,14 @@ def test_slow_laptops_uses_the_doctors_threshold_and_names_the_forecast():
     assert said and set(said) == {diagnose.NOTEBOOK08_FEW_STEPS}, (said, "the doctor warns below its own number")
     for words in ("section 3", "Train longer", "--minutes", "[warning] speed"):
         assert words in slow.group(1), words
+
+
+def test_the_links_to_hand_out_open_the_student_version():
+    """The guide said "give learners the student version" and named no link; the README's badges open the full
+    notebooks. The links it names are the student notebook 00's own badges (repository and branch from nbtools)."""
+    title = make_student._student_title(make_student.badges_markdown("00_welcome"), "00_welcome")
+    links = [url for url in re.findall(r"\]\((https://[^)]*)\)", title) if "/student" in url or "student%2F" in url]
+    assert len(links) == 2, title
+    which = re.search(r"^- \*\*Which version\.\*\*(.*?)(?=^- \*\*)", GUIDE, re.MULTILINE | re.DOTALL).group(1)
+    for url in links:
+        assert f"<{url}>" in which, url
