@@ -143,3 +143,18 @@ def test_the_links_to_hand_out_open_the_student_version():
     which = re.search(r"^- \*\*Which version\.\*\*(.*?)(?=^- \*\*)", GUIDE, re.MULTILINE | re.DOTALL).group(1)
     for url in links:
         assert f"<{url}>" in which, url
+
+
+def test_the_full_day_gives_each_notebook_its_estimated_time_and_the_introduction():
+    """The full day introduces each notebook "for five minutes, then" learners work: notebook 04 (40 minutes of
+    work) had 35 in all, 08 (45) had 45. Each notebook's row holds its estimated time plus the introduction."""
+    import nbformat
+
+    plan = re.search(r"^### Full-day workshop.*?(?=^### |^## |\Z)", GUIDE, re.MULTILINE | re.DOTALL).group(0)
+    assert "for five minutes, then circulate" in plan
+    rows = dict(re.findall(r"^\| (\d\d) · [^|]+ \| (\d+) \|", plan, re.MULTILINE))
+    assert rows, "the plan has a row per notebook it covers"
+    for path in NOTEBOOKS:
+        if path.name[:2] in rows:
+            estimated = int(instructor_guide._plan(nbformat.read(path, as_version=4))[1])
+            assert int(rows[path.name[:2]]) >= estimated + 5, f"{path.name}: {rows[path.name[:2]]} < {estimated} + 5"
