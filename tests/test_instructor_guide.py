@@ -158,3 +158,14 @@ def test_the_full_day_gives_each_notebook_its_estimated_time_and_the_introductio
         if path.name[:2] in rows:
             estimated = int(instructor_guide._plan(nbformat.read(path, as_version=4))[1])
             assert int(rows[path.name[:2]]) >= estimated + 5, f"{path.name}: {rows[path.name[:2]]} < {estimated} + 5"
+
+
+def test_the_binder_memory_advice_names_the_tool_that_measures_it():
+    """The guide said "every notebook's kernel stays below 1 GB, see the README", and the README says no such thing:
+    the number is Binder's limit as tools/measure_notebooks.py checks it, and the tool is named."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import measure_notebooks
+
+    where = re.search(r"^- \*\*Where learners run it\.\*\*(.*?)(?=^- \*\*)", GUIDE, re.MULTILINE | re.DOTALL).group(1)
+    assert f"about {measure_notebooks.BINDER_LIMIT_MB // 1024} GB" in where
+    assert "tools/measure_notebooks.py" in where and "see the README" not in where
