@@ -129,6 +129,53 @@ def test_the_pre_class_check(capsys):
     assert "GB" in said["memory"]
 
 
+def test_the_pre_class_check_counts_kernels_by_the_memory_limit(capsys, monkeypatch):
+    """On a hub pod or Binder (about 2 GB) the machine's memory is the node's: the kernels it holds are counted by the
+    cgroup limit, not by the node's hundreds of GB."""
+    from unet_lib import runtime
+
+    monkeypatch.setattr(diagnose, "peak_memory_bytes", lambda: 700_000_000)
+    monkeypatch.setattr(runtime, "cgroup_memory_limit", lambda *args: 2_000_000_000)
+    status, lines, _ = run(capsys, "--class")
+    memory = next(line for line in lines if "] memory:" in line)
+    assert "memory limit (cgroup) of 2.0 GB holds about 2 such kernels" in memory, memory
+
+
+def test_the_pre_class_check_says_which_data_the_notebooks_will_have(capsys, monkeypatch, tmp_path):
+    """Run offline with an empty UNET_DATA_DIR, the check said nothing of data, and the notebooks then trained and
+    scored on the built-in data, not the stored runs' ISBI slices: it says so, and what to do, before the class."""
+    from unet_lib import isbi2012
+
+    def offline(*args, **kwargs):
+        print("Downloading 60 ISBI 2012 files …")  # the download's own line must not break one line per finding
+        raise isbi2012.DataUnavailable("Could not download", reason="no network")
+
+    monkeypatch.setenv("UNET_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(diagnose, "load_isbi2012", offline)
+    status, lines, _ = run(capsys, "--class")
+    data = next(line for line in lines if "] data:" in line)
+    assert data.startswith("[warning] data:") and "(no network)" in data and "built-in EM-like data" in data, data
+    assert str(tmp_path / "isbi2012") in data and "UNET_DATA_DIR" in data, "where they belong, and how to fix it"
+    assert not any(line.startswith("Downloading") for line in lines) and status == 0
+    monkeypatch.setattr(diagnose, "load_isbi2012", lambda *args, **kwargs: None)
+    status, lines, _ = run(capsys, "--class")
+    assert any(line.startswith("[ok] data: the real ISBI 2012 slices, checksums verified") for line in lines), lines
+
+
+def test_the_pre_class_check_says_when_its_timing_is_rough(capsys, monkeypatch):
+    """A walk on a shared machine: "0.17 s per step (spread 0.42 s over 15 steps)" and then, as [ok], "about 860 steps"
+    for notebook 08; train's forecast calls such a count rough (StepTime.busy), the pre-class check said nothing."""
+    busy = train.StepTime(seconds=0.17, spread=0.42, steps=15, precision="fp32, NCHW, on cpu (test)", device="cpu")
+    monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: busy)
+    status, lines, _ = run(capsys, "--class")
+    speed = next(line for line in lines if "] speed:" in line)
+    assert speed.startswith("[warning] speed:") and "a rough count" in speed and "run it again" in speed, speed
+    assert status == 0, "a warning, not a problem: the machine works"
+    monkeypatch.setattr(train, "measure_step_time", lambda *args, **kwargs: SLOW_STEP)  # a small spread
+    status, lines, _ = run(capsys, "--class")
+    assert any(line.startswith("[ok] speed:") for line in lines), lines
+
+
 @pytest.mark.parametrize("check", [[], ["--class"]])
 def test_doctor_takes_threads_as_train_does(check, tmp_path, capsys):
     # the step doctor times must be the step of `train --threads N`: same option, same decision, said on its line

@@ -105,3 +105,67 @@ def test_lesson_plans_add_up(title, total):
     assert stated and int(stated.group(1)) == sum(minutes), "the stated total is the sum of the rows"
     if total is not None:
         assert sum(minutes) == total
+
+
+def test_the_thread_measurement_is_the_stored_one():
+    """The guide quoted 18.9 s against 3.06 s per step while docs/measured/bench_threads.json, the file it names,
+    held 1.05 s against 0.548 s: the numbers an instructor sizes a hub by come from the stored run."""
+    import json
+
+    result = json.loads(instructor_guide.BENCH_THREADS.read_text())
+    block = re.search(r"<!-- generated threads -->\n(.*?)\n<!-- /generated threads -->", GUIDE, re.DOTALL)
+    assert block, "the guide has the generated block of the thread measurement"
+    for side in ("default", "capped"):
+        assert f"**{result['summary'][side]['median_s_per_step']} s per step**" in block.group(1), side
+    assert f"{result['capped_speedup']}× as fast" in block.group(1)
+    assert "18.9 s" not in GUIDE and "3.06 s" not in GUIDE, "no stale copy of an older run outside the block"
+
+
+def test_slow_laptops_uses_the_doctors_threshold_and_names_the_forecast():
+    """The guide told instructors to act below about 50 steps while `doctor --class` warns below 100, and it did not
+    say what a learner on a slow machine can do: notebook 08's forecast, the "Train longer" cell, --minutes."""
+    from unet_lib import diagnose
+
+    slow = re.search(r"^### Slow laptops\n(.*?)(?=^##)", GUIDE, re.MULTILINE | re.DOTALL)
+    assert slow, "the guide has a section `### Slow laptops`"
+    said = [int(n) for n in re.findall(r"fewer than (?:about )?(\d+) steps", GUIDE)]
+    assert said and set(said) == {diagnose.NOTEBOOK08_FEW_STEPS}, (said, "the doctor warns below its own number")
+    for words in ("section 3", "Train longer", "--minutes", "[warning] speed"):
+        assert words in slow.group(1), words
+
+
+def test_the_links_to_hand_out_open_the_student_version():
+    """The guide said "give learners the student version" and named no link; the README's badges open the full
+    notebooks. The links it names are the student notebook 00's own badges (repository and branch from nbtools)."""
+    title = make_student._student_title(make_student.badges_markdown("00_welcome"), "00_welcome")
+    links = [url for url in re.findall(r"\]\((https://[^)]*)\)", title) if "/student" in url or "student%2F" in url]
+    assert len(links) == 2, title
+    which = re.search(r"^- \*\*Which version\.\*\*(.*?)(?=^- \*\*)", GUIDE, re.MULTILINE | re.DOTALL).group(1)
+    for url in links:
+        assert f"<{url}>" in which, url
+
+
+def test_the_full_day_gives_each_notebook_its_estimated_time_and_the_introduction():
+    """The full day introduces each notebook "for five minutes, then" learners work: notebook 04 (40 minutes of
+    work) had 35 in all, 08 (45) had 45. Each notebook's row holds its estimated time plus the introduction."""
+    import nbformat
+
+    plan = re.search(r"^### Full-day workshop.*?(?=^### |^## |\Z)", GUIDE, re.MULTILINE | re.DOTALL).group(0)
+    assert "for five minutes, then circulate" in plan
+    rows = dict(re.findall(r"^\| (\d\d) · [^|]+ \| (\d+) \|", plan, re.MULTILINE))
+    assert rows, "the plan has a row per notebook it covers"
+    for path in NOTEBOOKS:
+        if path.name[:2] in rows:
+            estimated = int(instructor_guide._plan(nbformat.read(path, as_version=4))[1])
+            assert int(rows[path.name[:2]]) >= estimated + 5, f"{path.name}: {rows[path.name[:2]]} < {estimated} + 5"
+
+
+def test_the_binder_memory_advice_names_the_tool_that_measures_it():
+    """The guide said "every notebook's kernel stays below 1 GB, see the README", and the README says no such thing:
+    the number is Binder's limit as tools/measure_notebooks.py checks it, and the tool is named."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import measure_notebooks
+
+    where = re.search(r"^- \*\*Where learners run it\.\*\*(.*?)(?=^- \*\*)", GUIDE, re.MULTILINE | re.DOTALL).group(1)
+    assert f"about {measure_notebooks.BINDER_LIMIT_MB // 1024} GB" in where
+    assert "tools/measure_notebooks.py" in where and "see the README" not in where

@@ -28,3 +28,21 @@ def test_fast_mode_only_when_asked(monkeypatch):
     assert "UNET_FAST" not in measure_notebooks.kernel_env(fast=False)
     assert measure_notebooks.kernel_env(fast=True)["UNET_FAST"] == "1"
     assert "MPLBACKEND" not in measure_notebooks.kernel_env(fast=True), "figures are drawn inline, as for a learner"
+
+
+def test_json_keeps_the_numbers_with_the_machine(tmp_path, monkeypatch, capsys):
+    """The guide's "the whole of 08 took 161 s" was measured once (issue 22) and kept nowhere: --json keeps each
+    notebook's time and peak with the command, the processor, the threads and the load average."""
+    import json
+
+    fake = measure_notebooks.Measurement("08_training.ipynb", 161.04, 880.0, 0.0)
+    monkeypatch.setattr(measure_notebooks, "measure", lambda path, fast=False, timeout=1800: fake)
+    out = tmp_path / "notebooks.json"
+    assert measure_notebooks.main(["notebooks/08_training.ipynb", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["mode"] == "full" and result["command"].startswith("python tools/measure_notebooks.py")
+    assert {"processor", "threads", "load_average_before", "load_average_after"} <= set(result["machine"])
+    assert result["notebooks"] == [
+        {"name": "08_training.ipynb", "seconds": 161.0, "peak_mb": 880.0, "children_mb": 0.0}
+    ]
+    assert "161.0" in capsys.readouterr().out

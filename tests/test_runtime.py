@@ -56,6 +56,17 @@ def test_cgroup_v1_quota_and_the_unlimited_minus_one(tmp_path) -> None:
     assert runtime.cgroup_cpu_quota(root, proc) is None
 
 
+def test_cgroup_memory_limit_v2_v1_and_none(tmp_path) -> None:
+    """doctor --class counts the kernels a machine holds: a hub pod sees the node's memory but may use its limit."""
+    root, proc = _cgroup(tmp_path, {"memory.max": "max\n", "pod1/memory.max": "2147483648\n"}, proc="0::/pod1\n")
+    assert runtime.cgroup_memory_limit(root, proc) == 2147483648
+    root, proc = _cgroup(tmp_path / "b", {"memory/memory.limit_in_bytes": "9223372036854771712"}, "4:memory:/\n")
+    assert runtime.cgroup_memory_limit(root, proc) is None  # v1's "no limit"
+    root, proc = _cgroup(tmp_path / "c", {"memory/memory.limit_in_bytes": "1073741824"}, "4:memory:/\n")
+    assert runtime.cgroup_memory_limit(root, proc) == 1073741824
+    assert runtime.cgroup_memory_limit(tmp_path / "nowhere", tmp_path / "no_proc") is None
+
+
 def test_the_smallest_limit_decides_rounded_down_at_least_one() -> None:
     decision = runtime.decide_threads(environ={}, quota=2.5, affinity=16, cores=16)
     assert decision.threads == 2 and decision.decided_by == "cgroup CPU quota"

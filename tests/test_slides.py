@@ -30,3 +30,10 @@ def test_a_deck_copy_has_no_widget_state_and_no_pictures_from_the_web():
     outputs = [o for c in deck.cells for o in c.get("outputs", []) if "data" in o]
     assert not any("application/vnd.jupyter.widget-view+json" in o["data"] for o in outputs)
     assert any(o["data"].get("text/plain") == slides.WIDGET_NOTE for o in outputs)
+
+
+def test_the_closing_line_counts_decks_with_runtime_plural(tmp_path, capsys, monkeypatch):
+    """A walk: `tools/slides.py notebooks/00_welcome.ipynb` ended "wrote 1 slide decks"."""
+    monkeypatch.setattr(slides, "build", lambda paths, out: [out / "00_welcome.slides.html"])
+    assert slides.main(["--out", str(tmp_path), str(ROOT / "notebooks" / "00_welcome.ipynb")]) == 0
+    assert "wrote 1 slide deck to " in capsys.readouterr().out

@@ -7,13 +7,16 @@ The guide has one section per notebook. Its objectives (whole, however many line
 section list (every numbered ``##`` heading, also those further down a cell) and exercise answers come from the
 notebook itself, between ``<!-- generated NN -->`` and ``<!-- /generated NN -->``; the table of expected outputs,
 between ``<!-- generated outputs -->`` and ``<!-- /generated outputs -->``, comes from the stored outputs of every
-notebook. The key figure, the common misconceptions, the lesson plans and the advice for a class are written by
-hand around them. ``tests/test_instructor_guide.py`` fails when a generated block is out of date.
+notebook; the measurement of the thread cap, between ``<!-- generated threads -->`` and
+``<!-- /generated threads -->``, comes from ``docs/measured/bench_threads.json`` (``tools/bench_threads.py`` writes
+it). The key figure, the common misconceptions, the lesson plans and the advice for a class are written by hand
+around them. ``tests/test_instructor_guide.py`` fails when a generated block is out of date.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -26,9 +29,12 @@ from make_student import BEGIN, course_notebooks, solution_source  # noqa: E402
 from nbtools import ROOT  # noqa: E402
 
 GUIDE = ROOT / "docs" / "instructor_guide.md"
-_BLOCK = re.compile(r"<!-- generated (\d\d|outputs) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
+_BLOCK = re.compile(r"<!-- generated (\d\d|outputs|threads) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
 OUTPUTS = "outputs"
 """The name of the block that holds the table of expected outputs."""
+THREADS = "threads"
+"""The name of the block that quotes the stored measurement of the thread cap."""
+BENCH_THREADS = ROOT / "docs" / "measured" / "bench_threads.json"
 
 
 def _plan(nb: nbformat.NotebookNode) -> tuple[list[str], str]:
@@ -167,11 +173,40 @@ def outputs_block(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def threads_block(path: Path = BENCH_THREADS) -> str:
+    """What the thread cap is worth, in the words of the guide's bullet, from the stored ``bench_threads`` run: the
+    guide once quoted a run (18.9 s against 3.06 s per step) that the stored file no longer held."""
+    result = json.loads(path.read_text())
+    default, capped = result["summary"]["default"], result["summary"]["capped"]
+    machine = result["machine"]
+    processes = result["settings"]["processes"]
+    lines = [
+        f"<!-- generated {THREADS} -->",
+        f"- What the cap is worth, measured with `{result['command']}` ({processes} training processes of notebook "
+        f"08's recipe at once on {machine['cores_seen']} cores; its output is a short table, and "
+        "`docs/measured/bench_threads.json` keeps the numbers with the command): with PyTorch's default of "
+        f"{_threads(default)} each, **{default['median_s_per_step']} s per step**; capped at {_threads(capped)} each, "
+        f"**{capped['median_s_per_step']} s per step**, {result['capped_speedup']}× as fast (CPU time per step "
+        f"{default['median_cpu_s_per_step']} s against {capped['median_cpu_s_per_step']} s) — on an "
+        f"{machine['processor']} with a load average of {machine['load_average_before']} before the run and "
+        f"{machine['load_average_after']} after it (what else ran beside it).",
+        f"<!-- /generated {THREADS} -->",
+    ]
+    return "\n".join(lines)
+
+
+def _threads(side: dict) -> str:
+    counts = sorted(set(side["threads_each"]))
+    return " to ".join(str(c) for c in counts) + (" thread" if counts == [1] else " threads")
+
+
 def refresh(text: str, paths: list[Path]) -> tuple[str, list[str]]:
-    """The guide with every generated block rebuilt; also the blocks it lacks (notebooks, the outputs table)."""
-    blocks = {p.name[:2]: generated_block(p) for p in paths} | {OUTPUTS: outputs_block(paths)}
+    """The guide with every generated block rebuilt; also the blocks it lacks (notebooks, the outputs table, the
+    thread measurement)."""
+    blocks = {p.name[:2]: generated_block(p) for p in paths} | {OUTPUTS: outputs_block(paths), THREADS: threads_block()}
     missing = [p.name for p in paths if f"<!-- generated {p.name[:2]} -->" not in text]
     missing += [] if f"<!-- generated {OUTPUTS} -->" in text else ["the expected outputs"]
+    missing += [] if f"<!-- generated {THREADS} -->" in text else ["the thread measurement"]
     return _BLOCK.sub(lambda m: blocks.get(m.group(1), m.group(0)), text), missing
 
 
@@ -182,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     text = GUIDE.read_text()
     new, missing = refresh(text, course_notebooks())
     for name in missing:
-        marker = name[:2] if name[:2].isdigit() else OUTPUTS
+        marker = name[:2] if name[:2].isdigit() else THREADS if name == "the thread measurement" else OUTPUTS
         print(
             f"docs/instructor_guide.md has no section for {name}: add one with an empty "
             f"`<!-- generated {marker} -->`…`<!-- /generated {marker} -->` block and run this tool",

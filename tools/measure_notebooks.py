@@ -2,19 +2,24 @@
 
     python tools/measure_notebooks.py                 # every notebooks/NN_*.ipynb, full learner version
     python tools/measure_notebooks.py --fast notebooks/0[0-5]_*.ipynb    # as under test (UNET_FAST=1)
+    python tools/measure_notebooks.py --json docs/measured/notebooks.json   # also keep the numbers, with the machine
 
 Each notebook runs top to bottom in a fresh kernel (its own folder, inline figures, the real data);
 a last cell, added only in memory, reads the kernel's peak resident memory with
-``resource.getrusage``. Nothing is written back. Prints one line per notebook and the largest peak.
+``resource.getrusage``. Nothing is written back. Prints one line per notebook and the largest peak; ``--json``
+keeps them with the command, the processor, the threads and the load average, so that a time the instructor guide
+quotes (how long notebook 08 runs) can come from a stored run rather than from prose.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
@@ -57,13 +62,34 @@ def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
     return Measurement(path.name, seconds, int(match.group(1)) / 1024, int(match.group(2)) / 1024)
 
 
+def write_json(path: Path, results: list[Measurement], argv: list[str], fast: bool, load_before: float) -> None:
+    """The measurements with what they depend on: the machine, its threads, and what else ran (load average)."""
+    from unet_lib import runtime
+
+    result = {
+        "about": "tools/measure_notebooks.py: each notebook top to bottom in a fresh kernel, wall time and peak RSS",
+        "command": " ".join(["python tools/measure_notebooks.py", *argv]),
+        "mode": "fast" if fast else "full",
+        "machine": {
+            "processor": runtime.processor(),
+            "threads": runtime.decide_threads().describe(),
+            "load_average_before": load_before,
+            "load_average_after": round(os.getloadavg()[0], 2),
+        },
+        "notebooks": [{k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(r).items()} for r in results],
+    }
+    runtime.write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path, help="default: every course notebook")
     parser.add_argument("--fast", action="store_true", help="run with UNET_FAST=1, as the tests do")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
+    parser.add_argument("--json", type=Path, help="also write the measurements, with the machine, to this file")
     args = parser.parse_args(argv)
     paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    load_before = round(os.getloadavg()[0], 2)
     print(
         f"{'notebook':45} {'seconds':>8} {'peak MB':>8} {'children MB':>12}   ({'fast' if args.fast else 'full'} mode)"
     )
@@ -72,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(path, fast=args.fast, timeout=args.timeout)
         results.append(result)
         print(f"{result.name:45} {result.seconds:8.1f} {result.peak_mb:8.0f} {result.children_mb:12.0f}", flush=True)
+    if args.json is not None:
+        write_json(args.json, results, argv if argv is not None else sys.argv[1:], args.fast, load_before)
     if results:
         worst = max(results, key=lambda r: r.peak_mb)
         print(f"largest kernel peak: {worst.peak_mb:.0f} MB in {worst.name} (Binder allows about {BINDER_LIMIT_MB} MB)")

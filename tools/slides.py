@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
     decks = build(paths, args.out)
-    print(f"wrote {len(decks)} slide decks to {args.out} (open one in a browser; no internet needed)")
+    from unet_lib.runtime import plural  # here, not above: --install and a bad name need no torch
+
+    print(f"wrote {plural(len(decks), 'slide deck')} to {args.out} (open one in a browser; no internet needed)")
     return 0
 
 

@@ -275,7 +275,7 @@ def build_parser() -> Parser:
         "--class",
         dest="class_check",
         action="store_true",
-        help="the pre-class check of this machine: environment, widgets, threads, one timed step, memory",
+        help="the pre-class check of this machine: environment, widgets, threads, the data, one timed step, memory",
     )
     add_precision_option(d)
     add_threads_option(d)

@@ -21,7 +21,9 @@ command line, ``train`` and notebook 12 say the same thing in the same words.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import math
 import os
@@ -59,6 +61,7 @@ from .images import (
     read_array,
     read_pixel_size,
 )
+from .isbi2012 import DataUnavailable, data_dir, load_isbi2012
 from .losses import class_balance_weights, weight_map, weighted_cross_entropy
 from .model import UNetModel, unet_output_size, valid_input_sizes
 from .synthetic import make_synthetic_em
@@ -1480,6 +1483,12 @@ NOTEBOOK11_STEPS = 200
 NOTEBOOK11_MINUTES = 4.0
 """... or this many minutes, whichever comes first."""
 
+BUSY_ADVICE = (
+    "something else was running while the steps were timed, so the steps predicted below may be far too many: "
+    "run it again when the machine is quiet (a second session at the same time is a test of its own)"
+)
+"""What the pre-class check advises when the timed steps spread widely (``train.StepTime.busy``)."""
+
 NOTEBOOK08_FEW_STEPS = 100
 """Below this many steps notebook 08's run ends near the majority-class baseline: measured solo, validation
 accuracy 0.680 at step 25 and 0.813 at step 50 against a baseline of 0.767, 0.883 after 352 steps (issue 22)."""
@@ -1516,11 +1525,31 @@ def check_widgets() -> Finding:
     return ok("widgets", f"ipywidgets {ipywidgets.__version__} and unet_lib.widgets import")
 
 
+def check_class_data() -> Finding:
+    """Will the class's notebooks have the real ISBI 2012 slices? Fetched now when they are missing and the network is
+    there (the day before is the time for a download); else the notebooks fall back to the built-in EM-like data
+    (``data.load_dataset``), and their pictures and numbers are not the stored ones that the guide describes."""
+    folder = data_dir() / "isbi2012"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the download's own line: the doctor prints one per finding
+            load_isbi2012("train")
+    except DataUnavailable as error:
+        return Finding(
+            "warning",
+            "data",
+            f"the real ISBI 2012 slices are not in {folder} and could not be had ({error.reason}): the notebooks will "
+            "use the built-in EM-like data, so their pictures and numbers will differ from the stored ones",
+            "run this check again where the machine reaches the internet (it downloads them, checked), or copy an "
+            "isbi2012/ folder there or point UNET_DATA_DIR at one (data/README.md)",
+        )
+    return ok("data", f"the real ISBI 2012 slices, checksums verified, in {folder}")
+
+
 def class_check(
     precision: str = "auto", seconds: float = 3.0, show: Any = print, threads: int | None = None
 ) -> list[Finding]:
     """``python -m unet_lib doctor --class``: what an instructor runs on the class's machines a day before —
-    environment, widgets, the thread decision, one timed step, notebook 08's and 11's predicted times, memory.
+    environment, widgets, the thread decision, the data, one timed step, notebook 08's and 11's predicted times, memory.
     ``threads`` caps the threads as ``--threads`` does: a hub that gives each kernel one thread checks with 1."""
     findings: list[Finding] = []
 
@@ -1535,15 +1564,16 @@ def class_check(
     add(ok("threads", decision.describe()))
     device = runtime.pick_device()
     add(check_device(device))
+    add(check_class_data())
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
     core_seconds = step.seconds * decision.threads  # what a shared machine is sized by (the instructor guide)
-    add(
-        ok(
-            "speed",
-            f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step "
-            f"({step.precision})",
-        )
-    )
+    text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
+    text += f" ({step.precision})"
+    if step.busy:  # the counts below would promise steps a busy machine does not make
+        rough = f"; a rough count: the timed steps spread by {step.spread:.2f} s, more than half their median"
+        add(Finding("warning", "speed", text + rough, BUSY_ADVICE))
+    else:
+        add(ok("speed", text))
     steps08 = step.steps_in(NOTEBOOK08_MINUTES)
     text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
     if steps08 < NOTEBOOK08_FEW_STEPS:
@@ -1571,8 +1601,13 @@ def class_check(
         text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
         try:
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
         except (ValueError, OSError, AttributeError):
-            pass
+            total = None
+        limit = runtime.cgroup_memory_limit()
+        if limit is not None and (total is None or limit < total):  # a hub pod sees the node, may use its limit
+            text += f"; this session's memory limit (cgroup) of {limit / 1e9:.1f} GB holds about {int(limit / peak)}"
+            text += " such kernels" + (f" (the machine has {total / 1e9:.0f} GB)" if total else "")
+        elif total is not None:
+            text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
         add(ok("memory", text))
     return findings

@@ -225,16 +225,38 @@ def cgroup_cpu_quota(
     return min(quotas) if quotas else None
 
 
-def _cgroup_folders(root: Path, proc_cgroup: Path) -> list[Path]:
-    """The folders that may hold this process's CPU limits: its cgroup (v2, v1 ``cpu``) and every parent."""
+def cgroup_memory_limit(
+    cgroup_root: str | Path = "/sys/fs/cgroup", proc_cgroup: str | Path = "/proc/self/cgroup"
+) -> int | None:
+    """The bytes of memory a cgroup limit grants this process (a Binder pod: about 2 GB), or ``None`` when none
+    applies. The pre-class check counts kernels by it: a hub pod sees the whole node's memory but may use only this.
+
+    cgroup v2 writes the bytes or ``"max"`` in ``memory.max``; v1 writes ``memory.limit_in_bytes``, a number near
+    2⁶³ when there is no limit. The process's own cgroup and each of its parents may set one; the smallest counts.
+    """
+    root = Path(cgroup_root)
+    limits = []
+    for folder in _cgroup_folders(root, Path(proc_cgroup), "memory"):
+        for name in ("memory.max", "memory.limit_in_bytes"):
+            with suppress(OSError, ValueError):
+                value = int((folder / name).read_text())
+                if 0 < value < 2**60:
+                    limits.append(value)
+    return min(limits) if limits else None
+
+
+def _cgroup_folders(root: Path, proc_cgroup: Path, controller: str = "cpu") -> list[Path]:
+    """The folders that may hold this process's limits of ``controller`` (``cpu``, ``memory``): its cgroup (v2, v1)
+    and every parent."""
     relative: list[str] = []
     with suppress(OSError):
         for line in proc_cgroup.read_text().splitlines():
             _, controllers, path = line.split(":", 2)
-            if controllers == "" or "cpu" in controllers.split(","):
+            if controllers == "" or controller in controllers.split(","):
                 relative.append(path.strip("/"))
     folders = []
-    for base in (root, root / "cpu", root / "cpu,cpuacct"):
+    v1 = (root / "cpu", root / "cpu,cpuacct") if controller == "cpu" else (root / controller,)
+    for base in (root, *v1):
         for path in relative or [""]:
             folder = base / path
             while True:
