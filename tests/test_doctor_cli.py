@@ -105,7 +105,7 @@ def test_a_checkpoint_that_predicts_background_everywhere(tmp_path, capsys):
     [
         (["--data", "no/such/folder"], "no/such/folder: no such folder; give 'isbi2012', 'synthetic' or a folder with"),
         (["--checkpoint", "no/such.ckpt", "--data", "synthetic"], "no checkpoint at no/such.ckpt"),
-        (["--class", "--data", "synthetic"], "doctor --class checks this machine, not data"),
+        (["--class", "--data", "synthetic"], "doctor --class checks this machine and the course's own data"),
         (["--overfit", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

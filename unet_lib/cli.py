@@ -608,7 +608,8 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
     if args.class_check:
         if args.data is not None or args.overfit or args.checkpoint is not None:
             raise UsageError(
-                "doctor --class checks this machine, not data: run it without --data, --overfit, --checkpoint"
+                "doctor --class checks this machine and the course's own data: run it without --data, --overfit, "
+                "--checkpoint"
             )
         findings = diagnose.class_check(args.precision, threads=args.threads)
     else:
