@@ -418,3 +418,10 @@ def test_save_atomically_accepts_a_named_temporary_file_beside_the_checkpoint():
 def test_save_atomically_names_a_copy_a_delete_and_a_swallowed_crash(answer, words):
     assert_rejected(checks.check_save_atomically(answer), *words)
     assert torch.save.__module__.startswith("torch") and os.replace.__module__ == "posix"
+
+
+def test_isbi_pixel_error_names_the_mean_over_thresholds():
+    def mean_over_thresholds(p, t, th):
+        return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))
+
+    assert_rejected(checks.check_isbi_pixel_error(mean_over_thresholds), "mean F-score over the thresholds", "best")

@@ -393,3 +393,37 @@ def test_registers_layers_accepts_a_list_of_layers_that_are_registered_anyway():
 def test_registers_layers_names_a_plain_tensor_weight_and_a_plain_dict():
     assert_rejected(checks.check_registers_layers(PlainTensorWeight), "head_weight", "nn.Parameter")
     assert_rejected(checks.check_registers_layers(PlainDict), "plain Python dict (layers)", "nn.ModuleDict")
+
+
+def count_with_kernels(base_channels=64, depth=4, in_channels=1, num_classes=2, up_kernel=2, head_kernel=1):
+    def conv(c_in, c_out, k):
+        return c_in * c_out * k * k + c_out
+
+    widths = [base_channels * 2**level for level in range(depth + 1)]
+    total = sum(conv(c_in, c, 3) + conv(c, c, 3) for c_in, c in zip([in_channels] + widths, widths))
+    total += sum(conv(2 * c, c, up_kernel) + conv(2 * c, c, 3) + conv(c, c, 3) for c in widths[:-1])
+    return total + conv(base_channels, num_classes, head_kernel)
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda base_channels, depth, in_channels, num_classes: parameter_count(
+                base_channels, depth, 1, num_classes
+            ),
+            ["in_channels", "fixed at 1"],
+        ),
+        (
+            lambda base_channels, depth, in_channels, num_classes: parameter_count(
+                base_channels, depth, in_channels, 2
+            ),
+            ["num_classes", "fixed at 2"],
+        ),
+        (lambda **sizes: count_with_kernels(**sizes, up_kernel=3), ["up-convolution", "2×2"]),
+        (lambda **sizes: count_with_kernels(**sizes, head_kernel=3), ["head", "1×1"]),
+    ],
+    ids=["in_channels fixed", "num_classes fixed", "3×3 up-conv", "3×3 head"],
+)
+def test_unet_parameter_count_names_fixed_arguments_and_wrong_kernels(answer, words):
+    assert_rejected(checks.check_unet_parameter_count(answer), *words)

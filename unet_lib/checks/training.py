@@ -503,6 +503,11 @@ _PIXEL_ERROR_MISTAKES = [
         says="that is the best F-score itself; the pixel error is 1 − it.",
     ),
     Mistake(
+        gives=lambda probability, true, thresholds: 1 - float(np.mean(metrics.f_scores(probability, true, thresholds))),
+        says="that is 1 − the mean F-score over the thresholds; the challenge takes the best threshold: 1 − the "
+        "largest F-score.",
+    ),
+    Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds).min(),
         says="that is the *worst* threshold: take the maximum F-score over thresholds.",
     ),
@@ -532,7 +537,8 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
-    the F-score at the best-accuracy threshold or at one threshold only, and the membrane class.
+    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, and the
+    membrane class.
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75

@@ -414,6 +414,8 @@ def _unet_parameters_with_slip(
     concat: bool = True,
     up_convs: bool = True,
     head: bool = True,
+    up_kernel: int = 2,
+    head_kernel: int = 1,
 ) -> int:
     """A model of the learner's count, with switches that reproduce the classic slips (all on: the right count)."""
     b = 1 if biases else 0
@@ -429,14 +431,14 @@ def _unet_parameters_with_slip(
     for level in reversed(range(depth)):  # expansive path
         width = widths[level]
         if up_convs:
-            total += conv(widths[level + 1], width, 2)
+            total += conv(widths[level + 1], width, up_kernel)
         total += conv((2 if concat else 1) * width, width, 3) + conv(width, width, 3)
     if head:
-        total += conv(widths[0], num_classes, 1)
+        total += conv(widths[0], num_classes, head_kernel)
     return total
 
 
-def _slip(**switches: bool) -> Callable[..., int]:
+def _slip(**switches: int) -> Callable[..., int]:
     def count(base_channels: int, depth: int, in_channels: int, num_classes: int) -> int:
         return _unet_parameters_with_slip(base_channels, depth, in_channels, num_classes, **switches)
 
@@ -459,6 +461,26 @@ _UNET_PARAMETER_MISTAKES = [
     Mistake(
         gives=_slip(head=False), says="the final 1×1 convolution (base_channels → num_classes, plus biases) is missing."
     ),
+    Mistake(
+        gives=_slip(up_kernel=3),
+        says="an up-convolution has a 2×2 kernel (2² = 4 weights per channel pair), not 3×3.",
+    ),
+    Mistake(
+        gives=_slip(head_kernel=3),
+        says="the head is a 1×1 convolution (one weight per channel pair), not 3×3.",
+    ),
+    Mistake(
+        gives=lambda base_channels, depth, in_channels, num_classes: (
+            _unet_parameters(base_channels, depth, 1, num_classes) if in_channels != 1 else None
+        ),
+        says="in_channels is fixed at 1: the first convolution reads in_channels channels — use the argument.",
+    ),
+    Mistake(
+        gives=lambda base_channels, depth, in_channels, num_classes: (
+            _unet_parameters(base_channels, depth, in_channels, 2) if num_classes != 2 else None
+        ),
+        says="num_classes is fixed at 2: the head maps base_channels → num_classes channels — use the argument.",
+    ),
 ]
 
 
@@ -467,7 +489,8 @@ def check_unet_parameter_count(unet_parameter_count: Callable[..., int]) -> Feed
 
     The expected numbers come from ``UNetModel`` itself; a wrong answer is matched against
     the classic slips: no biases, the concatenation forgotten (the first expansive conv
-    sees skip + up channels), the up-convolutions or the final 1×1 head left out.
+    sees skip + up channels), the up-convolutions or the final 1×1 head left out, either counted with a 3×3
+    kernel, and in_channels or num_classes fixed at the paper's 1 and 2.
     """
     configurations = [(64, 4, 1, 2), (16, 3, 1, 2), (32, 5, 3, 4), (8, 1, 1, 2), (4, 0, 2, 3)]
     cases = [
