@@ -234,3 +234,19 @@ def test_double_conv_block_accepts_padding_valid():
 )
 def test_double_conv_block_names_another_activation_and_dropout(answer, words):
     assert_rejected(checks.check_double_conv_block(answer), *words)
+
+
+class SecondDefinedFirst(nn.Module):
+    """Right, with the layers defined in the other order: only the forward pass tells which comes first."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.second = nn.Conv2d(out_channels, out_channels, 3)
+        self.first = nn.Conv2d(in_channels, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.second(torch.relu(self.first(x))))
+
+
+def test_double_conv_block_takes_the_convolutions_in_the_order_forward_calls_them():
+    assert_passed(checks.check_double_conv_block(SecondDefinedFirst))

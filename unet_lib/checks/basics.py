@@ -265,11 +265,28 @@ def _conv_layer_problem(number: int, conv: nn.Conv2d, expected_in: int, expected
     return None
 
 
-def _block_problem(block: Any, in_channels: int, out_channels: int) -> str | None:
+def _convolutions(block: nn.Module, x: torch.Tensor) -> list[nn.Conv2d]:
+    """The block's convolutions in the order its forward pass calls them (a module may define them in any
+    order); in the order they were defined when the block cannot run — its layer check then names why."""
+    defined = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    called: list[nn.Module] = []
+    hooks = [conv.register_forward_pre_hook(lambda module, inputs: called.append(module)) for conv in defined]
+    try:
+        with torch.no_grad():
+            block(x.clone())
+    except Exception:  # the layer check explains a block that cannot run
+        return defined
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return called if len(called) == len(defined) and {*map(id, called)} == {*map(id, defined)} else defined
+
+
+def _block_problem(block: Any, x: torch.Tensor, in_channels: int, out_channels: int) -> str | None:
     """What is wrong with the layers of ``block`` (count, kernel, padding, channels, batch norm), if anything."""
     if not isinstance(block, nn.Module):
         return f"return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}."
-    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    convs = _convolutions(block, x)
     if len(convs) != 2:
         return f"found {len(convs)} convolution(s) (nn.Conv2d): a double convolution has exactly two."
     for number, (conv, c_in) in enumerate(zip(convs, (in_channels, out_channels)), start=1):
@@ -298,7 +315,8 @@ def check_double_conv_block(my_double_conv: Callable[[int, int], nn.Module]) -> 
     """Notebook 01, exercise 3: build conv 3×3 → ReLU → conv 3×3 → ReLU, unpadded.
 
     Bespoke (the answer is a module, not a value): the layers are inspected first (count,
-    kernel size, padding, channels), then the block is run and compared with the same two
+    kernel size, padding, channels; the convolutions in the order forward calls them), then the block
+    is run and compared with the same two
     convolutions wired with and without each ReLU, so that a missing ReLU is named by its place.
     """
     name = name_of(my_double_conv, "my_double_conv")
@@ -306,16 +324,16 @@ def check_double_conv_block(my_double_conv: Callable[[int, int], nn.Module]) -> 
     block, failed = attempt(name, my_double_conv, in_channels, out_channels)
     if failed is not None:
         return failed
-    problem = _block_problem(block, in_channels, out_channels)
+    x = torch.randn(2, in_channels, 12, 12, generator=torch.Generator().manual_seed(0))
+    problem = _block_problem(block, x, in_channels, out_channels)
     if problem:
         return Feedback(False, problem)
-    x = torch.randn(2, in_channels, 12, 12, generator=torch.Generator().manual_seed(0))
     block.eval()
     with torch.no_grad():
         out, failed = attempt(f"{name}(...)(x)", block, x.clone())
         if failed is not None:
             return failed
-        first, second = (m for m in block.modules() if isinstance(m, nn.Conv2d))
+        first, second = _convolutions(block, x)
         wirings = {
             "right": F.relu(second(F.relu(first(x)))),
             "the ReLU after the second convolution is missing (the output has negative values)": second(
