@@ -193,3 +193,60 @@ def _seq(*layers: nn.Module) -> nn.Sequential:
 )
 def test_double_conv_block_names_the_mistake(answer, words):
     assert_rejected(checks.check_double_conv_block(answer), *words)
+
+
+def test_to_model_input_names_standardising_and_axes_in_the_wrong_place():
+    def standardised(image):
+        tensor = torch.tensor(image, dtype=torch.float32)
+        return ((tensor - tensor.mean()) / tensor.std())[None, None]
+
+    assert_rejected(checks.check_to_model_input(standardised), "below 0", "[0, 1]", "255")
+    middle = checks.check_to_model_input(lambda im: torch.tensor(im / 255, dtype=torch.float32)[None, :, :, None])
+    assert_rejected(middle, "(1, 5, 7, 1)", "(1, 1, H, W)")
+
+
+def test_conv_output_size_tries_an_even_kernel():
+    """size − 2·(k // 2) is right for odd kernels only: a 2×2 kernel fits in size − 1 positions."""
+    half_kernel_per_side = checks.check_conv_output_size(
+        lambda s, kernel_size=3, padding=0: s + 2 * padding - 2 * (kernel_size // 2)
+    )
+    assert_rejected(half_kernel_per_side, "kernel_size=2", "even", "size − kernel_size + 1")
+
+
+def test_double_conv_block_accepts_padding_valid():
+    def valid(i, o):
+        return _seq(nn.Conv2d(i, o, 3, padding="valid"), nn.ReLU(), nn.Conv2d(o, o, 3, padding="valid"), nn.ReLU())
+
+    assert_passed(checks.check_double_conv_block(valid))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda i, o: _seq(nn.Conv2d(i, o, 3), nn.LeakyReLU(), nn.Conv2d(o, o, 3), nn.LeakyReLU()),
+            ["LeakyReLU", "ReLU"],
+        ),
+        (lambda i, o: _seq(nn.Conv2d(i, o, 3), nn.Sigmoid(), nn.Conv2d(o, o, 3), nn.Sigmoid()), ["Sigmoid"]),
+        (lambda i, o: _seq(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Dropout(0.5), nn.Conv2d(o, o, 3), nn.ReLU()), ["dropout"]),
+    ],
+    ids=["leaky", "sigmoid", "dropout"],
+)
+def test_double_conv_block_names_another_activation_and_dropout(answer, words):
+    assert_rejected(checks.check_double_conv_block(answer), *words)
+
+
+class SecondDefinedFirst(nn.Module):
+    """Right, with the layers defined in the other order: only the forward pass tells which comes first."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.second = nn.Conv2d(out_channels, out_channels, 3)
+        self.first = nn.Conv2d(in_channels, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.second(torch.relu(self.first(x))))
+
+
+def test_double_conv_block_takes_the_convolutions_in_the_order_forward_calls_them():
+    assert_passed(checks.check_double_conv_block(SecondDefinedFirst))

@@ -202,3 +202,14 @@ def test_a_student_stub_gets_your_turn_naming_the_notebooks_function(notebook, s
     exec(stub_cell, namespace)
     feedback = eval(check_call, namespace)
     assert feedback == checks.your_turn(name), f"{notebook}: {check_call} said {feedback!r}"
+
+
+def test_integer_division_is_named_where_a_fraction_was_expected():
+    """`//` turns 3/4 into 0: the message names the operator, whichever mistakes the checker lists."""
+    cases = [case(3, 4, expected=0.75)]
+    zero = Mistake(gives=lambda a, b: 0.0, says="nothing counted")
+    feedback = check_cases(
+        "share", lambda a, b: a // b, cases, [zero], success="", rule="a / b", returns=core.one_number
+    )
+    assert_rejected(feedback, "returned 0, expected 0.75", "`//` rounds", "divide with `/`")
+    assert_rejected(check_cases("share", lambda a, b: 0.0, cases, [zero], success="", rule="a / b"), "nothing counted")

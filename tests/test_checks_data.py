@@ -150,3 +150,56 @@ def test_border_weight_names_the_mistake(expression, words):
         return expression(np.asarray(d1), np.asarray(d2), w0, sigma)
 
     assert_rejected(checks.check_border_weight(answer), *words)
+
+
+def test_cell_fraction_names_integer_division():
+    floored = checks.check_cell_fraction(lambda labels: sum(int((lb == 1).sum()) for lb in labels) // 60)
+    assert_rejected(floored, "returned 0, expected 0.3", "`//` rounds")
+
+
+def log_p(logits):
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+
+
+def averaged_over_classes_too(logits, target):
+    one_hot = torch.nn.functional.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2)
+    return -(log_p(logits) * one_hot).mean()
+
+
+def probabilities_without_log(logits, target):
+    return -log_p(logits).exp().gather(1, target.unsqueeze(1)).mean()
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (averaged_over_classes_too, ["averaged over the classes", "mean over the pixels only"]),
+        (probabilities_without_log, ["probabilities", "−log p"]),
+    ],
+    ids=["mean over classes", "no log"],
+)
+def test_cross_entropy_names_a_mean_over_classes_and_a_missing_log(answer, words):
+    assert_rejected(checks.check_cross_entropy_by_hand(answer), *words)
+
+
+@pytest.mark.parametrize(
+    "expression, words",
+    [
+        (lambda a, b, w0, s: w0 * np.exp(-((a + b) ** 2) / 2 * s**2), ["parentheses", "/ (2 * sigma**2)"]),
+        (lambda a, b, w0, s: w0 * np.exp((a + b) ** 2 / (2 * s**2)), ["minus sign", "falls"]),
+    ],
+    ids=["precedence", "positive exponent"],
+)
+def test_border_weight_names_precedence_and_sign(expression, words):
+    def answer(d1, d2, w0=10.0, sigma=5.0):
+        return expression(np.asarray(d1), np.asarray(d2), w0, sigma)
+
+    assert_rejected(checks.check_border_weight(answer), *words)
+
+
+def test_border_weight_says_what_to_use_when_math_exp_crashes_on_arrays():
+    def with_math_exp(d1, d2, w0=10.0, sigma=5.0):
+        return w0 * math.exp(-((d1 + d2) ** 2) / (2 * sigma**2))
+
+    assert_rejected(checks.check_border_weight(with_math_exp), "TypeError", "element-wise", "np.exp")

@@ -234,3 +234,24 @@ def test_check_median_diameter_names_the_slips():
     assert "numbers that do not occur" in checks.check_median_diameter(every_number).message
     assert "one number" in checks.check_median_diameter(lambda labels: [1, 2]).message
     assert "your turn" in checks.check_median_diameter(stub).message
+
+
+def scores_matched_on_dice(true, pred):
+    """Wrong: pairs matched on the Dice coefficient ≥ 0.5, which is IoU ≥ 1/3."""
+    true_ids, pred_ids = [t for t in np.unique(true) if t], [p for p in np.unique(pred) if p]
+    taken_true, taken_pred = set(), set()
+    for t in true_ids:
+        for p in pred_ids:
+            a, b = true == t, pred == p
+            if 2 * (a & b).sum() / (a.sum() + b.sum()) >= 0.5 and t not in taken_true and p not in taken_pred:
+                taken_true.add(t)
+                taken_pred.add(p)
+    precision, recall = len(taken_pred) / len(pred_ids), len(taken_true) / len(true_ids)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+@pytest.mark.parametrize(
+    "answer", [scores_matched_on_dice, lambda t, p: scores_by_loops(t, p, min_iou=0.4)], ids=["Dice", "IoU ≥ 0.4"]
+)
+def test_check_object_scores_names_a_match_below_iou_one_half(answer):
+    assert_rejected(checks.check_object_scores(answer), "IoU 18/42 = 0.43", "below 0.5", "Dice")

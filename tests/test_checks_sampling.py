@@ -223,3 +223,36 @@ def transposed_conv_output_size(size: int, kernel_size: int = 2, stride: int = 2
 def test_transposed_output_size(answer, words):
     assert_passed(checks.check_transposed_output_size(transposed_conv_output_size), "28 → 56")
     assert_rejected(checks.check_transposed_output_size(answer), *words)
+
+
+def test_max_pool_by_hand_names_max_with_indices_and_a_wrong_output_shape():
+    assert_rejected(checks.check_max_pool_by_hand(lambda x: windows(x).max(dim=5)), "values and indices", "amax")
+    wrong_axes = checks.check_max_pool_by_hand(lambda x: windows(x).amax(dim=(2, 4)))
+    assert_rejected(wrong_axes, "returned shape (2, 3, 2, 2)", "(N, C, H // 2, W // 2)", "axes 3 and 5")
+
+
+def test_contracting_path_sizes_accepts_an_odd_bottleneck():
+    """588 → … → 33 → 29: no pool follows the bottleneck, so its odd size is fine; refusing it is the slip."""
+
+    def bottleneck_checked_too(input_size: int, depth: int = 4) -> list[int]:
+        sizes = contracting_path_sizes(input_size, depth)
+        if sizes[-1] % 2:
+            raise ValueError(f"odd size {sizes[-1]}")
+        return sizes
+
+    assert_rejected(
+        checks.check_contracting_path_sizes(bottleneck_checked_too), "588", "valid", "bottleneck", "no pool"
+    )
+
+
+def stamps_without_stride(x, kernel, stride=2):
+    k_h, k_w = kernel.shape
+    out = torch.zeros((x.shape[0] - 1) * stride + k_h, (x.shape[1] - 1) * stride + k_w)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i : i + k_h, j : j + k_w] += x[i, j] * kernel
+    return out
+
+
+def test_transposed_conv_names_stamps_placed_without_the_stride():
+    assert_rejected(checks.check_transposed_conv_by_hand(stamps_without_stride), "not at (i, j)", "i·stride")

@@ -332,3 +332,96 @@ def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
 def test_isbi_pixel_error(answer, words):
     assert_passed(checks.check_isbi_pixel_error(isbi_pixel_error), "1 − max F = 0.057", "0.102")
     assert_rejected(checks.check_isbi_pixel_error(answer), *words)
+
+
+def train_mode_after_the_forward(model, optimizer, loss_fn, x, y, w):
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y, w)  # still in eval mode here
+    loss.backward()
+    optimizer.step()
+    model.train()
+    return loss.item()
+
+
+def zero_grad_between_backward_and_step(model, optimizer, loss_fn, x, y, w):
+    model.train()
+    loss = loss_fn(model(x), y, w)
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (train_mode_after_the_forward, ["model.train()", "before the forward"]),
+        (zero_grad_between_backward_and_step, ["no gradient", "between backward and step"]),
+    ],
+    ids=["train() too late", "zero_grad too late"],
+)
+def test_train_step_names_the_order_of_calls(answer, words):
+    assert_rejected(checks.check_train_step(answer), *words)
+
+
+def copied_into_place(obj, path):
+    temporary = Path(str(path) + ".tmp")
+    try:
+        torch.save(obj, temporary)
+        shutil.copyfile(temporary, path)  # a crash during the copy leaves half a checkpoint
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def removed_then_renamed(obj, path):
+    temporary = Path(str(path) + ".tmp")
+    try:
+        torch.save(obj, temporary)
+        if os.path.exists(path):
+            os.remove(path)  # a crash here leaves no checkpoint at all
+        os.rename(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def swallows_the_crash(obj, path):
+    temporary = Path(str(path) + ".tmp")
+    try:
+        torch.save(obj, temporary)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # and the caller believes the checkpoint is saved
+
+
+def test_save_atomically_accepts_a_named_temporary_file_beside_the_checkpoint():
+    def named_temporary(obj, path):
+        with tempfile.NamedTemporaryFile(dir=Path(path).parent, delete=False) as handle:
+            name = handle.name
+        try:
+            torch.save(obj, name)
+            Path(name).replace(path)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    assert_passed(checks.check_save_atomically(named_temporary))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (copied_into_place, ["renamed into place", "os.replace", "copy"]),
+        (removed_then_renamed, ["deleted", "before", "os.replace"]),
+        (swallows_the_crash, ["swallowed", "raise"]),
+    ],
+    ids=["copied", "removed, then renamed", "crash swallowed"],
+)
+def test_save_atomically_names_a_copy_a_delete_and_a_swallowed_crash(answer, words):
+    assert_rejected(checks.check_save_atomically(answer), *words)
+    assert torch.save.__module__.startswith("torch") and os.replace.__module__ == "posix"
+
+
+def test_isbi_pixel_error_names_the_mean_over_thresholds():
+    def mean_over_thresholds(p, t, th):
+        return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))
+
+    assert_rejected(checks.check_isbi_pixel_error(mean_over_thresholds), "mean F-score over the thresholds", "best")

@@ -345,3 +345,85 @@ def test_unet_parameter_count_names_the_mistake(slip, words):
 
 def test_unet_parameter_count_names_a_float():
     assert_rejected(checks.check_unet_parameter_count(lambda **sizes: float(parameter_count(**sizes))), "a float")
+
+
+def test_center_crop_names_pythons_round_half_to_even():
+    """round(2.5) is 2 but round(3.5) is 4: the slip shows only on a difference of 7, 11, …"""
+    rounded = crop_at(lambda big, small: round((big - small) / 2), lambda big, small: round((big - small) / 2))
+    assert_rejected(checks.check_center_crop(rounded), "(1, 1, 11, 13)", "round down with //")
+
+
+class ListOfRegisteredLayers(nn.Module):
+    """Every layer is an attribute; the plain list only orders them, so nothing is hidden from nn.Module."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second, self.head = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.Conv2d(4, 2, 1)
+        self.order = [self.first, self.second]
+
+    def forward(self, x):
+        for conv in self.order:
+            x = torch.relu(conv(x))
+        return self.head(x)
+
+
+class PlainTensorWeight(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.head_weight = torch.randn(2, 4, 1, 1)  # not a parameter: never trained, not saved
+
+    def forward(self, x):
+        return nn.functional.conv2d(self.conv(x), self.head_weight)
+
+
+class PlainDict(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = {"conv": nn.Conv2d(1, 2, 3)}
+
+    def forward(self, x):
+        return self.layers["conv"](x)
+
+
+def test_registers_layers_accepts_a_list_of_layers_that_are_registered_anyway():
+    assert_passed(checks.check_registers_layers(ListOfRegisteredLayers), "every layer is built in __init__")
+
+
+def test_registers_layers_names_a_plain_tensor_weight_and_a_plain_dict():
+    assert_rejected(checks.check_registers_layers(PlainTensorWeight), "head_weight", "nn.Parameter")
+    assert_rejected(checks.check_registers_layers(PlainDict), "plain Python dict (layers)", "nn.ModuleDict")
+
+
+def count_with_kernels(base_channels=64, depth=4, in_channels=1, num_classes=2, up_kernel=2, head_kernel=1):
+    def conv(c_in, c_out, k):
+        return c_in * c_out * k * k + c_out
+
+    widths = [base_channels * 2**level for level in range(depth + 1)]
+    total = sum(conv(c_in, c, 3) + conv(c, c, 3) for c_in, c in zip([in_channels] + widths, widths))
+    total += sum(conv(2 * c, c, up_kernel) + conv(2 * c, c, 3) + conv(c, c, 3) for c in widths[:-1])
+    return total + conv(base_channels, num_classes, head_kernel)
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda base_channels, depth, in_channels, num_classes: parameter_count(
+                base_channels, depth, 1, num_classes
+            ),
+            ["in_channels", "fixed at 1"],
+        ),
+        (
+            lambda base_channels, depth, in_channels, num_classes: parameter_count(
+                base_channels, depth, in_channels, 2
+            ),
+            ["num_classes", "fixed at 2"],
+        ),
+        (lambda **sizes: count_with_kernels(**sizes, up_kernel=3), ["up-convolution", "2×2"]),
+        (lambda **sizes: count_with_kernels(**sizes, head_kernel=3), ["head", "1×1"]),
+    ],
+    ids=["in_channels fixed", "num_classes fixed", "3×3 up-conv", "3×3 head"],
+)
+def test_unet_parameter_count_names_fixed_arguments_and_wrong_kernels(answer, words):
+    assert_rejected(checks.check_unet_parameter_count(answer), *words)

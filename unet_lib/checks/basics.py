@@ -52,6 +52,20 @@ _MODEL_INPUT_MISTAKES = [
     ),
     Mistake(when=lambda got, image: got.ndim == 3, says="that is 3 axes, the model wants 4 — batch, channels, H, W."),
     Mistake(
+        when=lambda got, image: tuple(got.shape) != (1, 1, *image.shape),
+        says=lambda got, image: (
+            f"the shape must be (1, 1, H, W) = {(1, 1, *image.shape)}: both new axes of length 1 go in front "
+            "(tensor[None, None])."
+        ),
+    ),
+    Mistake(
+        when=lambda got, image: float(got.min()) < -1e-6,
+        says=lambda got, image: (
+            f"values go down to {float(got.min()):.2f}, below 0: subtracting the mean (standardising) gives negative "
+            "values; the exercise asks for [0, 1] — divide the 0–255 pixels by 255."
+        ),
+    ),
+    Mistake(
         when=lambda got, image: float(got.max()) > 1.0 + 1e-6,
         says=lambda got, image: (
             f"values go up to {float(got.max()):.0f}: scale the 0–255 pixels to [0, 1] by dividing by 255."
@@ -143,6 +157,13 @@ _CONV_SIZE_MISTAKES = [
         gives=lambda size, kernel_size, padding: size + 2 * padding - 2,
         says="the kernel size is fixed at 3 — use the kernel_size argument.",
     ),
+    Mistake(
+        gives=lambda size, kernel_size, padding: (
+            size + 2 * padding - 2 * (kernel_size // 2) if kernel_size % 2 == 0 else None
+        ),
+        says="kernel_size // 2 pixels per side holds for odd kernels only; an even kernel is not centred on a pixel. "
+        "Count positions: a k-wide kernel fits in size − kernel_size + 1 places (7 in 8 pixels for k = 2).",
+    ),
 ]
 
 
@@ -150,9 +171,9 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> Feedback:
     """Notebook 01, exercise 1: ``conv_output_size(size, kernel_size=3, padding=0)`` for stride 1.
 
     The usual slips each get a name: the off-by-one (``size − k``), ignoring the padding,
-    padding only one side, and a kernel size fixed at 3.
+    padding only one side, a kernel size fixed at 3, and ``k // 2`` per side (wrong for the even kernel tried).
     """
-    sizes = [(572, 3, 0), (570, 3, 0), (5, 3, 0), (10, 5, 0), (7, 1, 0), (572, 3, 1), (10, 5, 2), (6, 3, 2)]
+    sizes = [(572, 3, 0), (570, 3, 0), (5, 3, 0), (10, 5, 0), (7, 1, 0), (8, 2, 0), (572, 3, 1), (10, 5, 2), (6, 3, 2)]
     cases = [case(n, kernel_size=k, padding=p, expected=_conv_output_size(n, k, p)) for n, k, p in sizes]
     return check_cases(
         "conv_output_size",
@@ -226,7 +247,7 @@ def _conv_layer_problem(number: int, conv: nn.Conv2d, expected_in: int, expected
     name = f"convolution {number}"
     if conv.kernel_size != (3, 3):
         return f"{name} has kernel_size {conv.kernel_size}: the paper uses 3×3 kernels (kernel_size=3)."
-    if conv.padding != (0, 0):
+    if conv.padding not in ((0, 0), "valid"):
         return (
             f"{name} uses padding {conv.padding!r}: the paper's convolutions are unpadded (padding=0, the default), "
             "so that every output pixel sees only real pixels — each convolution trims one pixel per side."
@@ -244,11 +265,28 @@ def _conv_layer_problem(number: int, conv: nn.Conv2d, expected_in: int, expected
     return None
 
 
-def _block_problem(block: Any, in_channels: int, out_channels: int) -> str | None:
+def _convolutions(block: nn.Module, x: torch.Tensor) -> list[nn.Conv2d]:
+    """The block's convolutions in the order its forward pass calls them (a module may define them in any
+    order); in the order they were defined when the block cannot run — its layer check then names why."""
+    defined = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    called: list[nn.Module] = []
+    hooks = [conv.register_forward_pre_hook(lambda module, inputs: called.append(module)) for conv in defined]
+    try:
+        with torch.no_grad():
+            block(x.clone())
+    except Exception:  # the layer check explains a block that cannot run
+        return defined
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return called if len(called) == len(defined) and {*map(id, called)} == {*map(id, defined)} else defined
+
+
+def _block_problem(block: Any, x: torch.Tensor, in_channels: int, out_channels: int) -> str | None:
     """What is wrong with the layers of ``block`` (count, kernel, padding, channels, batch norm), if anything."""
     if not isinstance(block, nn.Module):
         return f"return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}."
-    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    convs = _convolutions(block, x)
     if len(convs) != 2:
         return f"found {len(convs)} convolution(s) (nn.Conv2d): a double convolution has exactly two."
     for number, (conv, c_in) in enumerate(zip(convs, (in_channels, out_channels)), start=1):
@@ -257,14 +295,28 @@ def _block_problem(block: Any, in_channels: int, out_channels: int) -> str | Non
             return problem
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in block.modules()):
         return "the block has batch norm: the paper's block is just conv → ReLU → conv → ReLU."
+    if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in block.modules()):
+        return (
+            "the block has dropout: the paper's block is just conv → ReLU → conv → ReLU (its drop-out sits once, "
+            "after the bottleneck — notebook 05's UNetModel(dropout=...))."
+        )
+    others = sorted({type(m).__name__ for m in block.modules() if _is_other_activation(m)})
+    if others:
+        return f"the block uses {', '.join(others)}: the paper's block follows each convolution with a ReLU (nn.ReLU)."
     return None
+
+
+def _is_other_activation(module: nn.Module) -> bool:
+    """An activation layer of torch.nn (LeakyReLU, Sigmoid, Tanh, …) that is not the paper's ReLU."""
+    return type(module).__module__ == nn.ReLU.__module__ and not isinstance(module, nn.ReLU)
 
 
 def check_double_conv_block(my_double_conv: Callable[[int, int], nn.Module]) -> Feedback:
     """Notebook 01, exercise 3: build conv 3×3 → ReLU → conv 3×3 → ReLU, unpadded.
 
     Bespoke (the answer is a module, not a value): the layers are inspected first (count,
-    kernel size, padding, channels), then the block is run and compared with the same two
+    kernel size, padding, channels; the convolutions in the order forward calls them), then the block
+    is run and compared with the same two
     convolutions wired with and without each ReLU, so that a missing ReLU is named by its place.
     """
     name = name_of(my_double_conv, "my_double_conv")
@@ -272,16 +324,16 @@ def check_double_conv_block(my_double_conv: Callable[[int, int], nn.Module]) -> 
     block, failed = attempt(name, my_double_conv, in_channels, out_channels)
     if failed is not None:
         return failed
-    problem = _block_problem(block, in_channels, out_channels)
+    x = torch.randn(2, in_channels, 12, 12, generator=torch.Generator().manual_seed(0))
+    problem = _block_problem(block, x, in_channels, out_channels)
     if problem:
         return Feedback(False, problem)
-    x = torch.randn(2, in_channels, 12, 12, generator=torch.Generator().manual_seed(0))
     block.eval()
     with torch.no_grad():
         out, failed = attempt(f"{name}(...)(x)", block, x.clone())
         if failed is not None:
             return failed
-        first, second = (m for m in block.modules() if isinstance(m, nn.Conv2d))
+        first, second = _convolutions(block, x)
         wirings = {
             "right": F.relu(second(F.relu(first(x)))),
             "the ReLU after the second convolution is missing (the output has negative values)": second(

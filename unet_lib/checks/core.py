@@ -18,6 +18,7 @@ Checkers of another shape (a module, a training step, a file written to disk) st
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,15 @@ def whole_number(got: Any, expected: Any = None) -> str | None:
     return f"a {type(got).__name__} — return a whole number (int)."
 
 
+def floored(got: Any, expected: Any) -> str | None:
+    """The ``//`` slip: a whole number where a fraction was expected, the fraction rounded down."""
+    if not is_int(got) or not isinstance(expected, (float, np.floating)) or float(expected).is_integer():
+        return None
+    if int(got) != math.floor(float(expected)):
+        return None
+    return "a whole number where a fraction is expected — `//` rounds the fraction down: divide with `/`."
+
+
 def one_number(got: Any, expected: Any = None) -> str | None:
     """One real number: a Python or NumPy scalar, or a tensor holding one element."""
     if isinstance(got, torch.Tensor):
@@ -294,7 +304,8 @@ def check_cases(
     For each case in order: call the learner's ``answer`` (a stub gets "your turn", a crash is
     reported with the input that caused it and ``on_crash``); ``returns(got, expected)`` says
     what is wrong with the *kind* of value returned (e.g. ``whole_number``), or None; ``same``
-    compares with the expected value. At the first case that fails, the first ``Mistake`` that
+    compares with the expected value. At the first case that fails, an int where a fraction was due is
+    named as the ``//`` slip (``floored``); otherwise the first ``Mistake`` that
     matches — and that would have given the right answer on every case passed before — names the
     slip; otherwise the case's ``note``, else ``rule``, explains what was expected. Every message
     states the input, what came back and what was expected.
@@ -317,6 +328,6 @@ def check_cases(
             passed.append(example)
             continue
         slips = (m for m in mistakes if m.matches(got, example, same) and m.explains(passed, same))
-        why = next((m.sentence(got, example) for m in slips), None)
+        why = floored(got, example.expected) or next((m.sentence(got, example) for m in slips), None)
         return Feedback(False, f"{call} {difference(got, example.expected)}: {why or example.note or rule}")
     return Feedback(True, success)

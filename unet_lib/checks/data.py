@@ -128,6 +128,16 @@ _CROSS_ENTROPY_MISTAKES = [
         gives=lambda logits, target: float(F.cross_entropy(logits, target, reduction="sum")),
         says="that is the sum over pixels — the paper's energy is summed, but PyTorch (and unet_lib) take the mean.",
     ),
+    Mistake(
+        gives=lambda logits, target: float(F.cross_entropy(logits, target)) / logits.shape[1],
+        says="you averaged over the classes too (a mean of N·C·H·W numbers, most of them zeros of the one-hot mask): "
+        "pick each pixel's true class (gather), then take the mean over the pixels only.",
+    ),
+    Mistake(
+        gives=lambda logits, target: -float(torch.softmax(logits, 1).gather(1, target[:, None]).mean()),
+        says="those are probabilities, not their logarithms: the loss of a pixel is −log p of its true class — "
+        "keep the log-softmax, do not exponentiate it back.",
+    ),
     *(
         Mistake(
             gives=_loss_over_axis(axis),
@@ -152,7 +162,8 @@ def check_cross_entropy_by_hand(cross_entropy: Callable[[torch.Tensor, torch.Ten
     """Notebook 07, exercise 1: ``cross_entropy(logits, target)``, the pixel-wise softmax cross-entropy by hand.
 
     Compared with ``torch.nn.functional.cross_entropy``; named slips: a missing minus sign,
-    the sum instead of the mean, the softmax over the wrong axis, and overflow for large logits.
+    the sum instead of the mean, a mean over the classes too, probabilities without the log,
+    the softmax over the wrong axis, and overflow for large logits.
     """
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 3, 4, 5, generator=generator) * 2
@@ -200,6 +211,16 @@ _BORDER_MISTAKES = [
         says="σ must be squared in the denominator: 2σ².",
     ),
     Mistake(
+        gives=lambda d1, d2, w0, sigma: w0 * np.exp(-((d1 + d2) ** 2) / 2 * sigma**2),
+        says="`/ 2 * sigma**2` divides by 2 and then *multiplies* by σ² — put the denominator in parentheses: "
+        "/ (2 * sigma**2).",
+    ),
+    Mistake(
+        gives=lambda d1, d2, w0, sigma: w0 * np.exp((d1 + d2) ** 2 / (2 * sigma**2)),
+        says="the exponent lost its minus sign: the weight falls from w0 as the gap d1 + d2 grows, "
+        "exp(−(d1 + d2)² / (2σ²)).",
+    ),
+    Mistake(
         gives=lambda d1, d2, w0, sigma: _border_term(d1, d2, 1.0, sigma),
         says="w0 is missing — it sets how much the borders weigh (10 in the paper).",
     ),
@@ -214,7 +235,8 @@ def check_border_weight(border_weight: Callable[..., np.ndarray]) -> Feedback:
     """Notebook 07, exercise 2: ``border_weight(d1, d2, w0=10, sigma=5)``, the paper's w0·exp(−(d1+d2)²/(2σ²)).
 
     Named slips: squaring each distance instead of their sum, the factor 2 or the square on σ
-    forgotten, w0 left out or added instead of multiplied.
+    forgotten, ``/ 2 * sigma**2`` without parentheses, the minus sign lost, w0 left out or added
+    instead of multiplied; a crash (``math.exp`` on an array) is told to use ``np.exp``.
     """
     d1 = np.array([0.0, 1.0, 2.0, 3.0, 1.5, 6.0])
     d2 = np.array([0.0, 1.0, 4.0, 3.0, 7.0, 9.0])
@@ -233,4 +255,5 @@ def check_border_weight(border_weight: Callable[..., np.ndarray]) -> Feedback:
         rule="w(x) = w0 · exp(−(d1 + d2)² / (2σ²)), with w0 and sigma from the arguments.",
         returns=_elementwise,
         same=same_values(1e-6),
+        on_crash="border_weight must work element-wise on NumPy arrays: use np.exp (math.exp takes one number)",
     )

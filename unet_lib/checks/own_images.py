@@ -159,6 +159,31 @@ def _tie_case() -> tuple[np.ndarray, np.ndarray]:
     return true, pred
 
 
+def _below_half_case() -> tuple[np.ndarray, np.ndarray]:
+    """One nucleus found exactly, one found 2 px off: IoU 18/42 = 0.43, no match — though its Dice is 0.6."""
+    true, pred = np.zeros((8, 16), np.int32), np.zeros((8, 16), np.int32)
+    true[1:4, 1:4], pred[1:4, 1:4] = 1, 1  # found exactly
+    true[1:7, 6:11], pred[1:7, 8:13] = 2, 2  # 6 × 5 each, overlapping 6 × 3
+    return true, pred
+
+
+def _below_half_problem(values: tuple[float, float, float], true: np.ndarray, pred: np.ndarray) -> str | None:
+    """What is wrong when a pair overlaps with IoU 0.43: above all a match on Dice (IoU ≥ 1/3) or a lower bar."""
+    want = _triple(object_scores(true, pred))
+    if np.allclose(values, want, atol=1e-6):
+        return None
+    if np.allclose(values, (1.0, 1.0, 1.0), atol=1e-6):
+        return (
+            "a nucleus found 2 px off overlaps its prediction with IoU 18/42 = 0.43, below 0.5, so they do not match: "
+            "expected precision, recall and F1 0.5. Did you match on the Dice coefficient (2·18/60 = 0.6, and Dice ≥ "
+            "0.5 is IoU ≥ 1/3) or with a lower bar? The rule is IoU = |A ∩ B| / |A ∪ B| ≥ 0.5."
+        )
+    return (
+        f"one nucleus found exactly and one with IoU 18/42 = 0.43 (below 0.5: no match) give precision, recall and "
+        f"F1 {want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}; got {values[0]:.3f}, {values[1]:.3f}, {values[2]:.3f}."
+    )
+
+
 def _gap_case() -> tuple[np.ndarray, np.ndarray]:
     """True objects numbered 2, 5 and 9 (not 1, 2, 3), predicted 1, 2, 3: two match, so everything is 2/3."""
     true, pred = np.zeros((6, 14), np.int32), np.zeros((6, 14), np.int32)
@@ -292,7 +317,8 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     (IoU 30/54 = 0.56) but not 2 (24/54 = 0.44); object 3 is found slightly off (IoU 12/20 = 0.6, a match);
     object 4 is found far too small (6/30 = 0.2, no match); a speck is predicted where there is nothing;
     object 5 is missed. Two matches: precision 2/4, recall 2/5, F1 4/9. Then the tie: one predicted object
-    that is exactly two true halves has IoU 0.5 with each, and matches one of them. Last, object numbers with
+    that is exactly two true halves has IoU 0.5 with each, and matches one of them. Then a nucleus found 2 px
+    off, IoU 0.43 (Dice 0.6): no match, whatever Dice says. Last, object numbers with
     gaps (2, 5, 9), in the true image and then in the predicted one: the numbers that do not occur are no objects.
     """
     name = "object_precision_recall_f1"
@@ -300,6 +326,7 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     cases = [
         (_object_case(), _scores_problem),
         (_tie_case(), None),
+        (_below_half_case(), _below_half_problem),
         ((gaps_true, consecutive_pred), _consecutive_problem),
         ((consecutive_pred, gaps_true), _consecutive_problem),
     ]

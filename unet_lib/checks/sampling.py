@@ -47,6 +47,13 @@ _POOLING_MISTAKES = [
         says="the spatial size is right, but N and C must stay unchanged.",
     ),
     Mistake(
+        when=lambda got, x: tuple(got.shape) != _pooled_shape(x),
+        says=lambda got, x: (
+            f"the output must have shape (N, C, H // 2, W // 2) = {_pooled_shape(x)}: reshape to "
+            "(n, c, h // 2, 2, w // 2, 2) and take the max over the window axes 3 and 5."
+        ),
+    ),
+    Mistake(
         gives=lambda x: _windows(x).mean(dim=(3, 5)),
         says="this is average pooling: take the maximum of each window (amax), not the mean.",
     ),
@@ -57,6 +64,18 @@ _POOLING_MISTAKES = [
         "Reshape to (n, c, h // 2, 2, w // 2, 2) and take amax over dims 3 and 5.",
     ),
 ]
+
+
+def _pooled_kind(got: Any, expected: torch.Tensor) -> str | None:
+    """A tensor is what pooling returns; ``.max(dim)`` gives a (values, indices) pair instead."""
+    if isinstance(got, torch.Tensor):
+        return None
+    if hasattr(got, "values") and hasattr(got, "indices"):
+        return (
+            ".max(dim=...) returns values and indices together: take .values, or use .amax(dim=(3, 5)), which "
+            "reduces both window axes at once."
+        )
+    return "return a torch.Tensor."
 
 
 def check_max_pool_by_hand(max_pool_2x2: Callable[[torch.Tensor], torch.Tensor]) -> Feedback:
@@ -75,7 +94,7 @@ def check_max_pool_by_hand(max_pool_2x2: Callable[[torch.Tensor], torch.Tensor])
         _POOLING_MISTAKES,
         success=f"matches nn.MaxPool2d(2) on random inputs of shapes {shapes[0]} and {shapes[1]}.",
         rule="the values differ from nn.MaxPool2d(2): take the maximum of every 2×2 window.",
-        returns=lambda got, expected: None if isinstance(got, torch.Tensor) else "return a torch.Tensor.",
+        returns=_pooled_kind,
         same=same_values(1e-6),
         on_crash="read N, C, H, W from x.shape rather than fixing them",
     )
@@ -144,6 +163,12 @@ def _valid_size_refused(name: str, answer: Callable[..., list[int]], error: Exce
     if not isinstance(error, ValueError):
         return message + "."
     message += f" — but {size} is a valid size"
+    bottleneck = _contracting_sizes(size, depth)[-1]
+    if bottleneck % 2:
+        return (
+            f"{message}: its bottleneck is {bottleneck} px, odd, but no pool follows the bottleneck. Test only the "
+            f"sizes a pool will see (the first {depth})."
+        )
     for trim, why in _TRIM_SLIPS.items():
         probe = next(n for n in range(size, size + 2 ** (depth + 1) * trim) if not _slipped_path(n, depth, trim)[1])
         result, probe_error = _call_contracting(answer, probe, depth)
@@ -176,12 +201,12 @@ def check_contracting_path_sizes(contracting_path_sizes: Callable[..., list[int]
     ``contracting_path_sizes(input_size, depth=4)`` returns depth + 1 sizes (the bottleneck
     last) and raises ``ValueError`` when a pool would see an odd size. Bespoke, because an
     exception is part of the right answer. The wrong answers named: forgetting the second
-    convolution (trim 2), trimming 8, leaving out the bottleneck, listing pooled sizes, and
-    silently pooling an odd size.
+    convolution (trim 2), trimming 8, leaving out the bottleneck, listing pooled sizes,
+    silently pooling an odd size, and refusing an odd bottleneck (no pool follows it).
     """
     name = name_of(contracting_path_sizes, "contracting_path_sizes")
     try:
-        for input_size, depth in ((572, 4), (188, 4), (572, 2), (140, 1)):
+        for input_size, depth in ((572, 4), (188, 4), (572, 2), (140, 1), (588, 4)):  # 588: an odd bottleneck, 29
             result, error = _call_contracting(contracting_path_sizes, input_size, depth)
             if error is not None:
                 return Feedback(False, _valid_size_refused(name, contracting_path_sizes, error, input_size, depth))
@@ -227,6 +252,16 @@ def _overwritten_stamps(x: torch.Tensor, kernel: torch.Tensor, stride: int) -> t
     return out
 
 
+def _unstrided_stamps(x: torch.Tensor, kernel: torch.Tensor, stride: int) -> torch.Tensor:
+    """A model of the slip: each stamp placed at (i, j) instead of (i·stride, j·stride), in the right-sized output."""
+    k_h, k_w = kernel.shape
+    out = torch.zeros(_transposed_shape(x, kernel, stride), dtype=torch.float64)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i : i + k_h, j : j + k_w] += x[i, j] * kernel
+    return out
+
+
 _TRANSPOSED_CONV_MISTAKES = [
     Mistake(
         when=lambda got, x, kernel, stride: (
@@ -250,6 +285,11 @@ _TRANSPOSED_CONV_MISTAKES = [
         gives=_overwritten_stamps,
         says="the values differ where stamps overlap: you kept only the last stamp there. "
         "Overlapping contributions are added (+=), not assigned (=).",
+    ),
+    Mistake(
+        gives=_unstrided_stamps,
+        says="the stamp of x[i, j] starts at (i·stride, j·stride), not at (i, j): the stride spreads the stamps "
+        "apart, which is what makes the output larger.",
     ),
     Mistake(
         gives=lambda x, kernel, stride: _transposed(x, kernel.T, stride),

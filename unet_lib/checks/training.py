@@ -36,9 +36,10 @@ def _step_batch(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def _step_problem(
-    result: Any, expected: float, step: int, changed: bool, same_weights: bool, training: bool
+    result: Any, expected: float, step: int, changed: bool, same_weights: bool, training: bool, gradients: bool
 ) -> str | None:
-    """What one training step got wrong, judged by its return value, the mode and the weights it left behind."""
+    """What one training step got wrong, judged by its return value, the mode of its forward pass, and the
+    weights and gradients it left behind."""
     if isinstance(result, torch.Tensor):
         return (
             "return the loss as a Python number with `loss.item()`: a tensor would keep the whole graph alive in "
@@ -46,10 +47,19 @@ def _step_problem(
         )
     if not isinstance(result, float):
         return f"return the loss as a float (`loss.item()`), got {type(result).__name__}."
+    if not changed and not gradients:
+        return (
+            "the weights did not change, and no gradient was left for optimizer.step(): call loss.backward() "
+            "before optimizer.step(), and optimizer.zero_grad() before loss.backward() — a zero_grad between "
+            "backward and step wipes the gradients."
+        )
     if not changed:
         return "the weights did not change: call `optimizer.step()` after `loss.backward()`."
     if not training:
-        return "call `model.train()` first — in eval mode batch norm uses its running statistics, not the batch's."
+        return (
+            "call `model.train()` first, before the forward pass — in eval mode batch norm uses its running "
+            "statistics, not the batch's."
+        )
     if step == 0 and abs(result - expected) > 1e-5:
         return f"the loss is {result:.5f}, expected {expected:.5f}: return loss_fn(model(x), y, w) of this batch."
     if same_weights:
@@ -62,13 +72,20 @@ def _step_problem(
     return "the weights after one step differ from unet_lib's: forward, loss, `loss.backward()`, `optimizer.step()`."
 
 
+def _record_modes(model: nn.Module) -> tuple[list[bool], Any]:
+    """A list that gets ``model.training`` at each forward pass, and the hook's handle (``.remove()`` it)."""
+    modes: list[bool] = []
+    return modes, model.register_forward_pre_hook(lambda module, inputs: modes.append(module.training))
+
+
 def check_train_step(train_step: Callable[..., float]) -> Feedback:
     """Notebook 08, exercise 1: ``train_step(model, optimizer, loss_fn, x, y, w)``, one step of gradient descent.
 
     Bespoke (what matters is the state the step leaves behind). Runs two steps against
     ``unet_lib.train.train_step`` from the same weights, with the library's weighted loss; named
-    slips: no ``optimizer.step()``, no ``zero_grad`` (gradients pile up over steps), no
-    ``model.train()``, and returning a tensor instead of ``loss.item()``.
+    slips: no ``optimizer.step()``, no ``zero_grad`` (gradients pile up over steps) or one between
+    backward and step (no gradient left), no ``model.train()`` before the forward pass, and returning a
+    tensor instead of ``loss.item()``.
     """
     name = name_of(train_step, "train_step")
     mine, ref = _step_model(), _step_model()
@@ -78,13 +95,19 @@ def check_train_step(train_step: Callable[..., float]) -> Feedback:
     for step in range(2):
         x, y, w = _step_batch(step)
         before = [p.detach().clone() for p in mine.parameters()]
-        result, failed = attempt(name, train_step, mine, opt_mine, weighted_cross_entropy, x, y, w)
+        modes, hook = _record_modes(mine)  # the model's mode at each forward pass of this step
+        try:
+            result, failed = attempt(name, train_step, mine, opt_mine, weighted_cross_entropy, x, y, w)
+        finally:
+            hook.remove()
         if failed is not None:
             return failed
         expected = reference_step(ref, opt_ref, weighted_cross_entropy, x, y, w)
         changed = not all(torch.equal(a, p) for a, p in zip(before, mine.parameters()))
         same_weights = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(), ref.parameters()))
-        problem = _step_problem(result, expected, step, changed, same_weights, mine.training)
+        gradients = any(p.grad is not None and bool(p.grad.any()) for p in mine.parameters())
+        training = all(modes) if modes else mine.training
+        problem = _step_problem(result, expected, step, changed, same_weights, training, gradients)
         if problem:
             return Feedback(False, problem)
     return Feedback(
@@ -188,29 +211,49 @@ def _written_to(f: Any) -> Path | None:
     return Path(name).resolve() if isinstance(name, (str, os.PathLike)) else None
 
 
-def _saving_elsewhere(save_atomically: Callable[[Any, Any], Any], obj: Any, path: Path) -> Path | None:
-    """Call ``save_atomically`` with ``torch.save`` watched; the folder of a file it wrote outside ``path``'s own
-    folder, if any (``os.replace`` is atomic only within one file system, and a folder is the safe bet)."""
-    real_save, written = torch.save, []
+def _as_path(f: Any) -> Path | None:
+    return Path(f).resolve() if isinstance(f, (str, os.PathLike)) else None
+
+
+def _watched_save(save_atomically: Callable[[Any, Any], Any], obj: Any, path: Path) -> tuple[Path | None, list[bool]]:
+    """Call ``save_atomically`` with ``torch.save``, ``os.replace`` and ``os.rename`` watched.
+
+    Returns the folder of a file it wrote outside ``path``'s own folder, if any (``os.replace`` is atomic
+    only within one file system, and a folder is the safe bet), and for each rename onto ``path`` whether
+    ``path`` still existed just before it (a checkpoint deleted before the rename leaves a gap).
+    """
+    real_save, real_replace, real_rename = torch.save, os.replace, os.rename
+    written: list[Path | None] = []
+    onto: list[bool] = []
 
     def watched_save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
         written.append(_written_to(f))
         real_save(obj, f, *args, **kwargs)
 
-    torch.save = watched_save
+    def watched(real: Callable[..., None]) -> Callable[..., None]:
+        def rename(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+            if _as_path(target) == path.resolve():
+                onto.append(path.exists())
+            real(source, target, *args, **kwargs)
+
+        return rename
+
+    torch.save, os.replace, os.rename = watched_save, watched(real_replace), watched(real_rename)
     try:
         save_atomically(obj, path)
     finally:
-        torch.save = real_save
+        torch.save, os.replace, os.rename = real_save, real_replace, real_rename
     folder = path.parent.resolve()
-    return next((target.parent for target in written if target is not None and target.parent != folder), None)
+    elsewhere = next((target.parent for target in written if target is not None and target.parent != folder), None)
+    return elsewhere, onto
 
 
 def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], folder: Path) -> Feedback | None:
     path = folder / "last.ckpt"
-    elsewhere, failed = attempt(name, _saving_elsewhere, save_atomically, {"step": 1}, path)
+    watched, failed = attempt(name, _watched_save, save_atomically, {"step": 1}, path)
     if failed is not None:
         return failed
+    elsewhere, _ = watched
     if elsewhere is not None:
         return Feedback(
             False,
@@ -224,11 +267,16 @@ def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], 
         return Feedback(
             False, "a temporary file was left beside the checkpoint: rename it with os.replace(temporary, path)."
         )
+    watched, failed = attempt(name, _watched_save, save_atomically, {"step": 1}, path)  # over an old checkpoint
+    if failed is not None:
+        return failed
+    _, onto = watched
     real_save, torch.save = torch.save, _crash_while_saving
+    raised = False
     try:
         save_atomically({"step": 2}, path)
     except OSError:
-        pass
+        raised = True
     except NotImplementedError:
         return your_turn(name)
     finally:
@@ -245,15 +293,35 @@ def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], 
             "the old checkpoint survived the crash, but the half-written temporary file was left behind: remove it "
             "in a `finally:` (or `except`).",
         )
+    if not raised:
+        return Feedback(
+            False,
+            f"a crash inside torch.save was swallowed: {name} returned as if the checkpoint were saved. Clean up in "
+            "`finally:` (or `except …:` followed by `raise`), so that the error still reaches the caller.",
+        )
+    if not onto:
+        return Feedback(
+            False,
+            "the new checkpoint was not renamed into place: write the temporary file, then os.replace(temporary, "
+            "path), one step that happens entirely or not at all — a copy (or torch.save straight onto path) can "
+            "leave half a file there.",
+        )
+    if not all(onto):
+        return Feedback(
+            False,
+            "the old checkpoint was deleted before the new one was renamed into place: a crash in between leaves no "
+            "checkpoint at all. os.replace(temporary, path) overwrites the target in one step — no os.remove needed.",
+        )
     return None
 
 
 def check_save_atomically(save_atomically: Callable[[Any, Any], Any]) -> Feedback:
     """Notebook 08, exercise 3: ``save_atomically(obj, path)``, a checkpoint that a crash cannot damage.
 
-    Bespoke (the answer is judged by the files it leaves). Simulates a crash inside
-    ``torch.save``; named slips: writing straight to the target (the old checkpoint is
-    destroyed) and leaving the temporary file behind.
+    Bespoke (the answer is judged by the files it leaves, and the renames it makes). Simulates a
+    crash inside ``torch.save``; named slips: writing straight to the target (the old checkpoint is
+    destroyed), leaving the temporary file behind, swallowing the crash, copying instead of renaming,
+    and deleting the old checkpoint before the rename.
     """
     with tempfile.TemporaryDirectory() as folder:
         problem = _atomic_save_problem(name_of(save_atomically, "save_atomically"), save_atomically, Path(folder))
@@ -435,6 +503,11 @@ _PIXEL_ERROR_MISTAKES = [
         says="that is the best F-score itself; the pixel error is 1 − it.",
     ),
     Mistake(
+        gives=lambda probability, true, thresholds: 1 - float(np.mean(metrics.f_scores(probability, true, thresholds))),
+        says="that is 1 − the mean F-score over the thresholds; the challenge takes the best threshold: 1 − the "
+        "largest F-score.",
+    ),
+    Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds).min(),
         says="that is the *worst* threshold: take the maximum F-score over thresholds.",
     ),
@@ -464,7 +537,8 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
-    the F-score at the best-accuracy threshold or at one threshold only, and the membrane class.
+    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, and the
+    membrane class.
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75

@@ -77,6 +77,13 @@ _CROP_MISTAKES = [
         gives=lambda x, size: _crop_from(x, size, -(-(x.shape[-2] - size[0]) // 2), -(-(x.shape[-1] - size[1]) // 2)),
         says="with an odd difference the extra pixel goes to the bottom/right — round down with //.",
     ),
+    Mistake(
+        gives=lambda x, size: _crop_from(
+            x, size, round((x.shape[-2] - size[0]) / 2), round((x.shape[-1] - size[1]) / 2)
+        ),
+        says="Python's round() rounds halves to the even number (round(2.5) = 2, round(3.5) = 4), so the extra "
+        "pixel goes sometimes to the top, sometimes to the bottom — round down with //.",
+    ),
     Mistake(when=lambda got, x, size: True, says=_where_the_crop_started),
 ]
 
@@ -86,11 +93,18 @@ def check_center_crop(my_center_crop: Callable[[torch.Tensor, tuple[int, int]], 
 
     The inputs hold 0, 1, 2, … in each plane, so the checker reads back where the crop
     started and names a corner crop, an off-by-one or swapped offset, and the rounding
-    with an odd difference. The U-Net's own differences are even; the library's rule
+    with an odd difference (rounding up, and Python's round(), which rounds halves to even). The U-Net's
+    own differences are even; the library's rule
     (``unet_lib.layers.center_crop``: extra pixel bottom/right) is the one checked.
     """
     cases = []
-    for shape, size in [((1, 2, 10, 10), (6, 6)), ((2, 1, 9, 12), (4, 6)), ((1, 1, 568, 568), (392, 392))]:
+    shapes = [
+        ((1, 2, 10, 10), (6, 6)),
+        ((2, 1, 9, 12), (4, 6)),
+        ((1, 1, 11, 13), (4, 6)),
+        ((1, 1, 568, 568), (392, 392)),
+    ]
+    for shape, size in shapes:  # 11 − 4 = 13 − 6 = 7: Python's round(3.5) = 4 shows, as round(2.5) = 2 does not
         *lead, height, width = shape
         plane = torch.arange(height * width, dtype=torch.float64).reshape(height, width)
         x = plane.expand(*lead, height, width).clone()
@@ -279,15 +293,29 @@ class _ModuleCreationLog:
         return [type(m).__name__ for m in modules if owns_weights(m)]
 
 
-def _modules_in_plain_containers(model: nn.Module) -> list[str]:
-    """Attributes that hold layers in a plain list/tuple/dict, where nn.Module cannot see them."""
-    found = []
+def _modules_in_plain_containers(model: nn.Module) -> dict[str, str]:
+    """Attributes that hold layers in a plain list/tuple/dict, where nn.Module cannot see them: name → "list"…
+
+    A plain list of layers that are registered anyway (``self.order = [self.first, self.second]``) hides nothing.
+    """
+    registered = {id(m) for m in model.modules()}
+    found = {}
     for module_name, module in model.named_modules():
         for name, value in vars(module).items():
             items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            if not name.startswith("_") and any(isinstance(item, nn.Module) for item in items):
-                found.append(f"{module_name}.{name}" if module_name else name)
+            if not name.startswith("_") and any(isinstance(i, nn.Module) and id(i) not in registered for i in items):
+                found[f"{module_name}.{name}" if module_name else name] = type(value).__name__
     return found
+
+
+def _plain_tensors(model: nn.Module) -> list[str]:
+    """Tensor attributes that are neither parameters nor buffers: nn.Module neither trains nor saves them."""
+    return [
+        f"{module_name}.{name}" if module_name else name
+        for module_name, module in model.named_modules()
+        for name, value in vars(module).items()
+        if not name.startswith("_") and isinstance(value, torch.Tensor)
+    ]
 
 
 def check_registers_layers(model_class: type) -> Feedback:
@@ -311,10 +339,19 @@ def check_registers_layers(model_class: type) -> Feedback:
         )
     hidden = _modules_in_plain_containers(model)
     if hidden:
+        kinds = " or ".join(sorted(set(hidden.values())))
         return Feedback(
             False,
-            f"layers in a plain Python list ({', '.join(hidden)}): nn.Module cannot see them, so .parameters() and "
-            "state_dict() miss them and the optimiser never trains them. Use nn.ModuleList (or nn.Sequential).",
+            f"layers in a plain Python {kinds} ({', '.join(hidden)}): nn.Module cannot see them, so .parameters() "
+            "and state_dict() miss them and the optimiser never trains them. Use nn.ModuleList (or nn.Sequential; "
+            "nn.ModuleDict for a dict).",
+        )
+    tensors = _plain_tensors(model)
+    if tensors:
+        return Feedback(
+            False,
+            f"a plain tensor attribute ({', '.join(tensors)}): nn.Module neither trains nor saves it — wrap a "
+            "learned weight in nn.Parameter (a fixed tensor: self.register_buffer).",
         )
     keys_before = list(model.state_dict())
     x = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(0))
@@ -377,6 +414,8 @@ def _unet_parameters_with_slip(
     concat: bool = True,
     up_convs: bool = True,
     head: bool = True,
+    up_kernel: int = 2,
+    head_kernel: int = 1,
 ) -> int:
     """A model of the learner's count, with switches that reproduce the classic slips (all on: the right count)."""
     b = 1 if biases else 0
@@ -392,14 +431,14 @@ def _unet_parameters_with_slip(
     for level in reversed(range(depth)):  # expansive path
         width = widths[level]
         if up_convs:
-            total += conv(widths[level + 1], width, 2)
+            total += conv(widths[level + 1], width, up_kernel)
         total += conv((2 if concat else 1) * width, width, 3) + conv(width, width, 3)
     if head:
-        total += conv(widths[0], num_classes, 1)
+        total += conv(widths[0], num_classes, head_kernel)
     return total
 
 
-def _slip(**switches: bool) -> Callable[..., int]:
+def _slip(**switches: int) -> Callable[..., int]:
     def count(base_channels: int, depth: int, in_channels: int, num_classes: int) -> int:
         return _unet_parameters_with_slip(base_channels, depth, in_channels, num_classes, **switches)
 
@@ -422,6 +461,26 @@ _UNET_PARAMETER_MISTAKES = [
     Mistake(
         gives=_slip(head=False), says="the final 1×1 convolution (base_channels → num_classes, plus biases) is missing."
     ),
+    Mistake(
+        gives=_slip(up_kernel=3),
+        says="an up-convolution has a 2×2 kernel (2² = 4 weights per channel pair), not 3×3.",
+    ),
+    Mistake(
+        gives=_slip(head_kernel=3),
+        says="the head is a 1×1 convolution (one weight per channel pair), not 3×3.",
+    ),
+    Mistake(
+        gives=lambda base_channels, depth, in_channels, num_classes: (
+            _unet_parameters(base_channels, depth, 1, num_classes) if in_channels != 1 else None
+        ),
+        says="in_channels is fixed at 1: the first convolution reads in_channels channels — use the argument.",
+    ),
+    Mistake(
+        gives=lambda base_channels, depth, in_channels, num_classes: (
+            _unet_parameters(base_channels, depth, in_channels, 2) if num_classes != 2 else None
+        ),
+        says="num_classes is fixed at 2: the head maps base_channels → num_classes channels — use the argument.",
+    ),
 ]
 
 
@@ -430,7 +489,8 @@ def check_unet_parameter_count(unet_parameter_count: Callable[..., int]) -> Feed
 
     The expected numbers come from ``UNetModel`` itself; a wrong answer is matched against
     the classic slips: no biases, the concatenation forgotten (the first expansive conv
-    sees skip + up channels), the up-convolutions or the final 1×1 head left out.
+    sees skip + up channels), the up-convolutions or the final 1×1 head left out, either counted with a 3×3
+    kernel, and in_channels or num_classes fixed at the paper's 1 and 2.
     """
     configurations = [(64, 4, 1, 2), (16, 3, 1, 2), (32, 5, 3, 4), (8, 1, 1, 2), (4, 0, 2, 3)]
     cases = [
