@@ -40,6 +40,15 @@ def _shifted_centre(image: np.ndarray, pad: int) -> np.ndarray:
     return np.roll(padded, 1, axis=1) if pad else padded
 
 
+def _bands(before, after):
+    """A learner's padding by slicing: ``before(a, pad)`` above, ``after(a, pad)`` below; rows, then columns."""
+
+    def pad_rows(a: np.ndarray, pad: int) -> np.ndarray:
+        return np.concatenate([before(a, pad), a, after(a, pad)]) if pad else a
+
+    return lambda image, pad: pad_rows(pad_rows(image, pad).T, pad).T
+
+
 @pytest.mark.parametrize(
     "answer, words",
     [
@@ -50,8 +59,12 @@ def _shifted_centre(image: np.ndarray, pad: int) -> np.ndarray:
         (lambda im, p: np.pad(im, ((p, 0), (p, 0)), mode="reflect"), ["shape (7, 8), expected (9, 10)", "four sides"]),
         (_shifted_centre, ["unchanged in the middle"]),
         (lambda im, p: mirror_pad(im, p).tolist(), ["a list", "NumPy array"]),
+        (_bands(lambda a, p: a[1 : p + 1], lambda a, p: a[-p - 1 : -1]), ["image's order", "step of −1"]),
+        (_bands(lambda a, p: a[-2 : -p - 2 : -1], lambda a, p: a[p:0:-1]), ["sides are swapped"]),
+        (lambda im, p: np.pad(np.pad(im, ((p, p), (0, 0)), "reflect"), ((0, 0), (p, p)), "symmetric"), ["one axis"]),
+        (lambda im, p: np.pad(np.pad(im, ((p, p), (0, 0)), "symmetric"), ((0, 0), (p, p)), "reflect"), ["one axis"]),
     ],
-    ids=["symmetric", "zeros", "edge", "wrap", "one side", "moved", "list"],
+    ids=["symmetric", "zeros", "edge", "wrap", "one side", "moved", "list", "in order", "swapped", "cols", "rows"],
 )
 def test_mirror_pad_names_the_mistake(answer, words):
     assert_rejected(checks.check_mirror_pad(answer), *words)

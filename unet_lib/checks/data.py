@@ -25,6 +25,25 @@ def _padded(mode: str) -> Callable[[np.ndarray, int], np.ndarray]:
     return lambda image, pad: np.pad(image, pad, mode=mode)
 
 
+def _banded(before: Callable[[np.ndarray, int], np.ndarray], after: Callable[[np.ndarray, int], np.ndarray]):
+    """A padding that puts ``before(a, pad)`` above and ``after(a, pad)`` below, rows first, then columns."""
+
+    def pad_rows(a: np.ndarray, pad: int) -> np.ndarray:
+        return np.concatenate([before(a, pad), a, after(a, pad)]) if pad else a.copy()
+
+    return lambda image, pad: pad_rows(pad_rows(image, pad).T, pad).T
+
+
+def _one_axis_only(got: Any, image: np.ndarray, pad: int) -> bool:
+    """The rows padded right (or the columns) and the other axis not."""
+    got, expected = as_array(got), _mirrored(image, pad)
+    if got.shape != expected.shape or pad == 0:
+        return False
+    rows = np.array_equal(got[:, pad:-pad], expected[:, pad:-pad])
+    columns = np.array_equal(got[pad:-pad], expected[pad:-pad])
+    return rows != columns
+
+
 def _centre_moved(got: Any, image: np.ndarray, pad: int) -> bool:
     height, width = image.shape
     return not np.array_equal(as_array(got)[pad : pad + height, pad : pad + width], image)
@@ -49,6 +68,21 @@ _MIRROR_MISTAKES = [
     ),
     Mistake(gives=_padded("edge"), says="that repeats the edge pixel outwards — mirror the image instead."),
     Mistake(gives=_padded("wrap"), says="that wraps around to the opposite side — mirror at the near border instead."),
+    Mistake(
+        gives=_banded(lambda a, pad: a[1 : pad + 1], lambda a, pad: a[-pad - 1 : -1]),
+        says="the border rows are the right ones in the image's order — a mirror reverses them: above the image go "
+        "rows pad, pad − 1, …, 1 (a step of −1).",
+    ),
+    Mistake(
+        gives=_banded(lambda a, pad: a[-2 : -pad - 2 : -1], lambda a, pad: a[pad:0:-1]),
+        says="the two sides are swapped — above the image goes the mirror of its top rows, below it that of its "
+        "bottom rows.",
+    ),
+    Mistake(
+        when=_one_axis_only,
+        says="one axis is padded right and the other is not — pad the columns of the row-padded result the same way "
+        "(axis=1, or the transposed array).",
+    ),
     Mistake(when=_centre_moved, says="the original image must sit unchanged in the middle."),
 ]
 
@@ -57,7 +91,8 @@ def check_mirror_pad(mirror_pad: Callable[[np.ndarray, int], np.ndarray]) -> Fee
     """Notebook 06, exercise 1: ``mirror_pad(image, pad)`` extends an image by mirroring, as overlap-tile does.
 
     Named slips: the edge pixel repeated (``"symmetric"`` instead of ``"reflect"``), zeros or
-    edge copies instead of a mirror image, wrapping around, padding one side only.
+    edge copies instead of a mirror image, wrapping around, the border rows not reversed, the sides swapped, one
+    axis padded right and the other not, padding one side only.
     """
     image = np.arange(30.0).reshape(5, 6)
     cases = [case(image, pad, expected=_mirrored(image, pad), label=f"a 5×6 ramp, {pad}") for pad in (2, 1, 0, 4)]
