@@ -129,8 +129,9 @@ def test_cross_entropy_accepts_a_stable_hand_version():
         (lambda lg, t: -torch.log_softmax(lg, dim=1).gather(1, t.unsqueeze(1)), ["one number as a tensor"]),
         (lambda lg, t: float(cross_entropy(lg, t)), ["returned ", "as a tensor"]),
         (lambda lg, t: cross_entropy(lg, t) + 1, ["log_softmax over the classes (dim 1)"]),
+        (lambda lg, t: -(lg - torch.logsumexp(lg, dim=1)).gather(1, t.unsqueeze(1)).mean(), ["keepdim=True"]),
     ],
-    ids=["overflow", "sign", "sum", "axis 3", "axis 0", "per pixel", "float", "other"],
+    ids=["overflow", "sign", "sum", "axis 3", "axis 0", "per pixel", "float", "other", "no keepdim"],
 )
 def test_cross_entropy_names_the_mistake(answer, words):
     assert_rejected(checks.check_cross_entropy_by_hand(answer), *words)

@@ -258,8 +258,9 @@ def python_division(pred, true):
         (lambda p, t: (p & t).sum() / max(p.sum(), 1), ["*predicted* area |P|", "precision"]),  # issue 17
         (lambda p, t: (p & t).sum() / max(t.sum(), 1), ["*true* area |T|", "recall"]),
         (lambda p, t: [iou(p, t)], ["one number"]),
+        (lambda p, t: (p == t).mean(), ["pixel accuracy", "background pixels count"]),
     ],
-    ids=["areas", "membrane", "Dice", "empty", "list", "over predicted", "over true"],
+    ids=["areas", "membrane", "Dice", "empty", "over predicted", "over true", "list", "accuracy"],
 )
 def test_foreground_iou(answer, words):
     assert_passed(checks.check_foreground_iou(iou), "0.824 on the test masks")

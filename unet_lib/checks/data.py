@@ -215,6 +215,8 @@ def check_cross_entropy_by_hand(cross_entropy: Callable[[torch.Tensor, torch.Ten
         _CROSS_ENTROPY_MISTAKES,
         success="the same number as PyTorch's cross_entropy, and stable for logits of ±1000.",
         rule="take log_softmax over the classes (dim 1), pick each pixel's true class, negate, average.",
+        on_crash="the shapes must line up: logits (N, C, H, W), target (N, H, W) — keep the class axis where you "
+        "subtract or divide (keepdim=True), and give gather the target as (N, 1, H, W) (target.unsqueeze(1))",
         returns=_loss_tensor,
         same=close(1e-4),
     )

@@ -409,6 +409,11 @@ _IOU_MISTAKES = [
         says="that is the Dice coefficient 2|P ∩ T| / (|P| + |T|); IoU is |P ∩ T| / |P ∪ T|.",
     ),
     Mistake(
+        gives=lambda pred, true: float(np.mean(np.asarray(pred) == np.asarray(true))),
+        says="that is the pixel accuracy, the share of pixels that agree — background pixels count there too; IoU "
+        "counts only the foreground: |P ∩ T| / |P ∪ T|.",
+    ),
+    Mistake(
         when=lambda got, pred, true: not np.isfinite(float(got)),
         says="two empty masks agree perfectly: return 1.0 instead of dividing by an empty union.",
     ),
@@ -419,7 +424,7 @@ def check_foreground_iou(iou: Callable[[np.ndarray, np.ndarray], float]) -> Feed
     """Notebook 09, exercise 2: ``iou(pred, true)``, intersection over union of the foreground (class 1).
 
     Named slips: the sum of the areas instead of the union, the membrane class instead of the
-    cell class, the Dice coefficient, and an error (or NaN) for two empty masks.
+    cell class, the Dice coefficient, the pixel accuracy, and an error (or NaN) for two empty masks.
     """
     rng = np.random.default_rng(0)
     true = rng.random((20, 20)) < 0.7
