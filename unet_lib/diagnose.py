@@ -155,11 +155,6 @@ def found(subject: str, text: str, advice: str = "") -> Finding:
     return Finding(DATA_FINDINGS[subject][0], subject, text, advice)
 
 
-def _names(names: Sequence[str], most: int = 3) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
 def _share(value: float) -> str:
     return f"{100 * value:.1f} %" if value < 0.1 or value > 0.9 else f"{100 * value:.0f} %"
 
@@ -228,7 +223,7 @@ def check_foreground(data: SegmentationData) -> list[Finding]:
         findings.append(
             found(
                 "foreground share",
-                f"{len(extreme)} of {len(data)} images are nearly all one class ({_names(extreme)})",
+                f"{len(extreme)} of {len(data)} images are nearly all one class ({runtime.name_list(extreme)})",
                 "check those masks: an empty or full mask is often a wrong file or a wrong threshold",
             )
         )
@@ -254,7 +249,8 @@ def check_images_look_like_images(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "swapped folders",
-                f"{len(two)} of {len(data)} images hold only two values ({_names(two)}): they look like masks",
+                f"{len(two)} of {len(data)} images hold only two values ({runtime.name_list(two)}): they look like "
+                "masks",
                 "put the pictures in images/ and the masks in masks/",
             )
         ]
@@ -292,7 +288,8 @@ def check_inverted(data: SegmentationData) -> list[Finding]:
             found(
                 "inverted labels",
                 f"in {len(inverted)} of {len(data)} masks the foreground is one connected piece around the "
-                f"background ({_names(inverted)}): the objects seem to be labelled 0 and the space between them 1",
+                f"background ({runtime.name_list(inverted)}): the objects seem to be labelled 0 and the space between "
+                "them 1",
                 "label the objects (cells, nuclei) 1 or 255 and the background 0, e.g. mask = 255 - mask",
             )
         ]
@@ -327,7 +324,7 @@ def check_duplicates(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "duplicate images",
-                f"{len(copies)} of {len(data)} images repeat another's pixels ({_names(copies)})",
+                f"{len(copies)} of {len(data)} images repeat another's pixels ({runtime.name_list(copies)})",
                 "remove the copies: a copy held out for validation scores what the model has already seen",
             )
         ]
@@ -350,14 +347,18 @@ def check_sizes(data: SegmentationData, tile_size: int, depth: int = 4, padding:
         return [
             found(
                 "image sizes",
-                f"{len(small)} of {len(data)} images ({_names(small)}) {'is' if len(small) == 1 else 'are'} "
+                f"{len(small)} of {len(data)} images ({runtime.name_list(small)}) {'is' if len(small) == 1 else 'are'} "
                 f"smaller than the {out}-px window a {tile_size}-px training tile predicts "
                 f"(smallest side {smallest} px): most of each tile is a mirrored copy",
                 advice,
             )
         ]
     sides = sorted({f"{s[0]}×{s[1]}" for s in shapes})
-    text = f"{_names(sides, 2)} px; a {tile_size}-px tile predicts {out} px" if out else f"{_names(sides, 2)} px"
+    text = (
+        f"{runtime.name_list(sides, 2)} px; a {tile_size}-px tile predicts {out} px"
+        if out
+        else f"{runtime.name_list(sides, 2)} px"
+    )
     return [ok("image sizes", text)]
 
 
@@ -505,9 +506,9 @@ def _pairing(images: dict[str, Path], masks: dict[str, Path], doubles: list[str]
         empty = "images/" if not images else "masks/"
         return found("pairing", f"{empty} holds no image files", "PNG, TIFF, JPEG or BMP files")
     if lonely_images or lonely_masks or doubles:
-        parts = [f"images without a mask: {_names(lonely_images)}"] if lonely_images else []
-        parts += [f"masks without an image: {_names(lonely_masks)}"] if lonely_masks else []
-        parts += [f"two files with one name: {_names(doubles)}"] if doubles else []
+        parts = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
+        parts += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
+        parts += [f"two files with one name: {runtime.name_list(doubles)}"] if doubles else []
         return found("pairing", "; ".join(parts), "give each image and its mask the same name (extensions may differ)")
     return ok("pairing", f"{len(images)} images, each with a mask of the same name")
 
@@ -589,7 +590,7 @@ def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Findin
         return Finding(
             "problem",
             "intensities",
-            f"{len(constant)} images hold one value in every pixel ({_names(constant)}): nothing to segment",
+            f"{len(constant)} images hold one value in every pixel ({runtime.name_list(constant)}): nothing to segment",
             "remove them or export them again",
         )
     dtypes = sorted({str(raw.dtype) for raw in raws.values()})

@@ -32,6 +32,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage import measure
 
+from . import runtime
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 """The file types every command and loader reads (case does not matter); files starting with ``.`` are skipped."""
 
@@ -223,7 +225,7 @@ def colour_found(names: Sequence[str], total: int) -> str:
     b.png) are colour, read as gray (the mean of the red, green and blue channels)"; ``""`` for none."""
     if not names:
         return ""
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = runtime.name_list(names)
     count = {1: "", 2: "both images"}.get(total, f"all {total} images") if len(names) == total else ""
     which = shown if total == 1 else f"{count or f'{len(names)} of {total} images'} ({shown})"
     verb = "is" if len(names) == 1 else "are"
@@ -399,8 +401,7 @@ def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     lines = []
     for kind, found in kinds.items():
         names = [name for name, _ in found]
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        lines.append(f"{kind} in masks/ {shown} — {found[0][0]}: {found[0][1]}")
+        lines.append(f"{kind} in masks/ {runtime.name_list(names)} — {found[0][0]}: {found[0][1]}")
     return tuple(lines)
 
 
@@ -570,7 +571,7 @@ def pixel_size_note(names: Sequence[str], sizes: Sequence[float], trained: float
     ]
     if not off:
         return ""
-    shown = ", ".join(n for n, _ in off[:3]) + (f" and {len(off) - 3} more" if len(off) > 3 else "")
+    shown = runtime.name_list([n for n, _ in off])
     sizes = [size for _, size in off]
     at, times, by = _span(sizes), _span([trained / x for x in sizes]), _span([x / trained for x in sizes])
     return (

@@ -143,9 +143,8 @@ def check_writable(folder: Path, needed_bytes: int = 0) -> Path:
 
 
 def earlier_run_message(folder: Path, found: list[str]) -> str:
-    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
     return (
-        f"--out {folder} already holds {shown} from an earlier run: choose another --out, "
+        f"--out {folder} already holds {runtime.name_list(found)} from an earlier run: choose another --out, "
         "or add --overwrite to replace them"
     )
 

@@ -301,7 +301,7 @@ def predict_source(
         distinct[0] if len(distinct) == 1 else "sizes " + ", ".join(distinct[:3]) + (" …" if len(distinct) > 3 else "")
     )
     if blank:
-        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        shown = runtime.name_list(blank, most=5)
         which = f"slice {shown} is" if len(blank) == 1 else f"slices {shown} are"
         print(f"note: {source.label} {which} blank (one value everywhere): written as background")
     if source.is_stack:
