@@ -155,6 +155,11 @@ def found(subject: str, text: str, advice: str = "") -> Finding:
     return Finding(DATA_FINDINGS[subject][0], subject, text, advice)
 
 
+def _count_does(count: int, noun: str, verb: str) -> str:
+    """``"1 image holds"``, ``"3 images hold"``: a count, its noun and a regular verb that agree."""
+    return f"{runtime.plural(count, noun)} {verb + 's' if count == 1 else verb}"
+
+
 def _share(value: float) -> str:
     return f"{100 * value:.1f} %" if value < 0.1 or value > 0.9 else f"{100 * value:.0f} %"
 
@@ -194,7 +199,7 @@ def check_labels(data: SegmentationData) -> list[Finding]:
                 "turn masks into labels with images.mask_to_label (0/255 → 0/1), or let load_folder read the folder",
             )
         ]
-    return [ok("labels", f"{len(data)} labels, class indices 0 and 1")]
+    return [ok("labels", f"{runtime.plural(len(data), 'label')}, class indices 0 and 1")]
 
 
 def foreground_shares(data: SegmentationData) -> list[float]:
@@ -303,7 +308,8 @@ def check_grey_levels(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "intensities",
-                f"{len(few)} images hold fewer than {FEW_GREY_LEVELS} grey levels ({few[0][0]}: {few[0][1]}): "
+                f"{_count_does(len(few), 'image', 'hold')} fewer than {FEW_GREY_LEVELS} grey levels "
+                f"({few[0][0]}: {few[0][1]}): "
                 "nearly constant, little to learn from",
                 "check the exposure, or whether those files are images at all",
             )
@@ -510,7 +516,7 @@ def _pairing(images: dict[str, Path], masks: dict[str, Path], doubles: list[str]
         parts += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
         parts += [f"two files with one name: {runtime.name_list(doubles)}"] if doubles else []
         return found("pairing", "; ".join(parts), "give each image and its mask the same name (extensions may differ)")
-    return ok("pairing", f"{len(images)} images, each with a mask of the same name")
+    return ok("pairing", f"{runtime.plural(len(images), 'image')}, each with a mask of the same name")
 
 
 MASK_MEANING = {
@@ -544,7 +550,8 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
         return Finding(
             "warning",
             "masks",
-            f"{len(kinds['classes'])} masks hold a few values in many pieces ({first.name}: {first.why}); they are "
+            f"{_count_does(len(kinds['classes']), 'mask', 'hold')} a few values in many pieces "
+            f"({first.name}: {first.why}); they are "
             "read as instance labels, so every nonzero value becomes foreground",
             "for two classes save 0 and 255; the course's U-Net segments one kind of object from background",
         )
@@ -562,7 +569,9 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
     grays = {s: gray_values(raw) for s, raw in raws.items()}
     two_valued = [images[s].name for s, gray in grays.items() if gray is not None and len(np.unique(gray)) <= 2]
     if pictures and (len(pictures) > len(readings) / 2 or two_valued):
-        also = f"; and {len(two_valued)} images hold only two values, as masks do" if two_valued else ""
+        also = (
+            f"; and {_count_does(len(two_valued), 'image', 'hold')} only two values, as masks do" if two_valued else ""
+        )
         return [
             found(
                 "swapped folders",
@@ -575,7 +584,7 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
         return [
             found(
                 "swapped folders",
-                f"{len(pictures)} masks look like pictures ({pictures[0].name}: {pictures[0].why})",
+                f"{_count_does(len(pictures), 'mask', 'look')} like pictures ({pictures[0].name}: {pictures[0].why})",
                 "check those files: a mask marks objects with one number each",
             )
         ]
@@ -590,7 +599,8 @@ def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Findin
         return Finding(
             "problem",
             "intensities",
-            f"{len(constant)} images hold one value in every pixel ({runtime.name_list(constant)}): nothing to segment",
+            f"{_count_does(len(constant), 'image', 'hold')} one value in every pixel ({runtime.name_list(constant)}): "
+            "nothing to segment",
             "remove them or export them again",
         )
     dtypes = sorted({str(raw.dtype) for raw in raws.values()})
@@ -1158,11 +1168,12 @@ def check_checkpoint(
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
+        where = "the one image" if len(part) == 1 else f"all {len(part)} images"
         findings.append(
             Finding(
                 "problem",
                 "checkpoint predictions",
-                f"{which} everywhere in all {len(part)} images (foreground {_share(max(shares))} at most)",
+                f"{which} everywhere in {where} (foreground {_share(max(shares))} at most)",
                 "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
             )
         )
