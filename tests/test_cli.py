@@ -500,6 +500,11 @@ def test_the_model_line_says_a_budget_of_one_minute_in_the_singular(tmp_path):
     tiny = replace(train.CPU_DEFAULT, base_channels=2, depth=1)
     plan = TrainPlan(recipe=tiny, data="synthetic", out=tmp_path, steps=None, minutes=1, seed=0)
     assert describe_run(plan, tiny.model(), 100).endswith("| budget 1 minute")  # a walk printed "budget 1 minutes"
+    one_step = TrainPlan(
+        recipe=replace(tiny, warmup_steps=1), data="synthetic", out=tmp_path, steps=1, minutes=None, seed=0
+    )
+    line = describe_run(one_step, tiny.model(), 100)
+    assert ", warm-up 1 step |" in line and line.endswith("| budget 1 step")  # printed "1 steps" both times
 
 
 def test_the_model_line_counts_one_step_in_the_singular():

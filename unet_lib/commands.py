@@ -273,7 +273,7 @@ def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
     recipe = plan.recipe
     budget = " or ".join(
         ([runtime.plural(plan.minutes, "minute")] if plan.minutes is not None else [])
-        + ([f"{plan.steps} steps"] if plan.steps else [])
+        + ([runtime.plural(plan.steps, "step")] if plan.steps else [])
     )
     resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""
     return (
@@ -293,7 +293,7 @@ def variants(recipe: train.Recipe) -> str:
     words = [f"{recipe.padding} padding"] if recipe.padding != "valid" else []
     words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
     words += ["no weight map"] if not recipe.weight_map else []
-    words += [f"warm-up {recipe.warmup_steps} steps"] if recipe.warmup_steps else []
+    words += [f"warm-up {runtime.plural(recipe.warmup_steps, 'step')}"] if recipe.warmup_steps else []
     default_momentum = recipe.bn_momentum == train.CPU_DEFAULT.bn_momentum
     words += [f"batch-norm momentum {recipe.bn_momentum:g}"] if recipe.batch_norm and not default_momentum else []
     return "".join(f", {word}" for word in words)
