@@ -270,6 +270,8 @@ def train_into(
 
 
 def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
+    """The one ``model: …`` line ``train`` prints before its first step: the recipe as run, so that a log says
+    what was trained without the command line (notebook 08)."""
     recipe = plan.recipe
     budget = " or ".join(
         ([runtime.plural(plan.minutes, "minute")] if plan.minutes is not None else [])

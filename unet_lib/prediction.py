@@ -73,6 +73,8 @@ class Source:
 
 
 def file_source(path: Path) -> Source:
+    """One image file (a TIFF stack: its slices) to predict, or a ``UsageError`` naming what is wrong with it, before
+    any output is written (notebooks 09, 11)."""
     if not path.is_file():
         raise UsageError(f"{path}: no such image or folder; give image files ({', '.join(IMAGE_SUFFIXES)}) or folders")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
