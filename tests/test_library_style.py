@@ -77,3 +77,14 @@ def test_the_long_list_shrinks_with_the_functions():
     lengths = {f"{where} {node.name}": node.end_lineno - node.lineno + 1 for where, node, _ in _functions()}
     stale = [name for name in LONG_ON_PURPOSE if lengths.get(name, 0) <= LONGEST]
     assert not stale, f"remove from LONG_ON_PURPOSE (gone or short now): {', '.join(stale)}"
+
+
+def test_no_condition_is_a_constant():
+    """``if True:`` around a block (a leftover of a restructuring in images._files_by_stem) only hides the code."""
+    constant = [
+        f"unet_lib/{path.relative_to(LIBRARY).as_posix()}:{node.lineno}"
+        for path in sorted(LIBRARY.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Constant)
+    ]
+    assert not constant, "drop the constant condition:\n" + "\n".join(constant)

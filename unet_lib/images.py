@@ -406,14 +406,14 @@ def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
 
 
 def _files_by_stem(folder: Path) -> dict[str, Path]:
+    """``{stem: file}`` of a folder's images: a mask pairs with its image by name, whatever the extension."""
     files: dict[str, Path] = {}
     for file in image_files(folder):
-        if True:
-            if file.stem in files:
-                raise ValueError(
-                    f"{folder.name}/ has two files named {file.stem} ({files[file.stem].name}, {file.name}); keep one"
-                )
-            files[file.stem] = file
+        if file.stem in files:
+            raise ValueError(
+                f"{folder.name}/ has two files named {file.stem} ({files[file.stem].name}, {file.name}); keep one"
+            )
+        files[file.stem] = file
     if not files:
         raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
