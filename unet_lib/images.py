@@ -423,8 +423,8 @@ def _check_pairs(images: dict[str, Path], masks: dict[str, Path]) -> None:
     lonely_images = sorted(images[s].name for s in images.keys() - masks.keys())
     lonely_masks = sorted(masks[s].name for s in masks.keys() - images.keys())
     if lonely_images or lonely_masks:
-        lonely = [f"images without a mask: {', '.join(lonely_images)}"] if lonely_images else []
-        lonely += [f"masks without an image: {', '.join(lonely_masks)}"] if lonely_masks else []
+        lonely = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
+        lonely += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
         raise ValueError(
             f"images/ and masks/ must hold the same file names (extensions may differ); {'; '.join(lonely)}"
         )
