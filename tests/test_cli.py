@@ -464,6 +464,8 @@ def test_a_held_out_copy_of_a_training_image_is_named_by_train_and_evaluate():
         "copy_of_a.png has the pixels of a training image, so its scores flatter the model"
     )
     assert seen_copies(train_part, data([second], ["b.png"])) == ""
+    many = SegmentationData([first] * 5, [labels[0]] * 5, [f"c{k}.png" for k in range(5)], "folder", "own (f)")
+    assert seen_copies(train_part, many).startswith("c0.png, c1.png, c2.png and 2 more have the pixels")  # not all
     folder = data([first, first], ["a.png", "copy_of_a.png"])
     scored, which, note = images_to_score(folder, {"training_images": [fingerprint(first)]}, "val")
     assert which == "all 2 images" and "a copy under another name counts" in note

@@ -183,7 +183,7 @@ def seen_copies(train_part: SegmentationData, val_part: SegmentationData) -> str
         return ""
     if len(copies) == 1:
         return f"{copies[0]} has the pixels of a training image, so its scores flatter the model"
-    return f"{', '.join(copies)} have the pixels of training images, so their scores flatter the model"
+    return f"{runtime.name_list(copies)} have the pixels of training images, so their scores flatter the model"
 
 
 def training_prints(train_part: SegmentationData) -> list[str]:
