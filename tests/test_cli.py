@@ -464,6 +464,8 @@ def test_a_held_out_copy_of_a_training_image_is_named_by_train_and_evaluate():
         "copy_of_a.png has the pixels of a training image, so its scores flatter the model"
     )
     assert seen_copies(train_part, data([second], ["b.png"])) == ""
+    many = SegmentationData([first] * 5, [labels[0]] * 5, [f"c{k}.png" for k in range(5)], "folder", "own (f)")
+    assert seen_copies(train_part, many).startswith("c0.png, c1.png, c2.png and 2 more have the pixels")  # not all
     folder = data([first, first], ["a.png", "copy_of_a.png"])
     scored, which, note = images_to_score(folder, {"training_images": [fingerprint(first)]}, "val")
     assert which == "all 2 images" and "a copy under another name counts" in note
@@ -500,6 +502,11 @@ def test_the_model_line_says_a_budget_of_one_minute_in_the_singular(tmp_path):
     tiny = replace(train.CPU_DEFAULT, base_channels=2, depth=1)
     plan = TrainPlan(recipe=tiny, data="synthetic", out=tmp_path, steps=None, minutes=1, seed=0)
     assert describe_run(plan, tiny.model(), 100).endswith("| budget 1 minute")  # a walk printed "budget 1 minutes"
+    one_step = TrainPlan(
+        recipe=replace(tiny, warmup_steps=1), data="synthetic", out=tmp_path, steps=1, minutes=None, seed=0
+    )
+    line = describe_run(one_step, tiny.model(), 100)
+    assert ", warm-up 1 step |" in line and line.endswith("| budget 1 step")  # printed "1 steps" both times
 
 
 def test_the_model_line_counts_one_step_in_the_singular():

@@ -42,16 +42,18 @@ def test_what_contributing_names_exists():
 
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
-    """A stand-in unet_lib: today's table of contents, and for each module an empty file (a package: a folder)."""
+    """A stand-in unet_lib: today's table of contents, and for each module a file holding only the imports of unet_lib
+    modules that the real one makes (a package: a folder)."""
     copy = tmp_path / "unet_lib"
     copy.mkdir()
     shutil.copy(contributing.LIBRARY / "__init__.py", copy / "__init__.py")
     for name, path in contributing.library_modules().items():
+        imported = ", ".join(sorted(contributing._direct_imports(path, contributing.LIBRARY) - {name}))
         if path.is_dir():
             (copy / name).mkdir()
-            (copy / name / "__init__.py").write_text("")
+            (copy / name / "__init__.py").write_text(f"from .. import {imported}\n" if imported else "")
         else:
-            (copy / f"{name}.py").write_text("")
+            (copy / f"{name}.py").write_text(f"from . import {imported}\n" if imported else "")
     return copy
 
 
@@ -127,3 +129,48 @@ def test_a_recipe_naming_a_missing_function_is_caught():
     assert contributing.reference_problems(TEXT.replace("nbtools.py stale`", "nbtools.py outdated`")) == [
         "CONTRIBUTING.md names `python tools/nbtools.py outdated`, which is no command of it"
     ]
+
+
+def test_every_notebook_that_shows_a_module_is_in_its_line():
+    problems = contributing.column_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_notebook_showing_a_module_it_is_not_listed_under_is_named(library):
+    """Notebook 10 shows metrics' thin_segments; the line once said 09 only."""
+    init = library / "__init__.py"
+    init.write_text(init.read_text().replace("``metrics``         09–10     ", "``metrics``         09        "))
+    assert contributing.column_problems(library) == [
+        "10_going_further.ipynb shows unet_lib.metrics's code, but the table of contents lists ``metrics`` under "
+        "notebook 09: name notebook 10 in its line"
+    ]
+
+
+def test_a_line_above_earlier_notebooks_without_a_reason_is_named(library):
+    """verdicts (08) once stood second, above layers (01), though only modules of 08 and later import it."""
+    init = library / "__init__.py"
+    text = init.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("``verdicts``"))
+    text = text.replace(line + "\n", "").replace("``layers``", line + "\n``layers``", 1)
+    init.write_text(text)
+    (library / "evaluation.py").write_text("from . import verdicts\n")
+    (problem,) = contributing.table_problems(library)
+    assert problem.startswith("``verdicts`` (08–12) is listed above ``layers`` (01–04)")
+    # tiling (09) above checkpoints (08) is fine as long as checkpoints imports it
+    (library / "verdicts.py").write_text("")
+    (library / "layers.py").write_text("from . import verdicts\n")
+    assert contributing.table_problems(library) == []
+
+
+def test_a_module_importing_through_a_course_tool_is_held_to_the_order(library):
+    (library / "train.py").write_text("from .viz import LiveCurves\n")
+    (library / "viz" / "__init__.py").write_text("from ..runtime import OKABE_ITO\n")
+    assert contributing.table_problems(library) == []
+    (library / "viz" / "__init__.py").write_text("from ..evaluation import COLUMNS\n")
+    (problem,) = contributing.table_problems(library)
+    assert "unet_lib/train imports the course tool ``viz``, which imports ``evaluation``, listed below train" in problem
+
+
+def test_notebook_numbers_reads_the_column():
+    assert contributing.notebook_numbers("06") == [6]
+    assert contributing.notebook_numbers("08–11") == [8, 9, 10, 11]

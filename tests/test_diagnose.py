@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -155,6 +156,23 @@ def test_a_mask_that_is_a_copy_of_its_image_is_called_a_picture(tmp_path):
     assert diagnose.mask_reading(tmp_path / "masks" / "a.png").kind == "instance labels"
     reading = diagnose.mask_reading(tmp_path / "masks" / "a.png", ramp)
     assert reading.kind == "grey levels" and "follow its image" in reading.why
+
+
+def test_a_count_of_one_is_written_in_the_singular(tmp_path):
+    """'1 images hold one value' read wrong: each count goes through runtime.plural, and its verb agrees."""
+    em = make_synthetic_em(1, 128)
+    image, label = np.round(255 * em.images[0]).astype(np.uint8), (em.labels[0] * 255).astype(np.uint8)
+    write_pair(tmp_path / "one", "a", image, label)
+    _, findings = diagnose.check_folder(tmp_path / "one")
+    lines = "\n".join(f.line() for f in findings)
+    assert "1 image, each with a mask" in lines and "1 label, class indices" in lines
+    write_pair(tmp_path / "flat", "a", np.full_like(image, 7), label)
+    write_pair(tmp_path / "flat", "b", image, label)
+    _, findings = diagnose.check_folder(tmp_path / "flat")
+    assert "1 image holds one value in every pixel (a.png)" in diagnose.about(findings, "intensities")[0].found
+    few = replace(em, images=[np.round(em.images[0] * 4) / 4], labels=em.labels, names=["a"])
+    assert diagnose.check_grey_levels(few)[0].found.startswith("1 image holds fewer than")
+    assert not re.search(r"(?<!of )\b1 (images|labels|masks)", lines)  # "1 of 1 images" reads right
 
 
 def test_pairing_constant_images_and_pixel_sizes(tmp_path):

@@ -173,3 +173,17 @@ def test_shrinking_smooths_fine_texture_instead_of_aliasing():
     shrunk = rescale(stripes, 0.25)
     assert shrunk.std() < 0.1, "a period-4 pattern shrunk 4× is a uniform gray, not stripes"
     assert images.rescale(stripes, 2.0).shape == (128, 128)
+
+
+def test_a_folder_of_many_unpaired_images_is_refused_in_one_short_line(tmp_path):
+    """load_folder named every unpaired file: 500 images without masks made a 500-name error line."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for k in range(6):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "images" / f"i{k}.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "masks" / "m.png")
+    with pytest.raises(ValueError, match="same file names") as refused:
+        images.load_folder(tmp_path)
+    assert "images without a mask: i0.png, i1.png, i2.png and 3 more; masks without an image: m.png" in str(
+        refused.value
+    )

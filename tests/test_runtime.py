@@ -155,3 +155,40 @@ def test_plural_writes_every_count_one_way() -> None:
     assert runtime.plural(1.0, "minute") == "1 minute"
     assert runtime.plural(2.5, "minute") == "2.5 minutes"
     assert runtime.plural(3, "ok", "ok") == "3 ok"
+
+
+def test_name_list_names_the_first_few_and_counts_the_rest() -> None:
+    assert runtime.name_list(["a.png"]) == "a.png"
+    assert runtime.name_list(["a.png", "b.png", "c.png"]) == "a.png, b.png, c.png"
+    assert runtime.name_list(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"
+    assert runtime.name_list([3, 7, 9], most=2) == "3, 7 and 1 more"  # slice numbers too
+    assert runtime.name_list([]) == ""
+
+
+def _library_strings() -> list[tuple[str, int, str]]:
+    """Every string literal (f-strings' literal parts included) of unet_lib's modules: (file, line, text)."""
+    import ast
+    from pathlib import Path
+
+    library = Path(runtime.__file__).parent
+    found = []
+    for path in sorted(library.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.append((str(path.relative_to(library.parent)), node.lineno, node.value))
+    return found
+
+
+def test_counts_and_name_lists_are_written_one_way() -> None:
+    """A printed count goes through runtime.plural ("1 pixel", "2 pixels", never "1 pixel(s)"), and a list of
+    names through runtime.name_list ("a, b, c and 4 more"), not a copy of it."""
+    import re
+
+    hand_plurals = [f"{f}:{line} {text!r}" for f, line, text in _library_strings() if re.search(r"[a-z]\(s\)", text)]
+    assert not hand_plurals, "write these counts with runtime.plural:\n" + "\n".join(hand_plurals)
+    copies = [
+        f"{f}:{line}"
+        for f, line, text in _library_strings()
+        if text.strip() == "more" and not f.endswith("runtime.py")  # the literal tail of f" and {n} more"
+    ]
+    assert not copies, "name these lists with runtime.name_list:\n" + "\n".join(copies)

@@ -6,8 +6,10 @@
 The module map comes from ``unet_lib/__init__.py``'s table of contents (module, notebook, what it holds, in course
 order) and its list of course tools; the notebook table from ``notebooks/NN_*.ipynb`` and the topics in
 ``tools/course_map.py`` (the README's course map takes them from there too). ``problems`` also holds the table of
-contents to the package: every module and package of ``unet_lib`` has its line there, and no line names a module
-that is gone. ``tests/test_contributing.py`` fails on any of it, saying which line to add where.
+contents to the package: every module and package of ``unet_lib`` has its line there, no line names a module
+that is gone, a module imports only modules above it (through a course tool too), and a line sits above an earlier
+notebook's module only when that module needs it; ``column_problems`` holds each notebook that shows a module's code
+to that module's notebook column. ``tests/test_contributing.py`` fails on any of it, saying which line to add where.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from course_map import TOPICS  # noqa: E402
-from nbtools import LIBRARY, ROOT, course_notebooks, imported_modules  # noqa: E402
+from nbtools import LIBRARY, ROOT, course_notebooks, imported_modules, synced_module  # noqa: E402
 
 CONTRIBUTING = ROOT / "CONTRIBUTING.md"
 MODULE_MAP = ("<!-- module-map -->", "<!-- /module-map -->")
@@ -118,6 +120,79 @@ def table_problems(library: Path = LIBRARY) -> list[str]:
         for e in entries
         if e.name not in modules
     ]
+    return problems + _through_course_tools(library) + _order_problems(library)
+
+
+def _through_course_tools(library: Path = LIBRARY) -> list[str]:
+    """A listed module that imports a course tool (``train`` draws with ``viz``) imports what that tool imports:
+    each of those must be listed above the module too."""
+    modules, entries = library_modules(library), table_of_contents(library)
+    listed = [e.name for e in entries if e.notebook != "course tool"]
+    tools = {e.name for e in entries if e.notebook == "course tool"} & modules.keys()
+    problems = []
+    for at, name in enumerate(listed):
+        if name not in modules:
+            continue
+        for tool in sorted(_direct_imports(modules[name], library) & tools):
+            below = [m for m in listed[at + 1 :] if m in _direct_imports(modules[tool], library)]
+            problems += [
+                f"unet_lib/{name} imports the course tool ``{tool}``, which imports ``{m}``, listed below {name}: "
+                f"a module imports only modules above it, through a course tool too"
+                for m in below
+            ]
+    return problems
+
+
+def notebook_numbers(column: str) -> list[int]:
+    """The notebooks of a table row's notebook column: ``"06"`` → [6], ``"08–11"`` → [8, 9, 10, 11]."""
+    first, _, last = column.partition("–")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def _imported_closure(name: str, modules: dict[str, Path], library: Path) -> set[str]:
+    """The listed modules that ``name`` imports, directly or through each other."""
+    todo, seen = [name], set()
+    while todo:
+        for imported in _direct_imports(modules[todo.pop()], library) & modules.keys():
+            if imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return seen
+
+
+def _order_problems(library: Path = LIBRARY) -> list[str]:
+    """Course order where the imports allow: a line sits above the line of an earlier notebook's module only when
+    a module of an earlier notebook, listed below it, needs it (``tiling``, 09, above ``checkpoints``, 08)."""
+    modules = library_modules(library)
+    listed = [e for e in table_of_contents(library) if e.notebook != "course tool" and e.name in modules]
+    problems = []
+    for at, entry in enumerate(listed):
+        first = notebook_numbers(entry.notebook)[0]
+        earlier = [e for e in listed[at + 1 :] if notebook_numbers(e.notebook)[0] < first]
+        if earlier and not any(entry.name in _imported_closure(e.name, modules, library) for e in earlier):
+            problems.append(
+                f"``{entry.name}`` ({entry.notebook}) is listed above ``{earlier[0].name}`` ({earlier[0].notebook}), "
+                f"though no module of an earlier notebook listed below it imports it: move its line down to "
+                f"notebook {first:02d}'s modules"
+            )
+    return problems
+
+
+def column_problems(library: Path = LIBRARY) -> list[str]:
+    """A notebook that shows a module's code (a cell marked ``#| unet_lib.x``) builds it: its notebook column names
+    that notebook."""
+    import nbformat
+
+    columns = {e.name: e.notebook for e in table_of_contents(library) if e.notebook != "course tool"}
+    problems = []
+    for path in course_notebooks():
+        shown = {synced_module(cell) for cell in nbformat.read(path, as_version=4).cells} - {None}
+        for module in sorted(m.removeprefix("unet_lib.") for m in shown):
+            if module in columns and int(path.name[:2]) not in notebook_numbers(columns[module]):
+                problems.append(
+                    f"{path.name} shows unet_lib.{module}'s code, but the table of contents lists ``{module}`` under "
+                    f"notebook {columns[module]}: name notebook {path.name[:2]} in its line"
+                )
     return problems
 
 
@@ -218,7 +293,11 @@ def problems(text: str | None = None, library: Path = LIBRARY) -> list[str]:
     """Everything that keeps CONTRIBUTING from being true to the code ([] when it is)."""
     text = CONTRIBUTING.read_text(encoding="utf-8") if text is None else text
     return (
-        table_problems(library) + topic_problems() + block_problems(text, library) + reference_problems(text, library)
+        table_problems(library)
+        + column_problems(library)
+        + topic_problems()
+        + block_problems(text, library)
+        + reference_problems(text, library)
     )
 
 

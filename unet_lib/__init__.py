@@ -9,19 +9,18 @@ keeps working::
     torch.Size([1, 2, 388, 388])
 
 What you build, module by module, in course order where the imports allow (a module imports only modules above it;
-``verdicts``, ``tiling`` and ``distributed`` come early because earlier notebooks' modules use them):
+``tiling`` and ``distributed`` come early because earlier notebooks' modules use them):
 
 ==================  ========  ================================================================
 module              notebook  what it holds
 ==================  ========  ================================================================
-``runtime``         00        device, threads granted, seeds, test mode, the checkout, atomic writes
-``verdicts``        08–11     better, worse or within noise: every printed comparison, from the numbers
+``runtime``         00        device, threads, precision, seeds, test mode, the checkout, atomic writes, counts
 ``layers``          01–04     ``double_conv``, ``max_pool``, ``up_conv``, ``center_crop``, ``grid_strength``
 ``model``           04–05     the size arithmetic (``size_walk``), ``receptive_field``, ``UNetModel``
 ``augment``         06        elastic deformation, flips, rotations, gray values
-``images``          06        one image reader, the label convention, your own folders
+``images``          06        one image reader, the label convention, your own folders, pixel sizes
 ``isbi2012``        06        the paper's EM data: checksummed download or a local copy
-``synthetic``       06        the built-in EM-like data, the offline stand-in
+``synthetic``       06        the built-in EM-like data, the offline stand-in; notebook 11's nuclei
 ``data``            06        which dataset, the split, ``normalize``, mirror padding, tiles
 ``losses``          07        weighted cross-entropy, the paper's weight map, Dice
 ``tiling``          09        overlap-tile prediction of whole images
@@ -30,7 +29,8 @@ module              notebook  what it holds
 ``batches``         08        which tiles each step uses and how they reach the device
 ``train``           08        recipes and the training loop ``fit``
 ``outputs``         08        output folders checked first and locked, no silent replacing, orderly stops
-``metrics``         09        pixel measures, the ISBI pixel error, the adapted Rand error
+``verdicts``        08–12     better, worse or within noise: every printed comparison, from the numbers
+``metrics``         09–10     pixel measures, the ISBI pixel error, the adapted Rand error, V_Rand, V_Info, thresholds
 ``evaluation``      09        predict, calibrate thresholds, measure, tabulate; the model 09 measures
 ``prediction``      09        ``predict`` on images, folders, TIFF stacks and the ISBI test set
 ``diagnose``        12        why it does not work: findings on data, pipeline, overfit test, checkpoints

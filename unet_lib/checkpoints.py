@@ -207,10 +207,9 @@ def _check_contents(path: Path, state: dict[str, Any]) -> None:
         raise CheckpointError(f"{path} holds no model weights (model_state); train again or copy it again")
     broken = [name for name, value in weights.items() if value.is_floating_point() and not bool(value.isfinite().all())]
     if broken:
-        shown = ", ".join(broken[:2]) + (f" and {len(broken) - 2} more" if len(broken) > 2 else "")
         raise NonFiniteWeights(
-            f"{path} holds NaN or infinite weights ({shown}): the run that wrote it diverged; train again with a "
-            "lower --lr, batch norm or --precision fp32"
+            f"{path} holds NaN or infinite weights ({runtime.name_list(broken, most=2)}): the run that wrote it "
+            "diverged; train again with a lower --lr, batch norm or --precision fp32"
         )
     missing = sorted(set(_WRITTEN_KEYS) - set(state))
     if missing:

@@ -146,15 +146,55 @@ def momentum(text: str) -> float:
 
 # -- the options -------------------------------------------------------------------------------------
 def build_parser() -> Parser:
+    """Every command's options with their ranges, so that argparse refuses a wrong value in one line before any
+    work (notebooks 08–12 run these commands)."""
     parser = Parser(prog="python -m unet_lib", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    at_least_1 = whole_number(1)
+    for add_command in (
+        add_train_command,
+        add_predict_command,
+        add_evaluate_command,
+        add_doctor_command,
+        add_export_command,
+    ):
+        add_command(sub)
+    return parser
 
+
+def add_train_command(sub: argparse._SubParsersAction) -> None:
+    """``train``: data, budget, recipe, output, thresholds, validation (notebook 08)."""
+    at_least_1 = whole_number(1)
     t = sub.add_parser("train", help="train a U-Net and write a checkpoint, metrics JSON and figure")
     t.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
     budget = t.add_argument_group(f"budget (default: {DEFAULT_MINUTES:g} minutes)")
     budget.add_argument("--minutes", type=positive_number, help="wall-time budget for training")
     budget.add_argument("--steps", type=at_least_1, help="number of training steps (alone: no time limit)")
+    add_recipe_options(t)
+    add_out_options(t, "train")
+    t.add_argument(
+        "--seed", type=whole_number(0, MAX_SEED), help="seed of the run (default 0; --resume keeps the stored one)"
+    )
+    t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe and data)")
+    t.add_argument(
+        "--threshold", type=probability, help="pixel threshold on the cell probability (default: chosen on training)"
+    )
+    t.add_argument(
+        "--segmentation-threshold",
+        type=probability,
+        help="threshold whose cell pieces seed the Rand-error segmentation (default: chosen)",
+    )
+    add_rotations_option(t, f"views averaged per validation image (default {TRAIN_ROTATIONS}, as the paper; 1: faster)")
+    t.add_argument("--val-every", type=at_least_1, default=100, help="steps between validation losses")
+    t.add_argument("--val-tiles", type=at_least_1, default=4, help="fixed validation tiles for the loss curve")
+    t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
+    add_precision_option(t)
+    add_threads_option(t)
+    t.set_defaults(handler=run_train, parser=t)
+
+
+def add_recipe_options(t: argparse.ArgumentParser) -> None:
+    """``train``'s recipe (the CPU default of notebook 08 or ``--paper``) and the variants of notebook 10."""
+    at_least_1 = whole_number(1)
     recipe = t.add_argument_group("recipe (default: the CPU recipe of notebook 08; --resume keeps the stored one)")
     recipe.add_argument(
         "--paper",
@@ -198,27 +238,10 @@ def build_parser() -> Parser:
         action=argparse.BooleanOptionalAction,
         help="with --augment: include the elastic deformation (default) or not",
     )
-    add_out_options(t, "train")
-    t.add_argument(
-        "--seed", type=whole_number(0, MAX_SEED), help="seed of the run (default 0; --resume keeps the stored one)"
-    )
-    t.add_argument("--resume", help="continue from a last.ckpt written by an earlier train (same recipe and data)")
-    t.add_argument(
-        "--threshold", type=probability, help="pixel threshold on the cell probability (default: chosen on training)"
-    )
-    t.add_argument(
-        "--segmentation-threshold",
-        type=probability,
-        help="threshold whose cell pieces seed the Rand-error segmentation (default: chosen)",
-    )
-    add_rotations_option(t, f"views averaged per validation image (default {TRAIN_ROTATIONS}, as the paper; 1: faster)")
-    t.add_argument("--val-every", type=at_least_1, default=100, help="steps between validation losses")
-    t.add_argument("--val-tiles", type=at_least_1, default=4, help="fixed validation tiles for the loss curve")
-    t.add_argument("--checkpoint-every", type=at_least_1, default=100, help="steps between saves of last.ckpt")
-    add_precision_option(t)
-    add_threads_option(t)
-    t.set_defaults(handler=run_train, parser=t)
 
+
+def add_predict_command(sub: argparse._SubParsersAction) -> None:
+    """``predict``: images, folders, stacks or the ISBI test set (notebooks 09, 11)."""
     p = sub.add_parser("predict", help="predict probability maps, masks and overlays for images")
     p.add_argument("inputs", nargs="*", help="image files (a multi-page TIFF is a stack) or folders of images")
     p.add_argument(
@@ -237,6 +260,9 @@ def build_parser() -> Parser:
     add_threads_option(p)
     p.set_defaults(handler=run_predict, parser=p)
 
+
+def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
+    """``evaluate``: a checkpoint measured on labelled images (notebook 09)."""
     e = sub.add_parser("evaluate", help="measure a checkpoint on labelled images")
     e.add_argument(
         "--checkpoint", default=str(SHIPPED_CHECKPOINT), help="model.ckpt from train (default: the shipped one)"
@@ -261,6 +287,9 @@ def build_parser() -> Parser:
     add_threads_option(e)
     e.set_defaults(handler=run_evaluate, parser=e)
 
+
+def add_doctor_command(sub: argparse._SubParsersAction) -> None:
+    """``doctor``: why a setup does not work, or the pre-class check (notebook 12)."""
     d = sub.add_parser("doctor", help="diagnose a training setup: data, pipeline, overfit test, a checkpoint")
     d.add_argument("--data", help="isbi2012 (default; built-in data if unavailable), synthetic, or a folder DIR")
     d.add_argument("--overfit", action="store_true", help="train on one tile for up to a minute: can it learn at all?")
@@ -281,6 +310,9 @@ def build_parser() -> Parser:
     add_threads_option(d)
     d.set_defaults(handler=run_doctor, parser=d)
 
+
+def add_export_command(sub: argparse._SubParsersAction) -> None:
+    """``export``: a bioimage.io model package (notebook 11)."""
     x = sub.add_parser("export", help="write a bioimage.io model package for Fiji/deepImageJ, napari, ilastik")
     x.add_argument(
         "--checkpoint", default=str(SHIPPED_CHECKPOINT), help="model.ckpt from train (default: the shipped one)"
@@ -294,10 +326,11 @@ def build_parser() -> Parser:
     )
     add_threads_option(x)
     x.set_defaults(handler=run_export, parser=x)
-    return parser
 
 
 def add_out_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """``--out`` and ``--overwrite``: the same words for every command that writes, since nothing is replaced without
+    consent (``outputs.claim_folder``)."""
     default = DEFAULT_OUT[command]
     parser.add_argument("--out", help=f"output folder (default {default}; if taken, {default}-2, …)")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in --out")
@@ -309,6 +342,7 @@ def add_rotations_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """``--precision``: ``auto`` measures (``runtime.choose_precision``); forcing one serves comparisons."""
     parser.add_argument(
         "--precision",
         choices=runtime.PRECISIONS,
@@ -567,10 +601,12 @@ def same_data(name: str) -> str:
 
 # -- the handlers and main -----------------------------------------------------------------------------
 def run_train(args: argparse.Namespace, signals: StopSignals) -> int:
+    """``train``: the options checked into a ``TrainPlan`` first (``train_plan``), then ``commands.command_train``."""
     return command_train(train_plan(args, signals))
 
 
 def run_predict(args: argparse.Namespace, signals: StopSignals) -> int:
+    """``predict``: its options handed to ``prediction.command_predict`` (notebooks 09, 11)."""
     out, given = out_folder(args)
     return command_predict(
         args.inputs,
@@ -587,6 +623,7 @@ def run_predict(args: argparse.Namespace, signals: StopSignals) -> int:
 
 
 def run_evaluate(args: argparse.Namespace, signals: StopSignals) -> int:
+    """``evaluate``: its options handed to ``commands.command_evaluate`` (notebook 09)."""
     out, given = out_folder(args)
     return command_evaluate(
         args.checkpoint,
@@ -630,6 +667,7 @@ def run_doctor(args: argparse.Namespace, signals: StopSignals) -> int:
 
 
 def run_export(args: argparse.Namespace, signals: StopSignals) -> int:
+    """``export``: its options handed to ``export.command_export`` (notebook 11)."""
     out, given = out_folder(args)
     return command_export(args.checkpoint, out, given, args.overwrite, args.image, args.threads)
 

@@ -183,7 +183,7 @@ def seen_copies(train_part: SegmentationData, val_part: SegmentationData) -> str
         return ""
     if len(copies) == 1:
         return f"{copies[0]} has the pixels of a training image, so its scores flatter the model"
-    return f"{', '.join(copies)} have the pixels of training images, so their scores flatter the model"
+    return f"{runtime.name_list(copies)} have the pixels of training images, so their scores flatter the model"
 
 
 def training_prints(train_part: SegmentationData) -> list[str]:
@@ -270,10 +270,12 @@ def train_into(
 
 
 def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
+    """The one ``model: …`` line ``train`` prints before its first step: the recipe as run, so that a log says
+    what was trained without the command line (notebook 08)."""
     recipe = plan.recipe
     budget = " or ".join(
         ([runtime.plural(plan.minutes, "minute")] if plan.minutes is not None else [])
-        + ([f"{plan.steps} steps"] if plan.steps else [])
+        + ([runtime.plural(plan.steps, "step")] if plan.steps else [])
     )
     resumed = f" | resuming at step {plan.start_step}" if plan.resume is not None else ""
     return (
@@ -293,7 +295,7 @@ def variants(recipe: train.Recipe) -> str:
     words = [f"{recipe.padding} padding"] if recipe.padding != "valid" else []
     words += [f"{recipe.up_mode} up-sampling"] if recipe.up_mode != "transpose" else []
     words += ["no weight map"] if not recipe.weight_map else []
-    words += [f"warm-up {recipe.warmup_steps} steps"] if recipe.warmup_steps else []
+    words += [f"warm-up {runtime.plural(recipe.warmup_steps, 'step')}"] if recipe.warmup_steps else []
     default_momentum = recipe.bn_momentum == train.CPU_DEFAULT.bn_momentum
     words += [f"batch-norm momentum {recipe.bn_momentum:g}"] if recipe.batch_norm and not default_momentum else []
     return "".join(f", {word}" for word in words)

@@ -94,6 +94,7 @@ class Finding:
 
 
 def ok(subject: str, found: str) -> Finding:
+    """A finding that raises no alarm: the doctor says what it checked, not only what is wrong (notebook 12)."""
     return Finding("ok", subject, found)
 
 
@@ -158,9 +159,9 @@ def found(subject: str, text: str, advice: str = "") -> Finding:
     return Finding(DATA_FINDINGS[subject][0], subject, text, advice)
 
 
-def _names(names: Sequence[str], most: int = 3) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+def _count_does(count: int, noun: str, verb: str) -> str:
+    """``"1 image holds"``, ``"3 images hold"``: a count, its noun and a regular verb that agree."""
+    return f"{runtime.plural(count, noun)} {verb + 's' if count == 1 else verb}"
 
 
 def _share(value: float) -> str:
@@ -202,7 +203,7 @@ def check_labels(data: SegmentationData) -> list[Finding]:
                 "turn masks into labels with images.mask_to_label (0/255 → 0/1), or let load_folder read the folder",
             )
         ]
-    return [ok("labels", f"{len(data)} labels, class indices 0 and 1")]
+    return [ok("labels", f"{runtime.plural(len(data), 'label')}, class indices 0 and 1")]
 
 
 def foreground_shares(data: SegmentationData) -> list[float]:
@@ -231,7 +232,7 @@ def check_foreground(data: SegmentationData) -> list[Finding]:
         findings.append(
             found(
                 "foreground share",
-                f"{len(extreme)} of {len(data)} images are nearly all one class ({_names(extreme)})",
+                f"{len(extreme)} of {len(data)} images are nearly all one class ({runtime.name_list(extreme)})",
                 "check those masks: an empty or full mask is often a wrong file or a wrong threshold",
             )
         )
@@ -257,7 +258,8 @@ def check_images_look_like_images(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "swapped folders",
-                f"{len(two)} of {len(data)} images hold only two values ({_names(two)}): they look like masks",
+                f"{len(two)} of {len(data)} images hold only two values ({runtime.name_list(two)}): they look like "
+                "masks",
                 "put the pictures in images/ and the masks in masks/",
             )
         ]
@@ -295,7 +297,8 @@ def check_inverted(data: SegmentationData) -> list[Finding]:
             found(
                 "inverted labels",
                 f"in {len(inverted)} of {len(data)} masks the foreground is one connected piece around the "
-                f"background ({_names(inverted)}): the objects seem to be labelled 0 and the space between them 1",
+                f"background ({runtime.name_list(inverted)}): the objects seem to be labelled 0 and the space between "
+                "them 1",
                 "label the objects (cells, nuclei) 1 or 255 and the background 0, e.g. mask = 255 - mask",
             )
         ]
@@ -309,7 +312,8 @@ def check_grey_levels(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "intensities",
-                f"{len(few)} images hold fewer than {FEW_GREY_LEVELS} grey levels ({few[0][0]}: {few[0][1]}): "
+                f"{_count_does(len(few), 'image', 'hold')} fewer than {FEW_GREY_LEVELS} grey levels "
+                f"({few[0][0]}: {few[0][1]}): "
                 "nearly constant, little to learn from",
                 "check the exposure, or whether those files are images at all",
             )
@@ -330,7 +334,7 @@ def check_duplicates(data: SegmentationData) -> list[Finding]:
         return [
             found(
                 "duplicate images",
-                f"{len(copies)} of {len(data)} images repeat another's pixels ({_names(copies)})",
+                f"{len(copies)} of {len(data)} images repeat another's pixels ({runtime.name_list(copies)})",
                 "remove the copies: a copy held out for validation scores what the model has already seen",
             )
         ]
@@ -353,14 +357,18 @@ def check_sizes(data: SegmentationData, tile_size: int, depth: int = 4, padding:
         return [
             found(
                 "image sizes",
-                f"{len(small)} of {len(data)} images ({_names(small)}) {'is' if len(small) == 1 else 'are'} "
+                f"{len(small)} of {len(data)} images ({runtime.name_list(small)}) {'is' if len(small) == 1 else 'are'} "
                 f"smaller than the {out}-px window a {tile_size}-px training tile predicts "
                 f"(smallest side {smallest} px): most of each tile is a mirrored copy",
                 advice,
             )
         ]
     sides = sorted({f"{s[0]}×{s[1]}" for s in shapes})
-    text = f"{_names(sides, 2)} px; a {tile_size}-px tile predicts {out} px" if out else f"{_names(sides, 2)} px"
+    text = (
+        f"{runtime.name_list(sides, 2)} px; a {tile_size}-px tile predicts {out} px"
+        if out
+        else f"{runtime.name_list(sides, 2)} px"
+    )
     return [ok("image sizes", text)]
 
 
@@ -508,11 +516,11 @@ def _pairing(images: dict[str, Path], masks: dict[str, Path], doubles: list[str]
         empty = "images/" if not images else "masks/"
         return found("pairing", f"{empty} holds no image files", "PNG, TIFF, JPEG or BMP files")
     if lonely_images or lonely_masks or doubles:
-        parts = [f"images without a mask: {_names(lonely_images)}"] if lonely_images else []
-        parts += [f"masks without an image: {_names(lonely_masks)}"] if lonely_masks else []
-        parts += [f"two files with one name: {_names(doubles)}"] if doubles else []
+        parts = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
+        parts += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
+        parts += [f"two files with one name: {runtime.name_list(doubles)}"] if doubles else []
         return found("pairing", "; ".join(parts), "give each image and its mask the same name (extensions may differ)")
-    return ok("pairing", f"{len(images)} images, each with a mask of the same name")
+    return ok("pairing", f"{runtime.plural(len(images), 'image')}, each with a mask of the same name")
 
 
 MASK_MEANING = {
@@ -546,7 +554,8 @@ def _mask_summary(readings: list[MaskReading]) -> Finding:
         return Finding(
             "warning",
             "masks",
-            f"{len(kinds['classes'])} masks hold a few values in many pieces ({first.name}: {first.why}); they are "
+            f"{_count_does(len(kinds['classes']), 'mask', 'hold')} a few values in many pieces "
+            f"({first.name}: {first.why}); they are "
             "read as instance labels, so every nonzero value becomes foreground",
             "for two classes save 0 and 255; the course's U-Net segments one kind of object from background",
         )
@@ -564,7 +573,9 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
     grays = {s: gray_values(raw) for s, raw in raws.items()}
     two_valued = [images[s].name for s, gray in grays.items() if gray is not None and len(np.unique(gray)) <= 2]
     if pictures and (len(pictures) > len(readings) / 2 or two_valued):
-        also = f"; and {len(two_valued)} images hold only two values, as masks do" if two_valued else ""
+        also = (
+            f"; and {_count_does(len(two_valued), 'image', 'hold')} only two values, as masks do" if two_valued else ""
+        )
         return [
             found(
                 "swapped folders",
@@ -577,7 +588,7 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
         return [
             found(
                 "swapped folders",
-                f"{len(pictures)} masks look like pictures ({pictures[0].name}: {pictures[0].why})",
+                f"{_count_does(len(pictures), 'mask', 'look')} like pictures ({pictures[0].name}: {pictures[0].why})",
                 "check those files: a mask marks objects with one number each",
             )
         ]
@@ -592,7 +603,8 @@ def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Findin
         return Finding(
             "problem",
             "intensities",
-            f"{len(constant)} images hold one value in every pixel ({_names(constant)}): nothing to segment",
+            f"{_count_does(len(constant), 'image', 'hold')} one value in every pixel ({runtime.name_list(constant)}): "
+            "nothing to segment",
             "remove them or export them again",
         )
     dtypes = sorted({str(raw.dtype) for raw in raws.values()})
@@ -1160,11 +1172,12 @@ def check_checkpoint(
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
+        where = "the one image" if len(part) == 1 else f"all {len(part)} images"
         findings.append(
             Finding(
                 "problem",
                 "checkpoint predictions",
-                f"{which} everywhere in all {len(part)} images (foreground {_share(max(shares))} at most)",
+                f"{which} everywhere in {where} (foreground {_share(max(shares))} at most)",
                 "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
             )
         )

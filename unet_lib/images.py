@@ -32,6 +32,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage import measure
 
+from . import runtime
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 """The file types every command and loader reads (case does not matter); files starting with ``.`` are skipped."""
 
@@ -223,7 +225,7 @@ def colour_found(names: Sequence[str], total: int) -> str:
     b.png) are colour, read as gray (the mean of the red, green and blue channels)"; ``""`` for none."""
     if not names:
         return ""
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = runtime.name_list(names)
     count = {1: "", 2: "both images"}.get(total, f"all {total} images") if len(names) == total else ""
     which = shown if total == 1 else f"{count or f'{len(names)} of {total} images'} ({shown})"
     verb = "is" if len(names) == 1 else "are"
@@ -399,20 +401,19 @@ def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     lines = []
     for kind, found in kinds.items():
         names = [name for name, _ in found]
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        lines.append(f"{kind} in masks/ {shown} — {found[0][0]}: {found[0][1]}")
+        lines.append(f"{kind} in masks/ {runtime.name_list(names)} — {found[0][0]}: {found[0][1]}")
     return tuple(lines)
 
 
 def _files_by_stem(folder: Path) -> dict[str, Path]:
+    """``{stem: file}`` of a folder's images: a mask pairs with its image by name, whatever the extension."""
     files: dict[str, Path] = {}
     for file in image_files(folder):
-        if True:
-            if file.stem in files:
-                raise ValueError(
-                    f"{folder.name}/ has two files named {file.stem} ({files[file.stem].name}, {file.name}); keep one"
-                )
-            files[file.stem] = file
+        if file.stem in files:
+            raise ValueError(
+                f"{folder.name}/ has two files named {file.stem} ({files[file.stem].name}, {file.name}); keep one"
+            )
+        files[file.stem] = file
     if not files:
         raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -422,8 +423,8 @@ def _check_pairs(images: dict[str, Path], masks: dict[str, Path]) -> None:
     lonely_images = sorted(images[s].name for s in images.keys() - masks.keys())
     lonely_masks = sorted(masks[s].name for s in masks.keys() - images.keys())
     if lonely_images or lonely_masks:
-        lonely = [f"images without a mask: {', '.join(lonely_images)}"] if lonely_images else []
-        lonely += [f"masks without an image: {', '.join(lonely_masks)}"] if lonely_masks else []
+        lonely = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
+        lonely += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
         raise ValueError(
             f"images/ and masks/ must hold the same file names (extensions may differ); {'; '.join(lonely)}"
         )
@@ -570,7 +571,7 @@ def pixel_size_note(names: Sequence[str], sizes: Sequence[float], trained: float
     ]
     if not off:
         return ""
-    shown = ", ".join(n for n, _ in off[:3]) + (f" and {len(off) - 3} more" if len(off) > 3 else "")
+    shown = runtime.name_list([n for n, _ in off])
     sizes = [size for _, size in off]
     at, times, by = _span(sizes), _span([trained / x for x in sizes]), _span([x / trained for x in sizes])
     return (

@@ -100,6 +100,7 @@ def save_png(path: Path, array: np.ndarray) -> None:
 
 
 def save_figure(path: Path, figure: Any) -> None:
+    """A matplotlib figure as a PNG, atomically (``runtime.write_atomic``): a stopped run leaves no half image."""
     runtime.write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=80))
 
 
@@ -143,9 +144,9 @@ def check_writable(folder: Path, needed_bytes: int = 0) -> Path:
 
 
 def earlier_run_message(folder: Path, found: list[str]) -> str:
-    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    """The refusal of an ``--out`` that holds an earlier run's files: which ones, and the two ways on."""
     return (
-        f"--out {folder} already holds {shown} from an earlier run: choose another --out, "
+        f"--out {folder} already holds {runtime.name_list(found)} from an earlier run: choose another --out, "
         "or add --overwrite to replace them"
     )
 

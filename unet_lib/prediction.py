@@ -73,6 +73,8 @@ class Source:
 
 
 def file_source(path: Path) -> Source:
+    """One image file (a TIFF stack: its slices) to predict, or a ``UsageError`` naming what is wrong with it, before
+    any output is written (notebooks 09, 11)."""
     if not path.is_file():
         raise UsageError(f"{path}: no such image or folder; give image files ({', '.join(IMAGE_SUFFIXES)}) or folders")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -301,7 +303,7 @@ def predict_source(
         distinct[0] if len(distinct) == 1 else "sizes " + ", ".join(distinct[:3]) + (" …" if len(distinct) > 3 else "")
     )
     if blank:
-        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        shown = runtime.name_list(blank, most=5)
         which = f"slice {shown} is" if len(blank) == 1 else f"slices {shown} are"
         print(f"note: {source.label} {which} blank (one value everywhere): written as background")
     if source.is_stack:

@@ -17,7 +17,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from importlib.metadata import version
@@ -209,6 +209,13 @@ def plural(count: float, noun: str, many: str | None = None) -> str:
     writes one (``many`` where adding an s is wrong)."""
     number = f"{int(count):,}" if float(count).is_integer() else f"{count:g}"
     return f"{number} {noun if count == 1 else many or noun + 's'}"
+
+
+def name_list(names: Sequence[object], most: int = 3) -> str:
+    """``"a.png, b.png, c.png and 4 more"``: the first ``most`` of ``names``, then how many are left unnamed. The
+    one way every message names files, slices or weights, so that a folder of 500 bad files stays one line."""
+    shown = ", ".join(map(str, names[:most]))
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def cgroup_cpu_quota(

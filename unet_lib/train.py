@@ -644,13 +644,13 @@ def agreed_stop(
     return reason
 
 
-def progress_bar(steps: int | None, initial: int, enabled: bool | None = None):
+def progress_bar(steps: int | None, initial: int, enabled: bool | None = None) -> tqdm:
     """A ``tqdm.auto`` bar: a widget in JupyterLab, text in a terminal, silent under ``UNET_FAST=1``."""
     enabled = not runtime.fast_mode() if enabled is None else enabled
     return tqdm(total=steps, initial=initial, disable=not enabled, unit="step", desc="training", dynamic_ncols=True)
 
 
-def live_curves(enabled: bool | None = None):
+def live_curves(enabled: bool | None = None) -> LiveCurves | None:
     """The in-place loss/validation figure (``viz.LiveCurves``), by default only when running in a notebook."""
     if enabled is None:
         enabled = _in_notebook()

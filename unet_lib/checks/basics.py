@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runtime
 from .core import (
     Feedback,
     Mistake,
@@ -150,7 +151,7 @@ _CONV_SIZE_MISTAKES = [
         gives=lambda size, kernel_size, padding: size + 2 * padding - kernel_size + 2,
         says=lambda got, size, kernel_size, padding: (
             f"one too many — a {kernel_size}×{kernel_size} kernel loses "
-            f"{kernel_size // 2} pixel(s) on *each* side, {kernel_size - 1} in total."
+            f"{runtime.plural(kernel_size // 2, 'pixel')} on *each* side, {kernel_size - 1} in total."
         ),
     ),
     Mistake(
@@ -288,7 +289,7 @@ def _block_problem(block: Any, x: torch.Tensor, in_channels: int, out_channels: 
         return f"return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}."
     convs = _convolutions(block, x)
     if len(convs) != 2:
-        return f"found {len(convs)} convolution(s) (nn.Conv2d): a double convolution has exactly two."
+        return f"found {runtime.plural(len(convs), 'convolution')} (nn.Conv2d): a double convolution has exactly two."
     for number, (conv, c_in) in enumerate(zip(convs, (in_channels, out_channels)), start=1):
         problem = _conv_layer_problem(number, conv, c_in, out_channels)
         if problem:

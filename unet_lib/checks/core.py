@@ -44,6 +44,7 @@ class Feedback:
 
 
 def your_turn(exercise: str) -> Feedback:
+    """The answer to a stub still raising ``NotImplementedError``: not a failure, a reminder of what to fill in."""
     return Feedback(
         False, f"your turn — fill in `{exercise}` where it says NotImplementedError, then run this cell again."
     )
@@ -152,6 +153,7 @@ def difference(got: Any, expected: Any) -> str:
 
 
 def is_int(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool (``True`` is an ``int`` to Python, but never a size or a count)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -192,6 +194,7 @@ def an_array(got: Any, expected: Any = None) -> str | None:
 
 
 def equal(got: Any, expected: Any) -> bool:
+    """The plainest comparison, ``got == expected`` as one bool, for answers that are exact (sizes, counts)."""
     return bool(got == expected)
 
 

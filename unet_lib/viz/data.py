@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 
-from ..augment import warp
+from ..augment import Transform, warp
 from ..runtime import OKABE_ITO
+
+if TYPE_CHECKING:
+    from ..images import SegmentationData
 
 # -- notebooks 06–07: EM data, tiles, weight maps ----------------------------------------------
 
@@ -41,7 +46,7 @@ def show_overlay(
     return ax
 
 
-def show_data_samples(data, indices: tuple[int, ...] = (0, 1, 2), size: float = 3.2) -> plt.Figure:
+def show_data_samples(data: SegmentationData, indices: tuple[int, ...] = (0, 1, 2), size: float = 3.2) -> plt.Figure:
     """Slices (top), their labels (middle) and the overlay (bottom) of a ``SegmentationData`` (notebook 06)."""
     fig, axes = plt.subplots(3, len(indices), figsize=(size * len(indices), size * 3), squeeze=False)
     for column, index in enumerate(indices):
@@ -98,7 +103,9 @@ def show_tile_geometry(
     return fig
 
 
-def show_deformation(image: np.ndarray, label: np.ndarray, transform, step: int = 32, axes=None) -> plt.Figure:
+def show_deformation(
+    image: np.ndarray, label: np.ndarray, transform: Transform, step: int = 32, axes: np.ndarray | None = None
+) -> plt.Figure:
     """The original with a grid, the deformed image with the grid carried along, the deformed label (notebook 06)."""
 
     coordinates = transform.coordinates(image.shape)
@@ -123,7 +130,11 @@ def show_deformation(image: np.ndarray, label: np.ndarray, transform, step: int 
 
 
 def show_weight_map(
-    label: np.ndarray, weights: np.ndarray, axes=None, vmax: float | None = None, title: str = "weight map"
+    label: np.ndarray,
+    weights: np.ndarray,
+    axes: np.ndarray | None = None,
+    vmax: float | None = None,
+    title: str = "weight map",
 ) -> plt.Figure:
     """A label and its weight map side by side (notebook 07); the map in ``magma`` with a colour bar."""
     if axes is None:
