@@ -18,7 +18,6 @@ LONG_ON_PURPOSE = {
     "export.py describe": 94,  # the bioimage.io description: one field after another
     "viz/network.py draw_unet": 91,  # the U-Net diagram, box by box
     "diagnose.py check_batch": 75,
-    "checks/unet.py check_registers_layers": 69,
     "cli.py train_plan": 67,
     "diagnose.py check_checkpoint": 66,
     "commands.py train_into": 65,

@@ -1558,6 +1558,54 @@ def check_class_data() -> Finding:
     return ok("data", f"the real ISBI 2012 slices, checksums verified, in {folder}")
 
 
+def check_class_speed(step: train.StepTime, threads: int) -> list[Finding]:
+    """The pre-class check's timed step and what it means for notebook 08's and 11's training cells (the instructor
+    guide sizes a shared machine by the core-seconds per step)."""
+    core_seconds = step.seconds * threads
+    text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
+    text += f" ({step.precision})"
+    if step.busy:  # the counts below would promise steps a busy machine does not make
+        rough = f"; a rough count: the timed steps spread by {step.spread:.2f} s, more than half their median"
+        findings = [Finding("warning", "speed", text + rough, BUSY_ADVICE)]
+    else:
+        findings = [ok("speed", text)]
+    steps08 = step.steps_in(NOTEBOOK08_MINUTES)
+    text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
+    if steps08 < NOTEBOOK08_FEW_STEPS:
+        few = f", fewer than {NOTEBOOK08_FEW_STEPS}: its accuracy may stay near the majority-class baseline"
+        fallback = "fewer kernels per machine, or the shipped checkpoint (notebook 09 opens it) as the fallback"
+        findings.append(Finding("warning", "notebook 08", text08 + few, fallback))
+    else:
+        findings.append(ok("notebook 08", text08))
+    minutes11 = NOTEBOOK11_STEPS * step.seconds / 60
+    if minutes11 > NOTEBOOK11_MINUTES:
+        capped = f"stops at its cap of {NOTEBOOK11_MINUTES:g} minutes here, after about "
+        text11 = f"its training cell {capped}{step.steps_in(NOTEBOOK11_MINUTES)} of its {NOTEBOOK11_STEPS} steps"
+        shorter = "its scores will be those of a shorter run; a quieter machine or a GPU runs them all"
+        findings.append(Finding("warning", "notebook 11", text11, shorter))
+    else:
+        text11 = f"its {NOTEBOOK11_STEPS}-step training cell takes about {minutes11:.1f} minutes here"
+        findings.append(ok("notebook 11", text11))
+    return findings
+
+
+def check_class_memory(peak: float) -> Finding:
+    """How many kernels of ``peak`` bytes this machine holds: by its cgroup memory limit where that is smaller (a hub
+    pod sees the whole node's memory but may use only its limit), else by its physical memory."""
+    text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = None
+    limit = runtime.cgroup_memory_limit()
+    if limit is not None and (total is None or limit < total):
+        text += f"; this session's memory limit (cgroup) of {limit / 1e9:.1f} GB holds about {int(limit / peak)}"
+        text += " such kernels" + (f" (the machine has {total / 1e9:.0f} GB)" if total else "")
+    elif total is not None:
+        text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
+    return ok("memory", text)
+
+
 def class_check(
     precision: str = "auto", seconds: float = 3.0, show: Any = print, threads: int | None = None
 ) -> list[Finding]:
@@ -1579,48 +1627,9 @@ def class_check(
     add(check_device(device))
     add(check_class_data())
     step = train.measure_step_time(train.CPU_DEFAULT, device, precision, seconds=seconds)
-    core_seconds = step.seconds * decision.threads  # what a shared machine is sized by (the instructor guide)
-    text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
-    text += f" ({step.precision})"
-    if step.busy:  # the counts below would promise steps a busy machine does not make
-        rough = f"; a rough count: the timed steps spread by {step.spread:.2f} s, more than half their median"
-        add(Finding("warning", "speed", text + rough, BUSY_ADVICE))
-    else:
-        add(ok("speed", text))
-    steps08 = step.steps_in(NOTEBOOK08_MINUTES)
-    text08 = f"its {NOTEBOOK08_MINUTES:g}-minute training cell reaches about {steps08:,} steps here"
-    if steps08 < NOTEBOOK08_FEW_STEPS:
-        add(
-            Finding(
-                "warning",
-                "notebook 08",
-                text08 + f", fewer than {NOTEBOOK08_FEW_STEPS}: its accuracy may stay near the majority-class baseline",
-                "fewer kernels per machine, or the shipped checkpoint (notebook 09 opens it) as the fallback",
-            )
-        )
-    else:
-        add(ok("notebook 08", text08))
-    minutes11 = NOTEBOOK11_STEPS * step.seconds / 60
-    if minutes11 > NOTEBOOK11_MINUTES:
-        text11 = (
-            f"stops at its cap of {NOTEBOOK11_MINUTES:g} minutes here, after about {step.steps_in(NOTEBOOK11_MINUTES)}"
-        )
-        add(Finding("warning", "notebook 11", f"its training cell {text11} of its {NOTEBOOK11_STEPS} steps",
-                    "its scores will be those of a shorter run; a quieter machine or a GPU runs them all"))  # fmt: skip
-    else:
-        add(ok("notebook 11", f"its {NOTEBOOK11_STEPS}-step training cell takes about {minutes11:.1f} minutes here"))
+    for finding in check_class_speed(step, decision.threads):
+        add(finding)
     peak = peak_memory_bytes()
     if peak is not None:
-        text = f"a kernel needs about {peak / 1e9:.1f} GB (this process's peak after the training steps)"
-        try:
-            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            total = None
-        limit = runtime.cgroup_memory_limit()
-        if limit is not None and (total is None or limit < total):  # a hub pod sees the node, may use its limit
-            text += f"; this session's memory limit (cgroup) of {limit / 1e9:.1f} GB holds about {int(limit / peak)}"
-            text += " such kernels" + (f" (the machine has {total / 1e9:.0f} GB)" if total else "")
-        elif total is not None:
-            text += f"; this machine's {total / 1e9:.0f} GB hold about {int(total / peak)} such kernels"
-        add(ok("memory", text))
+        add(check_class_memory(peak))
     return findings

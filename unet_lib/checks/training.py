@@ -249,7 +249,15 @@ def _watched_save(save_atomically: Callable[[Any, Any], Any], obj: Any, path: Pa
 
 
 def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], folder: Path) -> Feedback | None:
+    """The first slip of ``save_atomically``: a save into an empty folder, then a crash over that checkpoint."""
     path = folder / "last.ckpt"
+    problem = _fresh_save_problem(name, save_atomically, path)
+    return problem if problem is not None else _crashed_save_problem(name, save_atomically, path)
+
+
+def _fresh_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], path: Path) -> Feedback | None:
+    """A save into an empty folder: written beside the target, loadable, nothing left behind."""
+    folder = path.parent
     watched, failed = attempt(name, _watched_save, save_atomically, {"step": 1}, path)
     if failed is not None:
         return failed
@@ -267,6 +275,13 @@ def _atomic_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], 
         return Feedback(
             False, "a temporary file was left beside the checkpoint: rename it with os.replace(temporary, path)."
         )
+    return None
+
+
+def _crashed_save_problem(name: str, save_atomically: Callable[[Any, Any], Any], path: Path) -> Feedback | None:
+    """A save over an old checkpoint, then one whose torch.save crashes: the old file intact, nothing left behind,
+    the error raised, the new file renamed into place without deleting the old one first."""
+    folder = path.parent
     watched, failed = attempt(name, _watched_save, save_atomically, {"step": 1}, path)  # over an old checkpoint
     if failed is not None:
         return failed

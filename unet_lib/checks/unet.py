@@ -318,19 +318,9 @@ def _plain_tensors(model: nn.Module) -> list[str]:
     ]
 
 
-def check_registers_layers(model_class: type) -> Feedback:
-    """Notebook 05, exercise 2: ``model_class()`` must create every layer in ``__init__``.
-
-    Bespoke (the answer is a class whose behaviour over two calls matters). The contract:
-    ``model_class()`` takes ``(N, 1, H, W)`` images and returns 2 class scores per pixel. The
-    checker names a layer created in ``forward`` (it logs every module constructed during a
-    call), layers hidden in a plain Python list, and two calls on the same input that disagree.
-    A stub in ``__init__`` or in ``forward`` gets "your turn" naming that method.
-    """
-    name = name_of(model_class, "the model")
-    model, failed = attempt(f"{name}.__init__", model_class)
-    if failed is not None:
-        return failed
+def _unregistered_problem(model: Any, name: str) -> Feedback | None:
+    """What nn.Module cannot see in a built model: not a module at all, layers in a plain list or dict, a plain tensor
+    where a parameter belongs (none of them trained by the optimiser, nor saved)."""
     if not isinstance(model, nn.Module):
         return Feedback(
             False,
@@ -353,6 +343,25 @@ def check_registers_layers(model_class: type) -> Feedback:
             f"a plain tensor attribute ({', '.join(tensors)}): nn.Module neither trains nor saves it — wrap a "
             "learned weight in nn.Parameter (a fixed tensor: self.register_buffer).",
         )
+    return None
+
+
+def check_registers_layers(model_class: type) -> Feedback:
+    """Notebook 05, exercise 2: ``model_class()`` must create every layer in ``__init__``.
+
+    Bespoke (the answer is a class whose behaviour over two calls matters). The contract:
+    ``model_class()`` takes ``(N, 1, H, W)`` images and returns 2 class scores per pixel. The
+    checker names a layer created in ``forward`` (it logs every module constructed during a
+    call), layers hidden in a plain Python list, and two calls on the same input that disagree.
+    A stub in ``__init__`` or in ``forward`` gets "your turn" naming that method.
+    """
+    name = name_of(model_class, "the model")
+    model, failed = attempt(f"{name}.__init__", model_class)
+    if failed is not None:
+        return failed
+    unseen = _unregistered_problem(model, name)
+    if unseen is not None:
+        return unseen
     keys_before = list(model.state_dict())
     x = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(0))
     model.eval()
