@@ -17,8 +17,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-OUTCOMES = ("better", "worse", "within noise")
-
 
 @dataclass(frozen=True)
 class Verdict:

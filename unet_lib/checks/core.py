@@ -185,11 +185,6 @@ def one_number(got: Any, expected: Any = None) -> str | None:
     return None
 
 
-def an_array(got: Any, expected: Any = None) -> str | None:
-    """An array or a tensor of numbers (its shape and values are compared afterwards)."""
-    return None if as_array(got) is not None else f"a {type(got).__name__} — return a tensor or an array."
-
-
 # -- how a result is compared ---------------------------------------------------------------
 
 

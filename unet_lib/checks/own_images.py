@@ -30,9 +30,6 @@ _COLOURS = {
 Dark green has red's *luminance*: converting to gray as PIL's ``convert("L")`` does (0.299 R + 0.587 G + 0.114 B)
 makes both 76."""
 
-LUMINANCE_TWINS = ("red", "dark green")
-"""The pair that luminance gray merges (and averaging does not)."""
-
 
 def _colour_mask() -> np.ndarray:
     """A 6 × 12 black mask with one 2 × 2 object per colour of ``_COLOURS``, two of them touching."""
