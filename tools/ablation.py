@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [name.strip() for name in args.only.split(",")]
         unknown = sorted(set(wanted) - {slug(v.name) for v in VARIANTS})
         if unknown:
-            parser.error(f"unknown variant(s) {unknown}; the variants are {', '.join(slug(v.name) for v in VARIANTS)}")
+            names = ", ".join(slug(v.name) for v in VARIANTS)
+            parser.error(f"no such variant: {', '.join(unknown)}; the variants are {names}")
         variants = [v for v in VARIANTS if slug(v.name) in wanted]
     steps = args.steps or default_steps(args.tiny)
     path = Path(args.json) if args.json else TABLE

@@ -424,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [name.strip() for name in args.only.split(",")]
         unknown = sorted(set(wanted) - {ablation.slug(r.name) for r in ROWS})
         if unknown:
-            parser.error(f"unknown row(s) {unknown}; the rows are {', '.join(ablation.slug(r.name) for r in ROWS)}")
+            names = ", ".join(ablation.slug(r.name) for r in ROWS)
+            parser.error(f"no such row: {', '.join(unknown)}; the rows are {names}")
         rows = [r for r in ROWS if ablation.slug(r.name) in wanted]
     path = Path(args.json) if args.json else TABLE
     command = (

@@ -492,15 +492,15 @@ def check_memory(recipe: train.Recipe, resume: Path | None = None) -> None:
         return
     if needed > memory and resume is not None:
         raise UsageError(
-            f"the training recipe stored in {resume} needs about {needed / 2**30:.1f} GiB per step (batch "
+            f"the training recipe stored in {resume} needs about {needed / 1e9:.1f} GB per step (batch "
             f"{recipe.batch_size} of {recipe.tile_size}² tiles, {recipe.base_channels} base channels), more than "
-            f"this machine's {memory / 2**30:.1f} GiB: resume on a larger machine, or start a new run without --resume"
+            f"this machine's {memory / 1e9:.1f} GB: resume on a larger machine, or start a new run without --resume"
         )
     if needed > memory:
         raise UsageError(
-            f"one training step needs about {needed / 2**30:.1f} GiB (batch {recipe.batch_size} of "
+            f"one training step needs about {needed / 1e9:.1f} GB (batch {recipe.batch_size} of "
             f"{recipe.tile_size}² tiles, {recipe.base_channels} base channels), more than this machine's "
-            f"{memory / 2**30:.1f} GiB: lower --batch-size, --tile-size or --base-channels"
+            f"{memory / 1e9:.1f} GB: lower --batch-size, --tile-size or --base-channels"
         )
 
 
