@@ -222,6 +222,18 @@ def test_the_doctors_threshold_keeps_no_unstored_accuracies():
     assert not re.search(r"\d\.\d", doc), doc
 
 
+def test_the_readme_points_at_the_sizing_and_repeats_no_number():
+    """The README's bullet repeated the guide's 0.8 core-seconds and 0.9 GB, which no file kept: it links the
+    guide's section instead, so the numbers live in one place."""
+    readme = (ROOT / "README.md").read_text()
+    bullet = re.search(
+        r"^- \*\*A class on a shared hub or Binder\*\*(.*?)(?=^- \*\*)", readme, re.MULTILINE | re.DOTALL
+    )
+    assert bullet and "docs/instructor_guide.md#sizing-the-hub" in bullet.group(1)
+    assert not re.search(r"\d", bullet.group(1)), bullet.group(1)
+    assert "\n### Sizing the hub\n" in GUIDE
+
+
 def test_slow_laptops_uses_the_doctors_threshold_and_names_the_forecast():
     """The guide told instructors to act below about 50 steps while `doctor --class` warns below 100, and it did not
     say what a learner on a slow machine can do: notebook 08's forecast, the "Train longer" cell, --minutes."""
