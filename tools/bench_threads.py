@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {**(QUICK if args.quick else FULL), "processes": args.processes}
     command = "python tools/bench_threads.py" + (" --quick" if args.quick else "")
     command += f" --processes {args.processes}" if args.processes != 2 else ""
+    command += f" --json {args.json}" if args.json else ""  # the command that writes this very file
     result = compare(settings, command)
     path = Path(args.json) if args.json else RESULT
     runtime.write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))

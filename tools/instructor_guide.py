@@ -7,10 +7,13 @@ The guide has one section per notebook. Its objectives (whole, however many line
 section list (every numbered ``##`` heading, also those further down a cell) and exercise answers come from the
 notebook itself, between ``<!-- generated NN -->`` and ``<!-- /generated NN -->``; the table of expected outputs,
 between ``<!-- generated outputs -->`` and ``<!-- /generated outputs -->``, comes from the stored outputs of every
-notebook; the measurement of the thread cap, between ``<!-- generated threads -->`` and
-``<!-- /generated threads -->``, comes from ``docs/measured/bench_threads.json`` (``tools/bench_threads.py`` writes
-it). The key figure, the common misconceptions, the lesson plans and the advice for a class are written by hand
-around them. ``tests/test_instructor_guide.py`` fails when a generated block is out of date.
+notebook. The measured numbers come from the stored runs in ``docs/measured/``, each with its command: how long
+notebooks 08 and 11 take (``<!-- generated timings -->``, from ``notebooks.json``, which
+``tools/measure_notebooks.py --json`` writes), what the thread cap is worth (``<!-- generated threads -->``, from
+``bench_threads.json`` and ``bench_threads_4.json``, which ``tools/bench_threads.py`` writes) and the sizing of a
+hub worked out from them (``<!-- generated sizing -->``). The key figure, the common misconceptions, the lesson
+plans and the advice for a class are written by hand around them; they state no measured number.
+``tests/test_instructor_guide.py`` fails when a generated block is out of date.
 """
 
 from __future__ import annotations
@@ -29,12 +32,32 @@ from make_student import BEGIN, course_notebooks, solution_source  # noqa: E402
 from nbtools import ROOT  # noqa: E402
 
 GUIDE = ROOT / "docs" / "instructor_guide.md"
-_BLOCK = re.compile(r"<!-- generated (\d\d|outputs|threads) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
+_BLOCK = re.compile(r"<!-- generated (\d\d|outputs|threads|timings|sizing) -->\n.*?<!-- /generated \1 -->", re.DOTALL)
 OUTPUTS = "outputs"
 """The name of the block that holds the table of expected outputs."""
 THREADS = "threads"
-"""The name of the block that quotes the stored measurement of the thread cap."""
-BENCH_THREADS = ROOT / "docs" / "measured" / "bench_threads.json"
+"""The name of the block that quotes the stored measurements of the thread cap."""
+TIMINGS = "timings"
+"""The name of the block that quotes how long notebooks 08 and 11 ran, from ``docs/measured/notebooks.json``."""
+SIZING = "sizing"
+"""The name of the block that sizes a hub from the stored measurements."""
+NAMED = {
+    OUTPUTS: "the expected outputs",
+    THREADS: "the thread measurement",
+    TIMINGS: "the timings",
+    SIZING: "the sizing of a hub",
+}
+"""The blocks that are not a notebook's section, and what the tool calls each when the guide lacks it."""
+MEASURED = ROOT / "docs" / "measured"
+BENCH_THREADS = MEASURED / "bench_threads.json"
+"""Two training processes on the measuring machine's cores: the cap against PyTorch's default."""
+BENCH_THREADS_HUB = MEASURED / "bench_threads_4.json"
+"""Four processes on the same cores, more kernels than cores as on a hub: its capped side's CPU time per step is
+the cost of a step in core-seconds that the sizing uses."""
+NOTEBOOK_TIMES = MEASURED / "notebooks.json"
+"""``tools/measure_notebooks.py --json``: the wall time and the kernel's peak memory of notebooks 08 and 11."""
+EXAMPLE_CLASS = (30, 16)
+"""The sizing's worked example: this many learners on a node of this many cores (an example, not a measurement)."""
 
 
 def _plan(nb: nbformat.NotebookNode) -> tuple[list[str], str]:
@@ -173,24 +196,118 @@ def outputs_block(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def threads_block(path: Path = BENCH_THREADS) -> str:
-    """What the thread cap is worth, in the words of the guide's bullet, from the stored ``bench_threads`` run: the
-    guide once quoted a run (18.9 s against 3.06 s per step) that the stored file no longer held."""
-    result = json.loads(path.read_text())
-    default, capped = result["summary"]["default"], result["summary"]["capped"]
-    machine = result["machine"]
-    processes = result["settings"]["processes"]
+def threads_block(path: Path = BENCH_THREADS, hub: Path = BENCH_THREADS_HUB) -> str:
+    """What the thread cap is worth, in the words of the guide's bullets, from the stored ``bench_threads`` runs: the
+    guide once quoted a run (18.9 s against 3.06 s per step) that the stored file no longer held, and a run of four
+    processes ("3.7–4.0 s per step, 1.47 s") that no file held."""
+    first, second = json.loads(path.read_text()), json.loads(hub.read_text())
     lines = [
         f"<!-- generated {THREADS} -->",
-        f"- What the cap is worth, measured with `{result['command']}` ({processes} training processes of notebook "
-        f"08's recipe at once on {machine['cores_seen']} cores; its output is a short table, and "
-        "`docs/measured/bench_threads.json` keeps the numbers with the command): with PyTorch's default of "
-        f"{_threads(default)} each, **{default['median_s_per_step']} s per step**; capped at {_threads(capped)} each, "
-        f"**{capped['median_s_per_step']} s per step**, {result['capped_speedup']}× as fast (CPU time per step "
-        f"{default['median_cpu_s_per_step']} s against {capped['median_cpu_s_per_step']} s) — on an "
-        f"{machine['processor']} with a load average of {machine['load_average_before']} before the run and "
-        f"{machine['load_average_after']} after it (what else ran beside it).",
+        f"- What the cap is worth (the tool prints a short table), {_bench_run(first, path)}.",
+        f"- With more kernels than cores, as on a hub, {_bench_run(second, hub)}.",
         f"<!-- /generated {THREADS} -->",
+    ]
+    return "\n".join(lines)
+
+
+def _bench_run(result: dict, path: Path) -> str:
+    """One stored ``bench_threads`` run in a sentence: both sides' times, the command, the processor, the load."""
+    default, capped = result["summary"]["default"], result["summary"]["capped"]
+    machine = result["machine"]
+    return (
+        f"measured with `{result['command']}` ({result['settings']['processes']} training processes of notebook 08's "
+        f"recipe at once on {machine['cores_seen']} cores; `{_relative(path)}` keeps the numbers with the command): "
+        f"with PyTorch's default of {_threads(default)} each, **{default['median_s_per_step']} s per step**; capped at "
+        f"{_threads(capped)} each, **{capped['median_s_per_step']} s per step**, {result['capped_speedup']}× as fast "
+        f"(CPU time per step {default['median_cpu_s_per_step']} s against {capped['median_cpu_s_per_step']} s) — "
+        f"{_machine(machine)}"
+    )
+
+
+def _machine(machine: dict) -> str:
+    """Where a stored run ran and what else ran beside it, as the guide names it after each measured number."""
+    return (
+        f"on an {machine['processor']} with a load average of {machine['load_average_before']} before the run (what "
+        f"else ran) and {machine['load_average_after']} after it (its own processes included)"
+    )
+
+
+def _relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def _minutes(minutes: float) -> str:
+    """2.5 as the notebooks write it, 2½; whole numbers without a decimal point."""
+    whole, half = divmod(minutes, 1)
+    return f"{int(whole)}½" if half == 0.5 else f"{minutes:g}"
+
+
+def _notebook(result: dict, prefix: str) -> dict:
+    found = [n for n in result["notebooks"] if n["name"].startswith(prefix)]
+    if not found:
+        raise SystemExit(f"{NOTEBOOK_TIMES.name} holds no run of notebook {prefix}: run the command it stores")
+    return found[0]
+
+
+def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
+    """How long notebooks 08 and 11 take, from the stored ``measure_notebooks`` run: the guide said "08 took 161 s
+    and 11 took 97 s (measured for issue 22)", and no file kept them."""
+    from unet_lib import diagnose
+
+    result = json.loads(path.read_text())
+    eight, eleven = _notebook(result, "08"), _notebook(result, "11")
+    machine = result["machine"]
+    lines = [
+        f"<!-- generated {TIMINGS} -->",
+        "- **Timings** below are for learners who do the exercises. Run all takes seconds for most notebooks; 08 "
+        f"trains for {_minutes(diagnose.NOTEBOOK08_MINUTES)} minutes, 11 trains {diagnose.NOTEBOOK11_STEPS} steps of "
+        f"the same recipe (or {_minutes(diagnose.NOTEBOOK11_MINUTES)} minutes, whichever comes first). Run top to "
+        f"bottom, each in a fresh kernel, with `{result['command']}` ({result['mode']} version; `{_relative(path)}` "
+        f"keeps the numbers with the command), the whole of 08 took **{eight['seconds']} s** and 11 "
+        f"**{eleven['seconds']} s**, with kernel peaks of {eight['peak_mb']} MB and {eleven['peak_mb']} MB — "
+        f"{_machine(machine)}; each kernel ran {machine['threads']}. On the class's machines `doctor --class` says. "
+        "Nothing needs a GPU.",
+        f"<!-- /generated {TIMINGS} -->",
+    ]
+    return "\n".join(lines)
+
+
+def sizing_block(hub: Path = BENCH_THREADS_HUB, notebooks: Path = NOTEBOOK_TIMES) -> str:
+    """The hub's sizing, its formula and its worked example, from the stored runs: a step costs the capped side's
+    median CPU time per step in core-seconds, a kernel notebook 08's peak memory (the guide typed 0.8 core-seconds,
+    0.9 GB and an example worked out from them, and no file kept them)."""
+    from unet_lib import diagnose
+
+    bench = json.loads(hub.read_text())
+    cost = bench["summary"]["capped"]["median_cpu_s_per_step"]
+    capped_wall = bench["summary"]["capped"]["median_s_per_step"]
+    processes, cores = bench["settings"]["processes"], bench["machine"]["cores_seen"]
+    peak_mb = _notebook(json.loads(notebooks.read_text()), "08")["peak_mb"]
+    kernel_gb = round(peak_mb / 1024, 1)
+    budget = round(diagnose.NOTEBOOK08_MINUTES * 60)
+    few = diagnose.NOTEBOOK08_FEW_STEPS
+    learners, node = EXAMPLE_CLASS
+    lines = [
+        f"<!-- generated {SIZING} -->",
+        f"One training step of notebook 08's recipe costs a capped kernel about **{cost} core-seconds**: the capped "
+        f"side's median CPU time per step in the {processes}-process run above (`{_relative(hub)}`), "
+        f"{_machine(bench['machine'])}. A kernel running notebook 08 needs about **{kernel_gb} GB** of memory: its "
+        f"peak of {peak_mb} MB in the run under *Timings* (`{_relative(notebooks)}`). `doctor --class` measures both "
+        "on your machines (`doctor --class --threads 1` times the step a kernel capped at one thread gets); the thread "
+        "measurement above gives the CPU time per step of a capped kernel on its own machine.",
+        "",
+        f"- With *L* learners training at once on *C* cores (capped), a step takes about {cost} × *L* / *C* seconds, "
+        f"so notebook 08's {budget}-second budget gives about {budget} × *C* / ({cost} × *L*) steps. Memory: *L* × "
+        f"{kernel_gb} GB, plus the hub's own. (For the {processes}-process run above the formula gives {cost} × "
+        f"{processes} / {cores} = {cost * processes / cores:.2f} s per step; it measured {capped_wall} s.)",
+        "- Notebook 08 prints, after its training cell, the validation accuracy along the run and its verdict against "
+        'the "everything is cell" baseline: read them there. Too short a run may end near that baseline: `doctor '
+        f"--class` warns when the training cell would make fewer than {few} steps (`diagnose.NOTEBOOK08_FEW_STEPS`), "
+        f"and {few} steps in {budget} seconds take at least {few} × {cost} / {budget} = {few * cost / budget:.2f} "
+        "cores per learner while the training cell runs.",
+        f"- Example: {learners} learners on one {node}-core node: about {cost * learners / node:.1f} s per step, about "
+        f"{int(budget * node / (cost * learners))} steps each, {learners * kernel_gb:.0f} GB of memory.",
+        f"<!-- /generated {SIZING} -->",
     ]
     return "\n".join(lines)
 
@@ -201,12 +318,11 @@ def _threads(side: dict) -> str:
 
 
 def refresh(text: str, paths: list[Path]) -> tuple[str, list[str]]:
-    """The guide with every generated block rebuilt; also the blocks it lacks (notebooks, the outputs table, the
-    thread measurement)."""
+    """The guide with every generated block rebuilt; also the blocks it lacks (notebooks, then those in ``NAMED``)."""
     blocks = {p.name[:2]: generated_block(p) for p in paths} | {OUTPUTS: outputs_block(paths), THREADS: threads_block()}
+    blocks |= {TIMINGS: timings_block(), SIZING: sizing_block()}
     missing = [p.name for p in paths if f"<!-- generated {p.name[:2]} -->" not in text]
-    missing += [] if f"<!-- generated {OUTPUTS} -->" in text else ["the expected outputs"]
-    missing += [] if f"<!-- generated {THREADS} -->" in text else ["the thread measurement"]
+    missing += [what for marker, what in NAMED.items() if f"<!-- generated {marker} -->" not in text]
     return _BLOCK.sub(lambda m: blocks.get(m.group(1), m.group(0)), text), missing
 
 
@@ -217,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     text = GUIDE.read_text()
     new, missing = refresh(text, course_notebooks())
     for name in missing:
-        marker = name[:2] if name[:2].isdigit() else THREADS if name == "the thread measurement" else OUTPUTS
+        marker = name[:2] if name[:2].isdigit() else next(m for m, what in NAMED.items() if what == name)
         print(
             f"docs/instructor_guide.md has no section for {name}: add one with an empty "
             f"`<!-- generated {marker} -->`…`<!-- /generated {marker} -->` block and run this tool",

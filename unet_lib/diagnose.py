@@ -1503,8 +1503,9 @@ BUSY_ADVICE = (
 """What the pre-class check advises when the timed steps spread widely (``train.StepTime.busy``)."""
 
 NOTEBOOK08_FEW_STEPS = 100
-"""Below this many steps notebook 08's run ends near the majority-class baseline: measured solo, validation
-accuracy 0.680 at step 25 and 0.813 at step 50 against a baseline of 0.767, 0.883 after 352 steps (issue 22)."""
+"""Below this many steps notebook 08's run may end near the majority-class baseline, and the pre-class check warns:
+the notebook prints, after its training cell, the validation accuracy along the run and its verdict against that
+baseline (the instructor guide's "Sizing the hub" turns this count into cores per learner)."""
 
 
 def peak_memory_bytes() -> int | None:
