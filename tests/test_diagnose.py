@@ -447,7 +447,7 @@ def test_the_forecast_quotes_the_stored_runs_and_suggests_minutes_when_slow():
     assert "rough" not in lines[0] and not slow.busy  # a spread of 0.1 s on 1 s: a quiet machine
     busy = replace(slow, spread=0.6)  # a walk on a busy machine: 387 steps forecast, 108 made
     assert busy.busy and diagnose.forecast(busy, 5, default_run=False)[0].endswith(
-        "→ about 300 steps in 5 minutes (a rough count: the steps' times spread by 0.60 s, more than half their "
+        "→ about 300 steps in 5 minutes (a rough count: the timed steps spread by 0.60 s, more than half their "
         "median, so something else is running; the run may make far fewer)"
     )
 

@@ -209,3 +209,14 @@ def test_annealing_runs_from_the_full_rate_to_nearly_zero():
     train.fit(model, ToyTiles(), steps=4, batch_size=2, lr=0.1, anneal=True, loss_fn=plain_ce, device="cpu")
     # the last step ran at the rate for 3/4 of the budget
     assert train.annealed_lr(0.1, 0.75) < 0.02
+
+
+def test_a_step_time_says_once_when_its_count_is_rough():
+    """train's forecast, the pre-class check and notebook 08 add the same caution when the timed steps spread by
+    more than half their median, and none when they do not."""
+    quiet = train.StepTime(seconds=1.0, spread=0.1, steps=9, precision="fp32", device="cpu")
+    assert not quiet.busy and quiet.caution() == ""
+    busy = train.StepTime(seconds=1.0, spread=0.6, steps=2, precision="fp32", device="cpu")
+    assert (
+        busy.busy and busy.caution() == "a rough count: the timed steps spread by 0.60 s, more than half their median"
+    )

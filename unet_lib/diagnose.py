@@ -1408,10 +1408,7 @@ def forecast(step: train.StepTime, minutes: float, default_run: bool) -> list[st
     expected = step.steps_in(minutes)
     lines = [f"this machine: {step.describe()} → about {expected:,} steps in {runtime.plural(minutes, 'minute')}"]
     if step.busy:
-        lines[0] += (
-            f" (a rough count: the steps' times spread by {step.spread:.2f} s, more than half their median, so "
-            "something else is running; the run may make far fewer)"
-        )
+        lines[0] += f" ({step.caution()}, so something else is running; the run may make far fewer)"
     runs = stored_default_runs() if default_run else []
     if runs:
         nearest = min(runs, key=lambda run: abs(run["steps"] - expected))
@@ -1566,8 +1563,7 @@ def check_class_speed(step: train.StepTime, threads: int) -> list[Finding]:
     text = f"the CPU recipe's training step: {step.describe()}, {core_seconds:.1f} core-seconds per step"
     text += f" ({step.precision})"
     if step.busy:  # the counts below would promise steps a busy machine does not make
-        rough = f"; a rough count: the timed steps spread by {step.spread:.2f} s, more than half their median"
-        findings = [Finding("warning", "speed", text + rough, BUSY_ADVICE)]
+        findings = [Finding("warning", "speed", f"{text}; {step.caution()}", BUSY_ADVICE)]
     else:
         findings = [ok("speed", text)]
     steps08 = step.steps_in(NOTEBOOK08_MINUTES)

@@ -328,6 +328,13 @@ class StepTime:
         run may get far fewer steps than this speed promises (a walk on a busy machine: 387 forecast, 108 made)."""
         return self.spread > self.seconds / 2
 
+    def caution(self) -> str:
+        """What every count from this speed adds when the machine was ``busy`` ("" when not): one sentence for
+        ``train``'s forecast, the pre-class check and notebook 08."""
+        if not self.busy:
+            return ""
+        return f"a rough count: the timed steps spread by {self.spread:.2f} s, more than half their median"
+
     def describe(self) -> str:
         """E.g. ``"0.62 s per step (spread 0.05 s over 5 steps), about 97 steps per minute"``."""
         return (
