@@ -42,6 +42,7 @@ def test_json_keeps_the_numbers_with_the_machine(tmp_path, monkeypatch, capsys):
     result = json.loads(out.read_text())
     assert result["mode"] == "full" and result["command"].startswith("python tools/measure_notebooks.py")
     assert {"processor", "threads", "load_average_before", "load_average_after"} <= set(result["machine"])
+    assert result["data"].startswith(("ISBI 2012", "built-in")), "the data the notebooks ran on: times depend on it"
     assert result["notebooks"] == [
         {"name": "08_training.ipynb", "seconds": 161.0, "peak_mb": 880.0, "children_mb": 0.0}
     ]

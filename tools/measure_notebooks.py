@@ -65,11 +65,13 @@ def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
 def write_json(path: Path, results: list[Measurement], argv: list[str], fast: bool, load_before: float) -> None:
     """The measurements with what they depend on: the machine, its threads, and what else ran (load average)."""
     from unet_lib import runtime
+    from unet_lib.data import load_dataset
 
     result = {
         "about": "tools/measure_notebooks.py: each notebook top to bottom in a fresh kernel, wall time and peak RSS",
         "command": " ".join(["python tools/measure_notebooks.py", *argv]),
         "mode": "fast" if fast else "full",
+        "data": load_dataset(verbose=False).description,  # what the kernels found too: the real slices take longer
         "machine": {
             "processor": runtime.processor(),
             "threads": runtime.decide_threads().describe(),

@@ -522,7 +522,8 @@ class Precision:
 
     @property
     def name(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+        """``"fp32"``, ``"bf16"`` or ``"fp16"``: the name ``--precision`` takes for this number format."""
+        return next(name for name, dtype in _DTYPES.items() if dtype == self.dtype)
 
     @property
     def memory_format(self) -> torch.memory_format:
