@@ -187,3 +187,21 @@ def test_a_folder_of_many_unpaired_images_is_refused_in_one_short_line(tmp_path)
     assert "images without a mask: i0.png, i1.png, i2.png and 3 more; masks without an image: m.png" in str(
         refused.value
     )
+
+
+def test_the_loader_and_the_doctor_name_two_files_with_one_name_alike(tmp_path):
+    """One pairing (images.pair_files) for load_folder, which refuses, and the doctor, which reports: both name the
+    two files that share a name (the loader named them, the doctor only the second)."""
+    from unet_lib import diagnose
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for folder, suffixes in (("images", (".png", ".tif")), ("masks", (".png",))):
+        for suffix in suffixes:
+            Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / folder / f"a{suffix}")
+    with pytest.raises(ValueError, match="same file names") as refused:
+        images.load_folder(tmp_path)
+    assert "two files with one name: images/a.png and a.tif" in str(refused.value)
+    _, findings = diagnose.check_folder(tmp_path)
+    [pairing] = diagnose.about(findings, "pairing")
+    assert pairing.severity == "problem" and "two files with one name: images/a.png and a.tif" in pairing.found

@@ -50,6 +50,7 @@ from .data import BUILT_IN_DATA, TileDataset, images_folder, load_dataset, no_su
 from .images import (
     COLOUR_ADVICE,
     PIXEL_SIZE_RATIO,
+    Pairing,
     SegmentationData,
     colour_found,
     fingerprint,
@@ -58,6 +59,7 @@ from .images import (
     interpret_mask,
     is_colour,
     load_folder,
+    pair_files,
     read_array,
     read_pixel_size,
 )
@@ -435,15 +437,6 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    files, doubles = {}, []
-    for file in image_files(folder):
-        if file.stem in files:
-            doubles.append(file.name)
-        files[file.stem] = file
-    return files, doubles
-
-
 def check_folder(
     path: str | Path, tile_size: int = train.CPU_DEFAULT.tile_size, depth: int = 4
 ) -> tuple[SegmentationData | None, list[Finding]]:
@@ -461,8 +454,9 @@ def check_folder(
                 "put the pictures in images/ and the masks in masks/, with matching file names",
             )
         ]
-    (images, image_doubles), (masks, mask_doubles) = _by_stem(root / "images"), _by_stem(root / "masks")
-    findings = [_pairing(images, masks, image_doubles + mask_doubles)]
+    pairing = pair_files(root)
+    images, masks = pairing.images, pairing.masks
+    findings = [_pairing(pairing)]
     stems = sorted(images.keys() & masks.keys())
     raws = {}
     for stem in stems:
@@ -509,18 +503,14 @@ def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
     return [next(f for f in group if f.severity == worst(group)) for group in merged.values()]
 
 
-def _pairing(images: dict[str, Path], masks: dict[str, Path], doubles: list[str]) -> Finding:
-    lonely_images = sorted(images[s].name for s in images.keys() - masks.keys())
-    lonely_masks = sorted(masks[s].name for s in masks.keys() - images.keys())
-    if not images or not masks:
-        empty = "images/" if not images else "masks/"
+def _pairing(pairing: Pairing) -> Finding:
+    if not pairing.images or not pairing.masks:
+        empty = "images/" if not pairing.images else "masks/"
         return found("pairing", f"{empty} holds no image files", "PNG, TIFF, JPEG or BMP files")
-    if lonely_images or lonely_masks or doubles:
-        parts = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
-        parts += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
-        parts += [f"two files with one name: {runtime.name_list(doubles)}"] if doubles else []
-        return found("pairing", "; ".join(parts), "give each image and its mask the same name (extensions may differ)")
-    return ok("pairing", f"{runtime.plural(len(images), 'image')}, each with a mask of the same name")
+    if pairing.problems():
+        advice = "give each image and its mask the same name (extensions may differ)"
+        return found("pairing", "; ".join(pairing.problems()), advice)
+    return ok("pairing", f"{runtime.plural(len(pairing.images), 'image')}, each with a mask of the same name")
 
 
 MASK_MEANING = {

@@ -365,8 +365,15 @@ def load_folder(path: str | Path) -> SegmentationData:
             raise FileNotFoundError(
                 f"{root} needs two subfolders, images/ and masks/, with matching file names; {folder.name}/ is missing"
             )
-    images, masks = (_files_by_stem(folder) for folder in folders)
-    _check_pairs(images, masks)
+    pairing = pair_files(root)
+    for folder, files in zip(folders, (pairing.images, pairing.masks)):
+        if not files:
+            raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    if pairing.problems():
+        raise ValueError(
+            f"images/ and masks/ must hold the same file names (extensions may differ); {'; '.join(pairing.problems())}"
+        )
+    images, masks = pairing.images, pairing.masks
     stems = sorted(images)
     grays = [read_image_with_colour(images[stem]) for stem in stems]
     pictures = [picture for picture, _ in grays]
@@ -405,29 +412,45 @@ def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _files_by_stem(folder: Path) -> dict[str, Path]:
-    """``{stem: file}`` of a folder's images: a mask pairs with its image by name, whatever the extension."""
+@dataclass(frozen=True)
+class Pairing:
+    """How the files of ``images/`` and ``masks/`` pair by name, whatever the extension: ``load_folder`` refuses any
+    mismatch, the doctor names every one (notebooks 11 and 12).
+
+    ``images`` and ``masks`` map a name without extension to its file (the first one found where two share it);
+    ``doubles`` are those two-file names, e.g. ``"a.png and a.tif"``.
+    """
+
+    images: dict[str, Path]
+    masks: dict[str, Path]
+    doubles: list[str]
+
+    def problems(self) -> list[str]:
+        """Images without a mask, masks without an image, two files with one name: one phrase each, files named."""
+        lonely_images = sorted(self.images[s].name for s in self.images.keys() - self.masks.keys())
+        lonely_masks = sorted(self.masks[s].name for s in self.masks.keys() - self.images.keys())
+        parts = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
+        parts += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
+        parts += [f"two files with one name: {runtime.name_list(self.doubles)}"] if self.doubles else []
+        return parts
+
+
+def pair_files(root: Path) -> Pairing:
+    """The pairing of ``root/images`` and ``root/masks`` (both must exist)."""
+    (images, image_doubles), (masks, mask_doubles) = _files_by_stem(root / "images"), _files_by_stem(root / "masks")
+    return Pairing(images, masks, image_doubles + mask_doubles)
+
+
+def _files_by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """``{name without extension: file}`` of a folder's images, and the names that two files share."""
     files: dict[str, Path] = {}
+    doubles = []
     for file in image_files(folder):
         if file.stem in files:
-            raise ValueError(
-                f"{folder.name}/ has two files named {file.stem} ({files[file.stem].name}, {file.name}); keep one"
-            )
-        files[file.stem] = file
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return files
-
-
-def _check_pairs(images: dict[str, Path], masks: dict[str, Path]) -> None:
-    lonely_images = sorted(images[s].name for s in images.keys() - masks.keys())
-    lonely_masks = sorted(masks[s].name for s in masks.keys() - images.keys())
-    if lonely_images or lonely_masks:
-        lonely = [f"images without a mask: {runtime.name_list(lonely_images)}"] if lonely_images else []
-        lonely += [f"masks without an image: {runtime.name_list(lonely_masks)}"] if lonely_masks else []
-        raise ValueError(
-            f"images/ and masks/ must hold the same file names (extensions may differ); {'; '.join(lonely)}"
-        )
+            doubles.append(f"{folder.name}/{files[file.stem].name} and {file.name}")
+        else:
+            files[file.stem] = file
+    return files, doubles
 
 
 # -- what a mask means --------------------------------------------------------------------------------
