@@ -135,7 +135,7 @@ DATA_FINDINGS: dict[str, tuple[str, str]] = {
     "labels": ("problem", "the labels hold the class indices 0 and 1 only"),
     "swapped folders": ("problem", "masks/ holds masks and images/ holds images, not the other way round"),
     "inverted labels": ("warning", "foreground (1) marks the objects, not the background around them"),
-    "foreground share": ("warning", "both classes present, neither near 0 % or 100 % of the pixels"),
+    "foreground share": ("warning", "both classes present, neither near 0% or 100% of the pixels"),
     "intensities": ("warning", "bit depth and range; no constant or nearly constant image"),
     "colour images": ("warning", "gray images; colour is read as the mean of the red, green and blue channels"),
     "duplicate images": ("warning", "no two images with the same pixels: a copy held out for validation flatters it"),
@@ -167,7 +167,7 @@ def _count_does(count: int, noun: str, verb: str) -> str:
 
 
 def _share(value: float) -> str:
-    return f"{100 * value:.1f} %" if value < 0.1 or value > 0.9 else f"{100 * value:.0f} %"
+    return f"{100 * value:.1f}%" if value < 0.1 or value > 0.9 else f"{100 * value:.0f}%"
 
 
 # -- checks on loaded data (cheap: train runs them before its first step) ---------------------------------------
@@ -1226,7 +1226,7 @@ BROKEN_SETUPS: dict[str, str] = {
     "diverging learning rate": "the paper's recipe (SGD, momentum 0.99, no batch norm) at learning rate 1, not 0.01",
     "forgotten normalisation": "the tiles hold raw grey values 0–255 instead of normalised ones",
     "eval forgotten": "predictions are made with the model still in training mode (batch norm)",
-    "rare class": "only a few small objects are labelled: about 1 % foreground, and no weight map",
+    "rare class": "only a few small objects are labelled: about 1% foreground, and no weight map",
 }
 """``name: what was broken``: the setups ``broken_setup`` makes, each a classic reason why a U-Net does not work."""
 

@@ -52,7 +52,7 @@ SYMPTOMS: dict[str, str] = {
 WRONG: dict[str, dict[str, str]] = {
     "A": {
         "too few training steps": "more steps of the same loss learn the same answer: the loss fell smoothly "
-        "because 'background everywhere' already scores about 99 % on these labels. Look at the foreground share.",
+        "because 'background everywhere' already scores about 99% on these labels. Look at the foreground share.",
         "diverging learning rate": "the loss fell smoothly and stayed finite: the learning rate is fine. A black "
         "prediction after a falling loss means the loss is content with it: look at how much of each mask is "
         "foreground.",

@@ -570,7 +570,7 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     rare = rng.random((30, 30)) < 0.3
     rare_probability = np.clip(rare * 0.35 + rng.normal(0.3, 0.2, rare.shape), 0, 1)
     rare_expected = metrics.isbi_pixel_error(rare_probability, rare, thresholds)
-    rare_label = "a 30×30 map where cells are rare (30 %), its labels, the same thresholds"
+    rare_label = "a 30×30 map where cells are rare (30%), its labels, the same thresholds"
     return check_cases(
         "isbi_pixel_error",
         isbi_pixel_error,
