@@ -40,6 +40,7 @@ def test_json_keeps_the_numbers_with_the_machine(tmp_path, monkeypatch, capsys):
     out = tmp_path / "notebooks.json"
     assert measure_notebooks.main(["notebooks/08_training.ipynb", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
+    assert result["memory_unit"] == "MB (10^6 bytes)", "the doctor's unit: ru_maxrss's KiB are converted"
     assert result["mode"] == "full" and result["command"].startswith("python tools/measure_notebooks.py")
     assert {"processor", "threads", "load_average_before", "load_average_after"} <= set(result["machine"])
     assert result["data"].startswith(("ISBI 2012", "built-in")), "the data the notebooks ran on: times depend on it"

@@ -8,7 +8,7 @@ section list (every numbered ``##`` heading, also those further down a cell) and
 notebook itself, between ``<!-- generated NN -->`` and ``<!-- /generated NN -->``; the table of expected outputs,
 between ``<!-- generated outputs -->`` and ``<!-- /generated outputs -->``, comes from the stored outputs of every
 notebook. The measured numbers come from the stored runs in ``docs/measured/``, each with its command: how long
-notebooks 08 and 11 take (``<!-- generated timings -->``, from ``notebooks.json``, which
+every notebook takes (``<!-- generated timings -->``, from ``notebooks.json``, which
 ``tools/measure_notebooks.py --json`` writes), what the thread cap is worth (``<!-- generated threads -->``, from
 ``bench_threads.json`` and ``bench_threads_4.json``, which ``tools/bench_threads.py`` writes) and the sizing of a
 hub worked out from them (``<!-- generated sizing -->``). The key figure, the common misconceptions, the lesson
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -38,7 +39,7 @@ OUTPUTS = "outputs"
 THREADS = "threads"
 """The name of the block that quotes the stored measurements of the thread cap."""
 TIMINGS = "timings"
-"""The name of the block that quotes how long notebooks 08 and 11 ran, from ``docs/measured/notebooks.json``."""
+"""The name of the block that quotes how long every notebook ran, from ``docs/measured/notebooks.json``."""
 SIZING = "sizing"
 """The name of the block that sizes a hub from the stored measurements."""
 NAMED = {
@@ -55,7 +56,9 @@ BENCH_THREADS_HUB = MEASURED / "bench_threads_4.json"
 """Four processes on the same cores, more kernels than cores as on a hub: its capped side's CPU time per step is
 the cost of a step in core-seconds that the sizing uses."""
 NOTEBOOK_TIMES = MEASURED / "notebooks.json"
-"""``tools/measure_notebooks.py --json``: the wall time and the kernel's peak memory of notebooks 08 and 11."""
+"""``tools/measure_notebooks.py --json``: the wall time and the kernel's peak memory of every course notebook."""
+HEAVY_SECONDS = 60
+"""A notebook whose Run all took at least this long is named under *Timings* as one of the heavy ones."""
 EXAMPLE_CLASS = (30, 16)
 """The sizing's worked example: this many learners on a node of this many cores (an example, not a measurement)."""
 
@@ -249,24 +252,50 @@ def _notebook(result: dict, prefix: str) -> dict:
     return found[0]
 
 
+def largest_peak(result: dict) -> dict:
+    """The notebook whose kernel peaked highest in the stored run: what one learner's kernel needs at most."""
+    return max(result["notebooks"], key=lambda n: n["peak_mb"])
+
+
+def slowest(result: dict) -> tuple[list[dict], float]:
+    """The notebooks that ran a minute or more in the stored run, slowest first, and the longest time of the rest:
+    the guide said "only 08 and 11 are heavy, everything else runs in seconds" while 12 ran over two minutes."""
+    runs = sorted(result["notebooks"], key=lambda n: -n["seconds"])
+    heavy = [n for n in runs if n["seconds"] >= HEAVY_SECONDS]
+    rest = [n["seconds"] for n in runs if n["seconds"] < HEAVY_SECONDS]
+    return heavy, max(rest, default=0.0)
+
+
 def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
-    """How long notebooks 08 and 11 take, from the stored ``measure_notebooks`` run: the guide said "08 took 161 s
-    and 11 took 97 s (measured for issue 22)", and no file kept them."""
+    """How long every notebook's "Run all" takes and its kernel's peak, from the stored ``measure_notebooks`` run:
+    the guide said "08 took 161 s and 11 took 97 s (measured for issue 22)", which no file kept, and "Run all takes
+    seconds for most notebooks", which nothing measured."""
     from unet_lib import diagnose
 
     result = json.loads(path.read_text())
-    eight, eleven = _notebook(result, "08"), _notebook(result, "11")
-    machine = result["machine"]
+    runs, machine = result["notebooks"], result["machine"]
+    heavy, rest = slowest(result)
+    peak = largest_peak(result)
+    names = [n["name"][:2] for n in runs]
     lines = [
         f"<!-- generated {TIMINGS} -->",
-        "- **Timings** below are for learners who do the exercises. Run all takes seconds for most notebooks; 08 "
-        f"trains for {_minutes(diagnose.NOTEBOOK08_MINUTES)} minutes, 11 trains {diagnose.NOTEBOOK11_STEPS} steps of "
-        f"the same recipe (or {_minutes(diagnose.NOTEBOOK11_MINUTES)} minutes, whichever comes first). Run top to "
-        f"bottom, each in a fresh kernel, with `{result['command']}` ({result['mode']} version; `{_relative(path)}` "
-        f"keeps the numbers with the command), the whole of 08 took **{eight['seconds']} s** and 11 "
-        f"**{eleven['seconds']} s**, with kernel peaks of {eight['peak_mb']} MB and {eleven['peak_mb']} MB — "
-        f"{_machine(machine)}; each kernel ran {machine['threads']}. On the class's machines `doctor --class` says. "
-        "Nothing needs a GPU.",
+        "- **Timings** below are for learners who do the exercises; Run all itself takes the times in this table, "
+        f"each notebook top to bottom in a fresh kernel with `{result['command']}` ({result['mode']} version; "
+        f"`{_relative(path)}` keeps the numbers with the command) — {_machine(machine)}; each kernel ran "
+        f"{machine['threads']}, on {result['data']}.",
+        "",
+        "  | notebook | " + " | ".join(names) + " |",
+        "  |---|" + "---:|" * len(names),
+        "  | Run all, seconds | " + " | ".join(f"{n['seconds']:.0f}" for n in runs) + " |",
+        "  | kernel peak, MB | " + " | ".join(f"{n['peak_mb']:.0f}" for n in runs) + " |",
+        "",
+        "  A minute or more: "
+        + (", ".join(f"{n['name'][:2]} ({n['seconds']:.0f} s)" for n in heavy) or "none")
+        + f"; every other notebook took at most {math.ceil(rest)} s. Notebook 08 trains for "
+        f"{_minutes(diagnose.NOTEBOOK08_MINUTES)} minutes, 11 trains {diagnose.NOTEBOOK11_STEPS} steps of the same "
+        f"recipe (or {_minutes(diagnose.NOTEBOOK11_MINUTES)} minutes, whichever comes first). The largest kernel "
+        f"peak, **{peak['peak_mb']:.0f} MB**, was notebook {peak['name'][:2]}'s. On the class's machines `doctor "
+        "--class` says. Nothing needs a GPU.",
         f"<!-- /generated {TIMINGS} -->",
     ]
     return "\n".join(lines)
@@ -274,16 +303,17 @@ def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
 
 def sizing_block(hub: Path = BENCH_THREADS_HUB, notebooks: Path = NOTEBOOK_TIMES) -> str:
     """The hub's sizing, its formula and its worked example, from the stored runs: a step costs the capped side's
-    median CPU time per step in core-seconds, a kernel notebook 08's peak memory (the guide typed 0.8 core-seconds,
-    0.9 GB and an example worked out from them, and no file kept them)."""
+    median CPU time per step in core-seconds, a kernel the largest peak of the stored notebook runs, whichever notebook
+    a learner is in (the guide typed 0.8 core-seconds, 0.9 GB and an example worked out from them, and no file kept
+    them; then it took notebook 08's peak while 11's was higher)."""
     from unet_lib import diagnose
 
     bench = json.loads(hub.read_text())
     cost = bench["summary"]["capped"]["median_cpu_s_per_step"]
     capped_wall = bench["summary"]["capped"]["median_s_per_step"]
     processes, cores = bench["settings"]["processes"], bench["machine"]["cores_seen"]
-    peak_mb = _notebook(json.loads(notebooks.read_text()), "08")["peak_mb"]
-    kernel_gb = round(peak_mb / 1024, 1)
+    peak = largest_peak(json.loads(notebooks.read_text()))
+    peak_mb, kernel_gb = peak["peak_mb"], round(peak["peak_mb"] / 1000, 1)
     budget = round(diagnose.NOTEBOOK08_MINUTES * 60)
     few = diagnose.NOTEBOOK08_FEW_STEPS
     learners, node = EXAMPLE_CLASS
@@ -291,10 +321,11 @@ def sizing_block(hub: Path = BENCH_THREADS_HUB, notebooks: Path = NOTEBOOK_TIMES
         f"<!-- generated {SIZING} -->",
         f"One training step of notebook 08's recipe costs a capped kernel about **{cost} core-seconds**: the capped "
         f"side's median CPU time per step in the {processes}-process run above (`{_relative(hub)}`), "
-        f"{_machine(bench['machine'])}. A kernel running notebook 08 needs about **{kernel_gb} GB** of memory: its "
-        f"peak of {peak_mb} MB in the run under *Timings* (`{_relative(notebooks)}`). `doctor --class` measures both "
-        "on your machines (`doctor --class --threads 1` times the step a kernel capped at one thread gets); the thread "
-        "measurement above gives the CPU time per step of a capped kernel on its own machine.",
+        f"{_machine(bench['machine'])}. A learner's kernel needs about **{kernel_gb} GB** of memory: the "
+        f"largest peak in the run under *Timings*, {peak_mb:.0f} MB in notebook {peak['name'][:2]} "
+        f"(`{_relative(notebooks)}`). `doctor --class` measures both on your machines (`doctor --class --threads 1` "
+        "times the step a kernel capped at one thread gets); the thread measurement above gives the CPU time per step "
+        "of a capped kernel on its own machine.",
         "",
         f"- With *L* learners training at once on *C* cores (capped), a step takes about {cost} × *L* / *C* seconds, "
         f"so notebook 08's {budget}-second budget gives about {budget} × *C* / ({cost} × *L*) steps. Memory: *L* × "

@@ -6,7 +6,8 @@
 
 Each notebook runs top to bottom in a fresh kernel (its own folder, inline figures, the real data);
 a last cell, added only in memory, reads the kernel's peak resident memory with
-``resource.getrusage``. Nothing is written back. Prints one line per notebook and the largest peak; ``--json``
+``resource.getrusage`` (Linux gives KiB; printed and stored as MB of 10^6 bytes, the unit the doctor's GB and the
+instructor guide use). Nothing is written back. Prints one line per notebook and the largest peak; ``--json``
 keeps them with the command, the processor, the threads and the load average, so that a time the instructor guide
 quotes (how long notebook 08 runs) can come from a stored run rather than from prose.
 """
@@ -27,7 +28,10 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nbtools import NOTEBOOKS, kernel_env  # noqa: E402
 
-BINDER_LIMIT_MB = 2048
+BINDER_LIMIT_MB = 2000
+"""mybinder.org gives a session about 2 GB of memory; a kernel whose peak passes this fails the run (exit 1)."""
+KIB_PER_MB = 1e6 / 1024
+"""``ru_maxrss`` counts KiB (1,024 bytes); the course writes memory in decimal MB and GB, as ``doctor`` does."""
 PROBE = (
     "import resource as _r\n"
     "print('UNET_PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss, _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss)"
@@ -44,7 +48,7 @@ class Measurement:
 
 
 def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
-    """Run one notebook in a fresh kernel; its wall time and the kernel's peak RSS (Linux: ru_maxrss in KiB)."""
+    """Run one notebook in a fresh kernel; its wall time and the kernel's peak RSS in MB (``ru_maxrss``: KiB)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -59,7 +63,7 @@ def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
     match = _PEAK.search(text)
     if not match:
         raise RuntimeError(f"{path.name}: the memory probe printed nothing ({text!r})")
-    return Measurement(path.name, seconds, int(match.group(1)) / 1024, int(match.group(2)) / 1024)
+    return Measurement(path.name, seconds, int(match.group(1)) / KIB_PER_MB, int(match.group(2)) / KIB_PER_MB)
 
 
 def write_json(path: Path, results: list[Measurement], argv: list[str], fast: bool, load_before: float) -> None:
@@ -71,6 +75,7 @@ def write_json(path: Path, results: list[Measurement], argv: list[str], fast: bo
         "about": "tools/measure_notebooks.py: each notebook top to bottom in a fresh kernel, wall time and peak RSS",
         "command": " ".join(["python tools/measure_notebooks.py", *argv]),
         "mode": "fast" if fast else "full",
+        "memory_unit": "MB (10^6 bytes)",
         "data": load_dataset(verbose=False).description,  # what the kernels found too: the real slices take longer
         "machine": {
             "processor": runtime.processor(),
