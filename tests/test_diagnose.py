@@ -306,6 +306,54 @@ def tiny_tiles():
     return diagnose.training_tiles(make_synthetic_em(2, 128), TINY)
 
 
+def test_the_batch_check_says_each_finding_in_its_own_words(tiny_tiles):
+    """Every branch of ``check_batch``, line for line: labels beyond the classes and a broken weight map stop it,
+    NaN inputs give a NaN loss, a loss far from ln 2 × mean weight is a warning, and a healthy batch is ok."""
+    x, y, w = (torch.as_tensor(part) for part in tiny_tiles[0])
+    torch.manual_seed(0)
+    model = TINY.model()
+
+    def lines(*item: torch.Tensor, net: torch.nn.Module = model) -> list[str]:
+        return [f.line() for f in diagnose.check_batch([item], net, batch_size=1)[1:]]  # [0]: check_inputs
+
+    assert set(torch.unique(y).tolist()) == {0, 1}
+    assert lines(x, y * 255, w) == [
+        "[problem] labels: the batch's labels hold 0, 255; a 2-class loss needs 0…1 "
+        "→ turn masks into labels with images.mask_to_label (0/255 → 0/1)"
+    ]
+    bad_weights = [
+        "[problem] weights: the weight map holds NaN, infinite or negative values "
+        "→ compute it with losses.weight_maps from 0/1 labels"
+    ]
+    assert lines(x, y, -w) == lines(x, y, w * float("nan")) == bad_weights
+    weights = f"[ok] weights: weight map from {w.min():.2f} to {w.max():.2f}, mean {w.mean():.2f}"
+    assert lines(x * float("nan"), y, w) == [
+        weights,
+        "[problem] initial loss: nan before any training step → look for NaN or infinite inputs or weights",
+    ]
+    sure = UNetModel(base_channels=2, depth=2)
+    with torch.no_grad():
+        sure.head.bias.copy_(torch.tensor([50.0, -50.0]))  # background everywhere, and very sure of it
+    [_, far] = lines(x, y, w, net=sure)
+    assert re.fullmatch(
+        r"\[warning\] initial loss: [\d.]+, but an untrained network gives about \d\.\d\d \(ln 2 × mean weight\) "
+        r"→ check the inputs' scale and the initialisation",
+        far,
+    ), far
+    [ok] = lines(x, y)
+    assert re.fullmatch(
+        r"\[ok\] initial loss: \d\.\d\d, within ×3 of the 0\.69 that equal outputs give \(ln 2 × mean weight\): "
+        r"the scale of an untrained network",
+        ok,
+    ), ok
+    [balanced, _] = [f.line() for f in diagnose.check_batch(tiny_tiles, model, batch_size=1)[1:]]
+    assert re.fullmatch(
+        r"\[ok\] weights: weight map from [\d.]+ to [\d.]+, mean [\d.]+; "
+        r"class weights [\d.]+ \(background\), [\d.]+ \(foreground\)",
+        balanced,
+    ), balanced
+
+
 def test_a_healthy_tiny_setup_overfits_one_tile(tiny_tiles):
     findings = diagnose.check_overfit(tiny_tiles, TINY, seconds=30)
     assert [f.severity for f in findings] == ["ok"], findings
