@@ -17,7 +17,6 @@ LONG_ON_PURPOSE = {
     "train.py fit": 110,  # notebook 08 reads it line by line (a synced cell): budget, validation, stops, checkpoints
     "export.py describe": 94,  # the bioimage.io description: one field after another
     "viz/network.py draw_unet": 91,  # the U-Net diagram, box by box
-    "diagnose.py check_batch": 75,
     "cli.py train_plan": 67,
     "diagnose.py check_checkpoint": 66,
     "commands.py train_into": 65,

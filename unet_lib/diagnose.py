@@ -745,73 +745,93 @@ def check_batch(
     batch_size: int = 2,
 ) -> list[Finding]:
     """One batch through ``model`` (a copy, in training mode as ``fit`` runs it) and ``loss_fn``: inputs, labels,
-    weight map, and the initial loss against ``expected_initial_loss``."""
+    weight map, and the initial loss against ``expected_initial_loss``. Bad labels or a bad weight map end the check:
+    a loss computed from them says nothing more."""
     x, y, w = load_batch(tiles, range(min(batch_size, len(tiles))), torch.device(device))
     findings = [check_inputs(x)]
     classes = getattr(model, "num_classes", 2)
-    if int(y.min()) < 0 or int(y.max()) >= classes:
-        values = ", ".join(str(v) for v in torch.unique(y)[:4].tolist())
-        findings.append(
-            Finding(
-                "problem",
-                "labels",
-                f"the batch's labels hold {values}; a {classes}-class loss needs 0…{classes - 1}",
-                "turn masks into labels with images.mask_to_label (0/255 → 0/1)",
-            )
-        )
-        return findings
+    if bad_labels := check_label_range(y, classes):
+        return findings + bad_labels
     if w is not None:
-        if not bool(torch.isfinite(w).all()) or float(w.min()) < 0:
-            findings.append(
-                Finding(
-                    "problem",
-                    "weights",
-                    "the weight map holds NaN, infinite or negative values",
-                    "compute it with losses.weight_maps from 0/1 labels",
-                )
-            )
+        findings.append(check_weight_map(w, tiles))
+        if findings[-1].severity == "problem":
             return findings
-        weights, labels = getattr(tiles, "class_weights", None), getattr(tiles, "labels", None)  # a TileDataset's
-        if weights is None and labels:
-            weights = class_balance_weights(np.concatenate([np.ravel(label) > 0 for label in labels]))
-        balance = f"; class weights {weights[0]:.2f} (background), {weights[1]:.2f} (foreground)" if weights else ""
-        findings.append(
-            ok(
-                "weights",
-                f"weight map from {float(w.min()):.2f} to {float(w.max()):.2f}, mean {float(w.mean()):.2f}{balance}",
-            )
+    loss = initial_loss(model, loss_fn, (x, y, w), device)
+    return findings + [check_initial_loss(loss, expected_initial_loss(w, classes), classes)]
+
+
+def check_label_range(y: torch.Tensor, classes: int) -> list[Finding]:
+    """A ``classes``-class loss needs labels 0…classes − 1: 0/255 masks read as they are give labels of 255, which
+    the loss rejects or, worse, indexes past its classes. Nothing when the labels fit (``check_labels`` names them)."""
+    if 0 <= int(y.min()) and int(y.max()) < classes:
+        return []
+    values = ", ".join(str(v) for v in torch.unique(y)[:4].tolist())
+    return [
+        Finding(
+            "problem",
+            "labels",
+            f"the batch's labels hold {values}; a {classes}-class loss needs 0…{classes - 1}",
+            "turn masks into labels with images.mask_to_label (0/255 → 0/1)",
         )
+    ]
+
+
+def check_weight_map(w: torch.Tensor, tiles: Dataset) -> Finding:
+    """The paper's weight map multiplies each pixel's loss: a NaN, infinite or negative weight turns the loss into
+    nonsense. A sound one is described by its range, and by the class weights it balances with (notebook 07)."""
+    if not bool(torch.isfinite(w).all()) or float(w.min()) < 0:
+        return Finding(
+            "problem",
+            "weights",
+            "the weight map holds NaN, infinite or negative values",
+            "compute it with losses.weight_maps from 0/1 labels",
+        )
+    weights, labels = getattr(tiles, "class_weights", None), getattr(tiles, "labels", None)  # a TileDataset's
+    if weights is None and labels:
+        weights = class_balance_weights(np.concatenate([np.ravel(label) > 0 for label in labels]))
+    balance = f"; class weights {weights[0]:.2f} (background), {weights[1]:.2f} (foreground)" if weights else ""
+    return ok(
+        "weights",
+        f"weight map from {float(w.min()):.2f} to {float(w.max()):.2f}, mean {float(w.mean()):.2f}{balance}",
+    )
+
+
+def initial_loss(
+    model: nn.Module,
+    loss_fn: train.LossFn,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+    device: torch.device | str = "cpu",
+) -> float:
+    """The loss of ``batch`` before any training step, on a copy of ``model`` in training mode (batch norm as ``fit``
+    runs it), so that the model the caller holds keeps its mode and its running statistics."""
+    x, y, w = batch
     probe = copy.deepcopy(model).to(device).train()
     with torch.no_grad():
-        loss = float(loss_fn(probe(x).float(), y, w))
-    expected = expected_initial_loss(w, classes)
+        return float(loss_fn(probe(x).float(), y, w))
+
+
+def check_initial_loss(loss: float, expected: float, classes: int) -> Finding:
+    """An untrained network answers about 1/classes everywhere, so its first loss is about ``expected`` (ln classes ×
+    the mean weight): far off means inputs of the wrong scale or a broken initialisation; NaN, broken numbers."""
     if not math.isfinite(loss):
-        findings.append(
-            Finding(
-                "problem",
-                "initial loss",
-                f"{loss} before any training step",
-                "look for NaN or infinite inputs or weights",
-            )
+        return Finding(
+            "problem",
+            "initial loss",
+            f"{loss} before any training step",
+            "look for NaN or infinite inputs or weights",
         )
-    elif not expected / 3 < loss < 3 * expected:
-        findings.append(
-            Finding(
-                "warning",
-                "initial loss",
-                f"{loss:.3g}, but an untrained network gives about {expected:.2f} (ln {classes} × mean weight)",
-                "check the inputs' scale and the initialisation",
-            )
+    if not expected / 3 < loss < 3 * expected:
+        return Finding(
+            "warning",
+            "initial loss",
+            f"{loss:.3g}, but an untrained network gives about {expected:.2f} (ln {classes} × mean weight)",
+            "check the inputs' scale and the initialisation",
         )
-    else:
-        findings.append(
-            ok(
-                "initial loss",
-                f"{loss:.2f}, within ×3 of the {expected:.2f} that equal outputs give (ln {classes} × mean weight): "
-                "the scale of an untrained network",
-            )
-        )
-    return findings
+    return ok(
+        "initial loss",
+        f"{loss:.2f}, within ×3 of the {expected:.2f} that equal outputs give (ln {classes} × mean weight): "
+        "the scale of an untrained network",
+    )
 
 
 def check_device(device: torch.device) -> Finding:
