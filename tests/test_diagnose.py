@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from unet_lib import diagnose, images, train
-from unet_lib.checkpoints import SHIPPED_CHECKPOINT, save_checkpoint
+from unet_lib.checkpoints import SHIPPED_CHECKPOINT, load_model, save_checkpoint
 from unet_lib.images import SegmentationData
 from unet_lib.model import UNetModel
 from unet_lib.synthetic import make_synthetic_em, make_synthetic_nuclei
@@ -417,6 +417,20 @@ def test_a_model_that_predicts_one_class_is_below_the_baseline(tmp_path):
     assert diagnose.about(findings, "checkpoint predictions")[0].severity == "problem"
     assert "background everywhere" in diagnose.about(findings, "checkpoint predictions")[0].found
     assert diagnose.about(findings, "baseline")[0].severity == "problem"
+
+
+def test_a_one_class_model_keeps_the_baseline_line_whole(tmp_path):
+    """The predictions finding's "all 3 images" overwrote the baseline line's note on which images were scored: it
+    read "…beyond the spread of 0.2524all 3 images", and "; on 1 image it did not train on" was lost."""
+    data = make_synthetic_em(3, 128)
+    [baseline] = diagnose.about(diagnose.check_checkpoint(constant_model(tmp_path / "zero.ckpt"), data), "baseline")
+    assert re.search(r"beyond the spread of \d\.\d+$", baseline.found), baseline.found
+    model = load_model(tmp_path / "zero.ckpt")
+    save_checkpoint(tmp_path / "seen.ckpt", model, training_images=[images.fingerprint(i) for i in data.images[1:]])
+    [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "seen.ckpt", data), "baseline")
+    assert baseline.found.endswith(
+        "lower on one image only (no spread to compare it with); on 1 image it did not train on"
+    ), baseline.found
 
 
 def test_the_checkpoint_check_scores_images_it_did_not_train_on(tmp_path):

@@ -1182,12 +1182,12 @@ def check_checkpoint(
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
-        where = "the one image" if len(part) == 1 else f"all {len(part)} images"
+        scored = "the one image" if len(part) == 1 else f"all {len(part)} images"
         findings.append(
             Finding(
                 "problem",
                 "checkpoint predictions",
-                f"{which} everywhere in {where} (foreground {_share(max(shares))} at most)",
+                f"{which} everywhere in {scored} (foreground {_share(max(shares))} at most)",
                 "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
             )
         )
