@@ -18,7 +18,6 @@ LONG_ON_PURPOSE = {
     "export.py describe": 94,  # the bioimage.io description: one field after another
     "viz/network.py draw_unet": 91,  # the U-Net diagram, box by box
     "cli.py train_plan": 67,
-    "diagnose.py check_checkpoint": 66,
     "commands.py train_into": 65,
 }
 """Today's functions over ``LONGEST`` lines, at their length today: they may shrink, not grow."""

@@ -1163,58 +1163,64 @@ def check_checkpoint(
         state = load_checkpoint(path)
     except NonFiniteWeights as error:
         return [Finding("problem", "checkpoint weights", str(error))]
-    weights = check_weights(state)
-    findings = [weights, compare_profiles(state.get("data_profile"), data_profile(data, pixel_size))]
+    findings = [check_weights(state), compare_profiles(state.get("data_profile"), data_profile(data, pixel_size))]
     model = load_model(path)
     threshold = float(state.get("threshold", 0.5))
+    part, where = scored_part(state, data, images)
+    predictions = [predict_probability(model, image, precision=precision) >= threshold for image in part.images]
+    truths = [np.asarray(label) > 0 for label in part.labels]
+    return findings + [check_predicted_shares(predictions, truths), check_baseline(predictions, truths, where)]
+
+
+def scored_part(state: dict[str, Any], data: SegmentationData, images: int = 3) -> tuple[SegmentationData, str]:
+    """The last ``images`` images of ``data`` that did not train the checkpoint (``images.fingerprint``), and the
+    note for the baseline line: a score on images a model trained on flatters it, so the line says which it is on.
+    A checkpoint that knows none of these images (or records none) gets no note."""
     seen = set(state.get("training_images") or ())
     unseen = [i for i, image in enumerate(data.images) if fingerprint(image) not in seen]
     part = data.subset((unseen or list(range(len(data))))[-images:])
-    where = ""
-    if seen and len(unseen) < len(data):  # the checkpoint knows some of these images: say which the score is on
-        where = (
-            f"; on {runtime.plural(len(part), 'image')} it did not train on"
-            if unseen
-            else "; on images it trained on (every image here did), so this flatters it"
-        )
-    predictions = [predict_probability(model, image, precision=precision) >= threshold for image in part.images]
-    truths = [np.asarray(label) > 0 for label in part.labels]
+    if not (seen and len(unseen) < len(data)):  # the checkpoint knows none of these images
+        return part, ""
+    if unseen:
+        return part, f"; on {runtime.plural(len(part), 'image')} it did not train on"
+    return part, "; on images it trained on (every image here did), so this flatters it"
+
+
+def check_predicted_shares(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> Finding:
+    """One class everywhere, in every image, is what a network that learned nothing answers (notebook 12's first
+    symptom); otherwise the foreground shares it predicts, beside the masks' own."""
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
-        scored = "the one image" if len(part) == 1 else f"all {len(part)} images"
-        findings.append(
-            Finding(
-                "problem",
-                "checkpoint predictions",
-                f"{which} everywhere in {scored} (foreground {_share(max(shares))} at most)",
-                "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
-            )
+        scored = "the one image" if len(predictions) == 1 else f"all {len(predictions)} images"
+        return Finding(
+            "problem",
+            "checkpoint predictions",
+            f"{which} everywhere in {scored} (foreground {_share(max(shares))} at most)",
+            "overfit one tile (doctor --overfit), then check the foreground share and the learning rate",
         )
-    else:
-        truth = _share(float(np.mean([t.mean() for t in truths])))
-        findings.append(
-            ok(
-                "checkpoint predictions",
-                f"foreground {_share(min(shares))}–{_share(max(shares))} of the pixels (the masks: {truth})",
-            )
-        )
+    truth = _share(float(np.mean([t.mean() for t in truths])))
+    return ok(
+        "checkpoint predictions",
+        f"foreground {_share(min(shares))}–{_share(max(shares))} of the pixels (the masks: {truth})",
+    )
+
+
+def check_baseline(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], where: str = "") -> Finding:
+    """Pixel accuracy above "every pixel is the larger class" (notebook 09's majority-class baseline), image by image
+    and beyond the spread (``verdicts.above_baseline``): below it, the model does not fit these images."""
     majority = float(np.mean([t.mean() for t in truths])) >= 0.5
     scores = [float((p == t).mean()) for p, t in zip(predictions, truths)]
     baselines = [float((t == majority).mean()) for t in truths]
     verdict = verdicts.above_baseline(scores, baselines)
     if verdict.outcome == "better":
-        findings.append(ok("baseline", verdict.sentence() + where))
-    else:
-        findings.append(
-            Finding(
-                "problem",
-                "baseline",
-                verdict.sentence() + where,
-                "this model does not fit these images: trained on others, or too briefly",
-            )
-        )
-    return findings
+        return ok("baseline", verdict.sentence() + where)
+    return Finding(
+        "problem",
+        "baseline",
+        verdict.sentence() + where,
+        "this model does not fit these images: trained on others, or too briefly",
+    )
 
 
 def check_model(model: nn.Module) -> Finding:
