@@ -515,43 +515,12 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
     data, seed, start = args.data, args.seed, 0
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
-        state = load_checkpoint(resume)
-        if state["optimizer_state"] is None:
-            raise UsageError(
-                f"{resume} holds no optimiser state (a finished model): resume from the last.ckpt beside it"
-            )
-        recipe, start = stored_recipe(resume, state), int(state["step"])
-        check_bn_momentum(args, recipe, resume)  # before the clashes, which would suggest a momentum to give
-        clashes = resume_conflicts(args, recipe)
-        stored_data, stored_seed = state.get("data"), state.get("seed")
-        if data is not None and stored_data is not None and same_data(data) != stored_data:
-            clashes.append(f"--data {data} (the checkpoint trained on {stored_data})")
-        if seed is not None and stored_seed is not None and seed != stored_seed:
-            clashes.append(f"--seed {seed} (the checkpoint has seed {stored_seed})")
-        if clashes:
-            raise UsageError(
-                f"--resume continues the run stored in {resume}, but these options disagree with it: "
-                f"{'; '.join(clashes)}. Leave them out, or start a new run without --resume"
-            )
-        if args.steps is not None and args.steps < start:
-            raise UsageError(
-                f"--steps {args.steps} is below the {start} steps {resume} has done (steps count from the start "
-                f"of training): give --steps {start} or more"
-            )
-        data, seed = data or stored_data, stored_seed if seed is None else seed
+        recipe, start, data, seed = resumed_run(args, resume)
         if not given:
             out, given = resume.parent, True
     else:
         recipe = new_recipe(args)
-    try:
-        check_recipe(recipe, "--tile-size" if resume is None else "tile_size")
-    except UsageError as error:
-        if resume is not None:  # options that differ from the stored recipe were refused above: the file is to blame
-            raise CheckpointError(
-                f"the training recipe stored in {resume} cannot be trained ({error}): the file was changed or "
-                "damaged; resume from another last.ckpt, or start a new run without --resume"
-            ) from error
-        raise
+    check_trainable(recipe, resume)
     check_memory(recipe, resume)
     minutes = args.minutes if args.minutes is not None else (None if args.steps is not None else DEFAULT_MINUTES)
     return TrainPlan(
@@ -576,6 +545,56 @@ def train_plan(args: argparse.Namespace, signals: StopSignals) -> TrainPlan:
         precision=args.precision,
         threads=args.threads,
     )
+
+
+def resumed_run(args: argparse.Namespace, resume: Path) -> tuple[train.Recipe, int, str | None, int | None]:
+    """``(recipe, step, data, seed)`` of the run a ``--resume`` checkpoint continues: its own, with the options that
+    agree with it; an option that disagrees is refused rather than silently ignored while the JSON records it."""
+    state = load_checkpoint(resume)
+    if state["optimizer_state"] is None:
+        raise UsageError(f"{resume} holds no optimiser state (a finished model): resume from the last.ckpt beside it")
+    recipe, start = stored_recipe(resume, state), int(state["step"])
+    check_bn_momentum(args, recipe, resume)  # before the clashes, which would suggest a momentum to give
+    clashes = resume_conflicts(args, recipe) + run_conflicts(args, state)
+    if clashes:
+        raise UsageError(
+            f"--resume continues the run stored in {resume}, but these options disagree with it: "
+            f"{'; '.join(clashes)}. Leave them out, or start a new run without --resume"
+        )
+    if args.steps is not None and args.steps < start:
+        raise UsageError(
+            f"--steps {args.steps} is below the {start} steps {resume} has done (steps count from the start "
+            f"of training): give --steps {start} or more"
+        )
+    stored_data, stored_seed = state.get("data"), state.get("seed")
+    return recipe, start, args.data or stored_data, stored_seed if args.seed is None else args.seed
+
+
+def run_conflicts(args: argparse.Namespace, state: dict[str, Any]) -> list[str]:
+    """``--data`` and ``--seed`` that differ from the checkpoint's, one entry each, as ``resume_conflicts`` words
+    them: another dataset or another seed would not continue the same run."""
+    data, seed = args.data, args.seed
+    stored_data, stored_seed = state.get("data"), state.get("seed")
+    clashes = []
+    if data is not None and stored_data is not None and same_data(data) != stored_data:
+        clashes.append(f"--data {data} (the checkpoint trained on {stored_data})")
+    if seed is not None and stored_seed is not None and seed != stored_seed:
+        clashes.append(f"--seed {seed} (the checkpoint has seed {stored_seed})")
+    return clashes
+
+
+def check_trainable(recipe: train.Recipe, resume: Path | None = None) -> None:
+    """``check_recipe`` with the blame where it belongs: on the options of a new run, on the file of a resumed one
+    (options that differ from its stored recipe were refused before, so a recipe no U-Net fits was changed there)."""
+    try:
+        check_recipe(recipe, "--tile-size" if resume is None else "tile_size")
+    except UsageError as error:
+        if resume is not None:
+            raise CheckpointError(
+                f"the training recipe stored in {resume} cannot be trained ({error}): the file was changed or "
+                "damaged; resume from another last.ckpt, or start a new run without --resume"
+            ) from error
+        raise
 
 
 def check_recipe(recipe: train.Recipe, tile_size: str = "--tile-size") -> None:
