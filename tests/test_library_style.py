@@ -17,7 +17,6 @@ LONG_ON_PURPOSE = {
     "train.py fit": 110,  # notebook 08 reads it line by line (a synced cell): budget, validation, stops, checkpoints
     "export.py describe": 94,  # the bioimage.io description: one field after another
     "viz/network.py draw_unet": 91,  # the U-Net diagram, box by box
-    "commands.py train_into": 65,
 }
 """Today's functions over ``LONGEST`` lines, at their length today: they may shrink, not grow."""
 

@@ -217,41 +217,14 @@ def train_into(
     try:
         dataset, train_part, val_part = training_data(plan, verbose=world.is_main)
         announce()
-        if world.is_main:  # the doctor's cheap data checks: a line for each warning or problem, none when all is well
-            recipe = plan.recipe
-            for finding in diagnose.not_ok(
-                diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
-                + diagnose.check_recorded_pixel_sizes(plan.data)
-            ):
-                print(finding.line())
+        if world.is_main:
+            print_data_findings(plan, dataset)
         runtime.seed_everything(plan.seed)
         model = plan.model()
         out_size = model.output_size(plan.recipe.tile_size)
-        tiles = TileDataset(
-            train_part,
-            plan.recipe.tile_size,
-            out_size,
-            num_tiles=(plan.steps or 100_000) * plan.recipe.batch_size * world.size,  # batch × ranks per step
-            augment=plan.recipe.augment,
-            weight_maps=weight_maps(train_part.labels) if plan.recipe.weight_map else None,
-            seed=plan.seed,
-            elastic=plan.recipe.elastic,
-        )
-        val_tiles = TileDataset(
-            val_part,
-            plan.recipe.tile_size,
-            out_size,
-            num_tiles=plan.val_tiles,
-            augment=False,
-            weight_maps=weight_maps(val_part.labels) if plan.recipe.weight_map else None,
-            seed=plan.seed + 1,
-        )
+        tiles, val_tiles = train_val_tiles(plan, train_part, val_part, out_size, world.size)
         if world.is_main:
-            print(describe_run(plan, model, out_size))
-            print(f"using {threads.describe()}")
-            default_run = plan.recipe == train.CPU_DEFAULT and dataset.source == "isbi2012" and plan.resume is None
-            for line in diagnose.budget_lines(plan.recipe, plan.steps, plan.minutes, default_run, plan.precision):
-                print(line)
+            print_run_plan(plan, model, out_size, threads, dataset)
         stage = "training"
         arguments = fit_arguments(plan, out, train_part)
         history = train.fit(model, tiles, val_tiles, **arguments)  # a signal: stop after a step
@@ -267,6 +240,57 @@ def train_into(
         return 0
     except KeyboardInterrupt:
         return stopped_early(plan, out, stage, started, created, model)
+
+
+def print_data_findings(plan: TrainPlan, dataset: SegmentationData) -> None:
+    """The doctor's cheap data checks before training (notebook 12): a line for each warning or problem, none when
+    all is well, so that a run on inverted or 0/255 masks says so before it spends its minutes."""
+    recipe = plan.recipe
+    for finding in diagnose.not_ok(
+        diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
+        + diagnose.check_recorded_pixel_sizes(plan.data)
+    ):
+        print(finding.line())
+
+
+def train_val_tiles(
+    plan: TrainPlan, train_part: SegmentationData, val_part: SegmentationData, out_size: int, ranks: int = 1
+) -> tuple[TileDataset, TileDataset]:
+    """The training tiles (augmented as the recipe says, enough for every step of every rank: batch × ranks per
+    step) and the fixed validation tiles (never augmented, their own seed), each with the paper's weight map."""
+    recipe = plan.recipe
+    tiles = TileDataset(
+        train_part,
+        recipe.tile_size,
+        out_size,
+        num_tiles=(plan.steps or 100_000) * recipe.batch_size * ranks,
+        augment=recipe.augment,
+        weight_maps=weight_maps(train_part.labels) if recipe.weight_map else None,
+        seed=plan.seed,
+        elastic=recipe.elastic,
+    )
+    val_tiles = TileDataset(
+        val_part,
+        recipe.tile_size,
+        out_size,
+        num_tiles=plan.val_tiles,
+        augment=False,
+        weight_maps=weight_maps(val_part.labels) if recipe.weight_map else None,
+        seed=plan.seed + 1,
+    )
+    return tiles, val_tiles
+
+
+def print_run_plan(
+    plan: TrainPlan, model: UNetModel, out_size: int, threads: runtime.ThreadDecision, dataset: SegmentationData
+) -> None:
+    """What ``train`` prints before its first step (notebook 08): the recipe as run, the threads it uses, and what
+    its budget of steps or minutes will buy (``diagnose.budget_lines``, with the stored default runs to compare)."""
+    print(describe_run(plan, model, out_size))
+    print(f"using {threads.describe()}")
+    default_run = plan.recipe == train.CPU_DEFAULT and dataset.source == "isbi2012" and plan.resume is None
+    for line in diagnose.budget_lines(plan.recipe, plan.steps, plan.minutes, default_run, plan.precision):
+        print(line)
 
 
 def describe_run(plan: TrainPlan, model: UNetModel, out_size: int) -> str:
