@@ -129,7 +129,7 @@ def test_evaluate_prints_a_table_and_writes_json(trained, own_data, tmp_path, ca
     assert f"thresholds used: pixel {state['threshold']:g} (stored in the checkpoint)" in printed
     assert 'against answering "' in printed and "image by image: model vs majority-class baseline" in printed
     # the folder it trained on: only the image it did not train on (the others would flatter it), and it says so
-    assert "evaluating it on the 1 image it did not train on" in printed
+    assert "evaluating it on the one image it did not train on" in printed
     assert "note: left out: 2 other images that trained the checkpoint and would flatter it" in printed
     assert printed.splitlines()[1].startswith(f"model: {trained / 'model.ckpt'} (")
     assert set(json.loads((tmp_path / "metrics.json").read_text())["per_image"]) == {"cells2.png"}
@@ -164,7 +164,7 @@ def test_a_last_ckpt_knows_its_training_images_as_a_model_ckpt_does(trained, own
     folder = load_folder(own_data)
     for name in ("last.ckpt", "model.ckpt"):
         scored, which, note = images_to_score(folder, checkpoints.load_checkpoint(trained / name), "val")
-        assert scored.names == ["cells2.png"] and which == "the 1 image it did not train on", name
+        assert scored.names == ["cells2.png"] and which == "the one image it did not train on", name
         assert note.startswith("left out: 2 other images that trained the checkpoint"), name
 
 
@@ -407,7 +407,7 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     folder = data(4)
     state = {"record": {"data": folder.description, "validation_images": ["3.png"]}}
     held_out, which, note = images_to_score(folder, state, "val")
-    assert held_out.names == ["3.png"] and which == "the 1 image it did not train on"
+    assert held_out.names == ["3.png"] and which == "the one image it did not train on"
     assert note.startswith("left out: 3 other images that trained the checkpoint") and "--slices all" in note
     # the one-image note's "a folder of 12 images or more holds out 2 or more" is the split's own rule
     assert [len(train_val_split(data(n))[1]) for n in (11, 12)] == [1, 2]
@@ -424,7 +424,7 @@ def test_evaluate_on_the_folder_a_checkpoint_trained_on_scores_the_held_out_imag
     )
     assert (
         whole.names == ["0.png"]
-        and which == "the 1 image"
+        and which == "the one image"
         and note.startswith("the checkpoint was trained on this image too")
     )
     # ISBI-like data: --slices all includes the 25 training slices of a checkpoint trained on it
@@ -468,7 +468,7 @@ def test_a_held_out_copy_of_a_training_image_is_named_by_train_and_evaluate():
     assert seen_copies(train_part, many).startswith("c0.png, c1.png, c2.png and 2 more have the pixels")  # not all
     folder = data([first, first], ["a.png", "copy_of_a.png"])
     scored, which, note = images_to_score(folder, {"training_images": [fingerprint(first)]}, "val")
-    assert which == "all 2 images" and "a copy under another name counts" in note
+    assert which == "both images" and "a copy under another name counts" in note
     # a folder of training images only (copied out of the training folder): the same sentence, from one place
     distinct = data([first, second], ["a.png", "b.png"])
     both = {"training_images": [fingerprint(first), fingerprint(second)]}

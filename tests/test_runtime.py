@@ -147,6 +147,13 @@ def test_dataloader_workers_follow_the_cpus_granted_not_the_cores_seen(monkeypat
         assert batches.default_workers(torch.device("cpu")) == 0
 
 
+def test_every_says_the_whole_set_as_a_person_does() -> None:
+    """The doctor's one-class finding said "object everywhere in all 2 images"."""
+    assert runtime.every(1, "image") == "the one image"
+    assert runtime.every(2, "image") == "both images"
+    assert runtime.every(1500, "slice") == "all 1,500 slices"
+
+
 def test_plural_writes_every_count_one_way() -> None:
     assert runtime.plural(1, "image") == "1 image"
     assert runtime.plural(0, "image") == "0 images"

@@ -528,12 +528,12 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         which = f"the {_images(len(scored), 'validation')}"
     elif slices == "val" and trained and len(trained) < len(dataset):
         scored = [i for i in range(len(dataset)) if i not in trained]
-        which = f"the {_images(len(scored))} it did not train on"
+        which = f"{'the one image' if len(scored) == 1 else f'the {_images(len(scored))}'} it did not train on"
         others = _images(len(trained), "other")
         note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return dataset.subset(scored), which, note
     else:
-        scored, which = list(range(len(dataset))), f"{'all' if len(dataset) > 1 else 'the'} {_images(len(dataset))}"
+        scored, which = list(range(len(dataset))), runtime.every(len(dataset), "image")
     flattering = len(trained & set(scored))
     note = _flatters(flattering, every=flattering == len(scored)) if flattering else ""
     return (dataset if len(scored) == len(dataset) else dataset.subset(scored)), which, note

@@ -1192,7 +1192,7 @@ def check_predicted_shares(predictions: Sequence[np.ndarray], truths: Sequence[n
     shares = [float(p.mean()) for p in predictions]
     if all(s < EMPTY_SHARE for s in shares) or all(s > 1 - EMPTY_SHARE for s in shares):
         which = "background" if max(shares) < 0.5 else "object"
-        scored = "the one image" if len(predictions) == 1 else f"all {len(predictions)} images"
+        scored = runtime.every(len(predictions), "image")
         return Finding(
             "problem",
             "checkpoint predictions",

@@ -226,7 +226,7 @@ def colour_found(names: Sequence[str], total: int) -> str:
     if not names:
         return ""
     shown = runtime.name_list(names)
-    count = {1: "", 2: "both images"}.get(total, f"all {total} images") if len(names) == total else ""
+    count = runtime.every(total, "image") if len(names) == total and total > 1 else ""
     which = shown if total == 1 else f"{count or f'{len(names)} of {total} images'} ({shown})"
     verb = "is" if len(names) == 1 else "are"
     return f"{which} {verb} colour, read as gray (the mean of the red, green and blue channels)"

@@ -211,6 +211,12 @@ def plural(count: float, noun: str, many: str | None = None) -> str:
     return f"{number} {noun if count == 1 else many or noun + 's'}"
 
 
+def every(count: int, noun: str) -> str:
+    """``"the one image"``, ``"both images"``, ``"all 3 images"``: the whole of a set, said as a person says it
+    (the doctor wrote "all 2 images")."""
+    return {1: f"the one {noun}", 2: f"both {noun}s"}.get(count, f"all {plural(count, noun)}")
+
+
 def name_list(names: Sequence[object], most: int = 3) -> str:
     """``"a.png, b.png, c.png and 4 more"``: the first ``most`` of ``names``, then how many are left unnamed. The
     one way every message names files, slices or weights, so that a folder of 500 bad files stays one line."""
