@@ -421,6 +421,20 @@ def test_save_atomically_names_a_copy_a_delete_and_a_swallowed_crash(answer, wor
     assert torch.save.__module__.startswith("torch") and os.replace.__module__ == "posix"
 
 
+def f_score_floored(pred: np.ndarray, true: np.ndarray) -> int:
+    tp = np.count_nonzero(pred & true)
+    return 2 * tp // (np.count_nonzero(pred) + np.count_nonzero(true))  # 0 unless the mask is perfect
+
+
+@pytest.mark.parametrize("as_float", [False, True], ids=["int", "float"])
+def test_isbi_pixel_error_names_floor_division(as_float):
+    def floored(p, t, th):
+        error = 1 - max(f_score_floored(p > x, t.astype(bool)) for x in th)
+        return float(error) if as_float else error
+
+    assert_rejected(checks.check_isbi_pixel_error(floored), "returned 1, expected 0.0573", "`//`", "fraction")
+
+
 def test_isbi_pixel_error_names_the_mean_over_thresholds():
     def mean_over_thresholds(p, t, th):
         return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))

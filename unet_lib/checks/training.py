@@ -501,6 +501,13 @@ _NO_THRESHOLD = (
 )
 
 _PIXEL_ERROR_MISTAKES = [
+    Mistake(
+        gives=lambda probability, true, thresholds: (
+            1 - math.floor(metrics.f_scores(probability, true, thresholds).max())
+        ),
+        says="you used `//` where a fraction is due: 2·TP // (2·TP + FP + FN) rounds every F-score below 1 down to 0 "
+        "— divide with `/`.",
+    ),
     Mistake(gives=lambda probability, true, thresholds: 1 - _soft_f_score(probability, true), says=_NO_THRESHOLD),
     Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, [0.0]).max(),
@@ -557,8 +564,8 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
-    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, and the
-    membrane class.
+    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, the
+    membrane class, and F-scores divided with ``//`` (all 0, so the error is 1).
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
