@@ -228,8 +228,12 @@ def count_tiles(height: int, width: int, stride: int) -> int:
         (lambda h, w, s: float(count_tiles(h, w, s)), ["a float"]),
         (lambda h, w, s: count_tiles(h, h, s), ["returned 9, expected 12", "`height` for both"]),  # issue 17
         (lambda h, w, s: count_tiles(w, w, s), ["`width` for both"]),
+        (
+            lambda h, w, s: -(-(h - 1) // s) * -(-(w - 1) // s),
+            ["count_tiles(385, 769, 384) returned 2, expected 6", "one pixel longer"],
+        ),
     ],
-    ids=["floor", "areas", "plus one", "float", "height twice", "width twice"],
+    ids=["floor", "areas", "plus one", "float", "height twice", "width twice", "one pixel short"],
 )
 def test_count_tiles(answer, words):
     assert_passed(checks.check_count_tiles(count_tiles), "2 × 2 = 4 tiles")

@@ -372,16 +372,21 @@ _TILE_MISTAKES = [
         says="one tile too many where a side is an exact multiple of the stride: round up (−(−height // stride)) "
         "instead of adding 1.",
     ),
+    Mistake(
+        gives=lambda height, width, stride: math.ceil((height - 1) / stride) * math.ceil((width - 1) / stride),
+        says="a side one pixel longer than a multiple of the stride needs a tile for that last pixel too: "
+        "⌈height / stride⌉, not ⌈(height − 1) / stride⌉.",
+    ),
 ]
 
 
 def check_count_tiles(count_tiles: Callable[[int, int, int], int]) -> Feedback:
     """Notebook 09, exercise 1: ``count_tiles(height, width, stride)``, output tiles needed to cover an image.
 
-    Named slips: rounding down (the border strip is left out), dividing areas, and adding
-    one tile per side instead of rounding up.
+    Named slips: rounding down (the border strip is left out), dividing areas, adding
+    one tile per side instead of rounding up, and ⌈(side − 1) / stride⌉ (a last row of one pixel left out).
     """
-    sizes = [(512, 512, 384), (512, 512, 256), (520, 696, 192), (100, 30, 200), (384, 768, 384)]
+    sizes = [(512, 512, 384), (512, 512, 256), (520, 696, 192), (100, 30, 200), (384, 768, 384), (385, 769, 384)]
     cases = [case(h, w, s, expected=math.ceil(h / s) * math.ceil(w / s)) for h, w, s in sizes]
     return check_cases(
         "count_tiles",
