@@ -91,6 +91,8 @@ def test_a_crash_names_the_error_and_the_input():
 
 
 def test_an_answer_may_not_change_the_cases_inputs():
+    """The cases keep their inputs whatever the answer does, and an answer that overwrites its input is told: in a
+    notebook the caller's array would be gone (a right value does not excuse it)."""
     image = np.arange(4.0)
     cases = [case(image, expected=6.0), case(image, expected=6.0)]
 
@@ -99,7 +101,20 @@ def test_an_answer_may_not_change_the_cases_inputs():
         values[:] = 0
         return total
 
-    assert_passed(check_cases("total", sums_and_clobbers, cases, success="ok", rule="", same=core.close(1e-9)))
+    def total(values, scale=1.0):
+        return float(values.sum()) * scale
+
+    clobbered = check_cases("total", sums_and_clobbers, cases, success="ok", rule="", same=core.close(1e-9))
+    assert_rejected(clobbered, "sums_and_clobbers(a (4,) float64 array) changed its input `values` in place")
+    assert image.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert_passed(check_cases("total", total, cases, success="ok", rule="", same=core.close(1e-9)))
+    by_keyword = [case(2.0, values=torch.ones(2, 3), expected=12.0)]
+
+    def scales_in_place(scale, values):
+        values.mul_(scale)
+        return float(values.sum())
+
+    assert_rejected(check_cases("total", scales_in_place, by_keyword, success="", rule=""), "`values` in place")
 
 
 def test_an_odd_result_cannot_crash_the_checker():

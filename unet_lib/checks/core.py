@@ -18,6 +18,7 @@ Checkers of another shape (a module, a training step, a file written to disk) st
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -226,6 +227,44 @@ def _safely(test: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         return False
 
 
+def _unchanged(before: Any, after: Any) -> bool:
+    """Whether an argument still holds what it held before the learner's function ran (True when unsure)."""
+    mine, kept = as_array(after), as_array(before)
+    if mine is not None and kept is not None:
+        return mine.shape == kept.shape and bool(np.array_equal(mine, kept, equal_nan=kept.dtype.kind == "f"))
+    if not isinstance(before, (list, dict, set)):  # numbers, strings, tuples cannot change; objects are not compared
+        return True
+    try:
+        return bool(before == after)
+    except Exception:  # a list of arrays does not compare as one bool: not judged
+        return True
+
+
+def _parameter(answer: Callable[..., Any], position: int | str) -> str:
+    """The learner's name for a positional argument (``pred``), else "argument 2"."""
+    if isinstance(position, str):
+        return position
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(answer).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):  # a builtin or a callable object without a signature
+        names = []
+    return names[position] if position < len(names) else f"argument {position + 1}"
+
+
+def changed_input(answer: Callable[..., Any], example: Case, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
+    """The learner's name of the first argument that ``answer`` changed in place, if it changed one.
+
+    ``args`` and ``kwargs`` are the copies the answer received; ``example`` keeps the originals.
+    """
+    given = [*enumerate(example.args), *example.kwargs.items()]
+    received = [*args, *(kwargs[key] for key in example.kwargs)]
+    return next((_parameter(answer, k) for (k, v), w in zip(given, received) if not _unchanged(v, w)), None)
+
+
 @dataclass(frozen=True)
 class Case:
     """One input of an exercise and the value expected for it.
@@ -285,6 +324,11 @@ class Mistake:
         return self.says if isinstance(self.says, str) else self.says(got, *case.args, **case.kwargs)
 
 
+_IN_PLACE = (
+    "the caller still needs it. Build new arrays (`a = a & b`, not `a &= b` or `a[...] = …`), or work on a copy."
+)
+
+
 def check_cases(
     exercise: str,
     answer: Callable[..., Any],
@@ -300,7 +344,8 @@ def check_cases(
     """The one checker loop: every case through ``attempt``, the type check, the comparison, the mistakes.
 
     For each case in order: call the learner's ``answer`` (a stub gets "your turn", a crash is
-    reported with the input that caused it and ``on_crash``); ``returns(got, expected)`` says
+    reported with the input that caused it and ``on_crash``, an input changed in place is named: the
+    caller's data is gone, whatever the answer); ``returns(got, expected)`` says
     what is wrong with the *kind* of value returned (e.g. ``whole_number``), or None; ``same``
     compares with the expected value. At the first case that fails, an int where a fraction was due is
     named as the ``//`` slip (``floored``); otherwise the first ``Mistake`` that
@@ -313,12 +358,16 @@ def check_cases(
     passed: list[Case] = []
     for example in cases:
         call = example.call(name)
-        got, failed = attempt(name, answer, *copy.deepcopy(example.args), **copy.deepcopy(example.kwargs))
+        args, kwargs = copy.deepcopy(example.args), copy.deepcopy(example.kwargs)
+        got, failed = attempt(name, answer, *args, **kwargs)
         if failed is not None:
             if failed == your_turn(name):
                 return failed
             context = "; ".join(text for text in (example.note, on_crash) if text)
             return Feedback(False, f"{failed.message} (on {call}{': ' + context if context else ''})")
+        changed = changed_input(answer, example, args, kwargs)
+        if changed:
+            return Feedback(False, f"{call} changed its input `{changed}` in place: {_IN_PLACE}")
         wrong_kind = returns(got, example.expected) if returns else None
         if wrong_kind:
             return Feedback(False, f"{call} returned {show(got)}: {wrong_kind}")
