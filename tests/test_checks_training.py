@@ -439,6 +439,24 @@ def test_isbi_pixel_error_names_floor_division(as_float):
     assert_rejected(checks.check_isbi_pixel_error(floored), "returned 1, expected 0.0573", "`//`", "fraction")
 
 
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda p, t, th: 1 - max(f_score(p > th[i], t.astype(bool)) for i in range(len(th) - 1)),
+            ["cells are all above 0.9", "returned 0.0442, expected 0.0161", "last one, 0.9", "skipped"],
+        ),
+        (
+            lambda p, t, th: 1 - max(f_score(p > th[i], t.astype(bool)) for i in range(1, len(th))),
+            ["background is all below 0.1", "first one, 0.1", "skipped"],
+        ),
+    ],
+    ids=["last threshold skipped", "first threshold skipped"],
+)
+def test_isbi_pixel_error_names_a_threshold_left_out(answer, words):
+    assert_rejected(checks.check_isbi_pixel_error(answer), *words)
+
+
 def test_isbi_pixel_error_names_the_mean_over_thresholds():
     def mean_over_thresholds(p, t, th):
         return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))

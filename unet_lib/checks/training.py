@@ -513,6 +513,20 @@ _PIXEL_ERROR_MISTAKES = [
         says="you used `//` where a fraction is due: 2·TP // (2·TP + FP + FN) rounds every F-score below 1 down to 0 "
         "— divide with `/`.",
     ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds[:-1]).max(),
+        says=lambda got, probability, true, thresholds: (
+            f"the best threshold here is the last one, {thresholds[-1]:g}, and your loop skipped it: take every t in "
+            "`thresholds` (`range(len(thresholds) - 1)` stops one short)."
+        ),
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds[1:]).max(),
+        says=lambda got, probability, true, thresholds: (
+            f"the best threshold here is the first one, {thresholds[0]:g}, and your loop skipped it: take every t in "
+            "`thresholds`, from index 0."
+        ),
+    ),
     Mistake(gives=lambda probability, true, thresholds: 1 - _soft_f_score(probability, true), says=_NO_THRESHOLD),
     Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, [0.0]).max(),
@@ -564,13 +578,26 @@ _PIXEL_ERROR_MISTAKES = [
 ]
 
 
+def _threshold_at_an_end(seed: int, sure_cells: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """A probability map whose best threshold is the last of 0.1, …, 0.9 (cells all above 0.9) or the first
+    (background all below 0.1), its labels, and how a message describes it."""
+    rng = np.random.default_rng(seed)
+    true = rng.random((30, 30)) < 0.6
+    if sure_cells:
+        probability = np.where(true, rng.uniform(0.9, 1, true.shape), rng.uniform(0, 0.95, true.shape))
+        return probability, true, "whose cells are all above 0.9"
+    probability = np.where(true, rng.uniform(0.05, 1, true.shape), rng.uniform(0, 0.1, true.shape))
+    return probability, true, "whose background is all below 0.1"
+
+
 def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     """Notebook 09, exercise 3: ``isbi_pixel_error(probability, true, thresholds)``, the challenge's pixel error.
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
     the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, the
-    membrane class, and F-scores divided with ``//`` (all 0, so the error is 1).
+    membrane class, F-scores divided with ``//`` (all 0, so the error is 1), and a loop that skips the first or
+    the last threshold (two maps whose best threshold is there).
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
@@ -583,13 +610,19 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     rare_probability = np.clip(rare * 0.35 + rng.normal(0.3, 0.2, rare.shape), 0, 1)
     rare_expected = metrics.isbi_pixel_error(rare_probability, rare, thresholds)
     rare_label = "a 30×30 map where cells are rare (30 %), its labels, the same thresholds"
+    cases = [
+        case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label),
+        case(rare_probability, rare.astype(np.uint8), thresholds, expected=rare_expected, label=rare_label),
+    ]
+    for seed, sure_cells in ((3, True), (4, False)):  # the best threshold is the last, then the first
+        end, end_true, about = _threshold_at_an_end(seed, sure_cells)
+        end_expected = metrics.isbi_pixel_error(end, end_true, thresholds)
+        end_label = f"a 30×30 map {about}, its labels, the same thresholds"
+        cases.append(case(end, end_true.astype(np.uint8), thresholds, expected=end_expected, label=end_label))
     return check_cases(
         "isbi_pixel_error",
         isbi_pixel_error,
-        [
-            case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label),
-            case(rare_probability, rare.astype(np.uint8), thresholds, expected=rare_expected, label=rare_label),
-        ],
+        cases,
         _PIXEL_ERROR_MISTAKES,
         success=f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is "
         f"{metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.",
