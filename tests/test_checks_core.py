@@ -228,3 +228,24 @@ def test_integer_division_is_named_where_a_fraction_was_expected():
     )
     assert_rejected(feedback, "returned 0, expected 0.75", "`//` rounds", "divide with `/`")
     assert_rejected(check_cases("share", lambda a, b: 0.0, cases, [zero], success="", rule="a / b"), "nothing counted")
+
+
+def test_integer_division_of_floats_is_named_when_the_source_uses_it():
+    """`2.4 // 3.0` is 0.0, a float: named as `//` only when the learner's code holds `//`, since a float 0.0 has
+    other causes too."""
+    cases = [case(2.4, 3.0, expected=0.8)]
+
+    def share(a, b):
+        return a // b
+
+    def share_of_tensors(a, b):
+        quotient = torch.tensor(a)
+        quotient //= b
+        return quotient
+
+    for answer in (share, share_of_tensors):
+        feedback = check_cases("share", answer, cases, success="", rule="a / b", returns=core.one_number)
+        assert_rejected(feedback, "`//` rounds", "divide with `/`")
+    assert_rejected(check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b"), "a / b")
+    assert "`//`" not in check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b").message
+    assert not core.floor_divides(print) and core.floor_divides(share) and not core.floor_divides(lambda a: a / 2)

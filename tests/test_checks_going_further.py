@@ -69,6 +69,11 @@ def without_the_2(counts):
     return np.sum(c**2) / (np.sum(a**2) + np.sum(b**2))
 
 
+def floor_divided(counts):
+    c, a, b = sums(counts)  # floats, as the hint says: `//` then gives 0.0, not 0
+    return 2 * np.sum(c**2) // (np.sum(a**2) + np.sum(b**2))
+
+
 def test_v_rand_accepts_a_formula_written_by_hand():
     assert_passed(checks.check_v_rand(my_v_rand), "0.800 when two of four cells merge")
 
@@ -85,6 +90,7 @@ def test_v_rand_accepts_a_formula_written_by_hand():
         (squared_sums, ["squared the *sums*", "sums of *squares*"]),  # issue 17
         (squared_total, ["squared the sum of the counts"]),
         (without_the_2, ["exactly half", "factor 2 is missing"]),
+        (floor_divided, ["returned 0, expected 0.3595", "`//` rounds the fraction down"]),
         (arithmetic_mean, ["returned 0.3600, expected 0.3595"]),  # not "0.36", which reads as nearly right
         (stub, ["your turn", "stub"]),
         (crashes, ["ZeroDivisionError"]),
@@ -220,6 +226,7 @@ def my_efficiency(one, many, processes):
         (lambda one, many, processes: processes * one / many, ["upside down"]),
         (lambda one, many, processes: 100 * many / (processes * one), ["percentage"]),
         (lambda one, many, processes: int(many / (processes * one)), ["expected 0.8"]),
+        (lambda one, many, processes: many // (processes * one), ["returned 0, expected 0.8", "`//`"]),
         (stub, ["your turn"]),
     ],
 )

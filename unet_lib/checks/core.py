@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,11 +168,35 @@ def whole_number(got: Any, expected: Any = None) -> str | None:
     return f"a {type(got).__name__} — return a whole number (int)."
 
 
-def floored(got: Any, expected: Any) -> str | None:
-    """The ``//`` slip: a whole number where a fraction was expected, the fraction rounded down."""
-    if not is_int(got) or not isinstance(expected, (float, np.floating)) or float(expected).is_integer():
+def floor_divides(answer: Callable[..., Any] | None) -> bool:
+    """Whether the learner's own source uses ``//`` (False when it cannot be read, e.g. a builtin)."""
+    try:
+        lines = inspect.getsource(answer).splitlines(keepends=True)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    try:
+        tokens = list(tokenize.generate_tokens(iter(lines).__next__))
+    except (tokenize.TokenError, SyntaxError):  # a lambda cut out of a longer line: keep what was read
+        return "//" in "".join(lines)
+    return any(token.type == tokenize.OP and token.string in ("//", "//=") for token in tokens)
+
+
+def floored(got: Any, expected: Any, answer: Callable[..., Any] | None = None) -> str | None:
+    """The ``//`` slip: a whole number where a fraction was expected, the fraction rounded down.
+
+    An int says it by itself; a float (``2.4 // 3.0`` is 0.0) only when ``answer``'s source uses ``//``.
+    """
+    if not isinstance(expected, (float, np.floating)) or float(expected).is_integer():
         return None
-    if int(got) != math.floor(float(expected)):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if is_int(got):
+        whole = int(got)
+    elif isinstance(got, (float, np.floating)) and float(got).is_integer() and floor_divides(answer):
+        whole = int(got)
+    else:
+        return None
+    if whole != math.floor(float(expected)):
         return None
     return "a whole number where a fraction is expected — `//` rounds the fraction down: divide with `/`."
 
@@ -347,10 +372,10 @@ def check_cases(
     reported with the input that caused it and ``on_crash``, an input changed in place is named: the
     caller's data is gone, whatever the answer); ``returns(got, expected)`` says
     what is wrong with the *kind* of value returned (e.g. ``whole_number``), or None; ``same``
-    compares with the expected value. At the first case that fails, an int where a fraction was due is
-    named as the ``//`` slip (``floored``); otherwise the first ``Mistake`` that
-    matches — and that would have given the right answer on every case passed before — names the
-    slip; otherwise the case's ``note``, else ``rule``, explains what was expected. Every message
+    compares with the expected value. At the first case that fails, an int where a fraction was due (or
+    a whole float, from a source that uses ``//``) is named as the ``//`` slip (``floored``); otherwise
+    the first ``Mistake`` that matches — and that would have given the right answer on every case passed
+    before — names the slip; otherwise the case's ``note``, else ``rule``, explains what was expected. Every message
     states the input, what came back and what was expected.
     ``exercise`` is the function's name in the notebook, used when ``answer`` has none of its own.
     """
@@ -375,6 +400,6 @@ def check_cases(
             passed.append(example)
             continue
         slips = (m for m in mistakes if m.matches(got, example, same) and m.explains(passed, same))
-        why = floored(got, example.expected) or next((m.sentence(got, example) for m in slips), None)
+        why = floored(got, example.expected, answer) or next((m.sentence(got, example) for m in slips), None)
         return Feedback(False, f"{call} {difference(got, example.expected)}: {why or example.note or rule}")
     return Feedback(True, success)
