@@ -255,3 +255,37 @@ def scores_matched_on_dice(true, pred):
 )
 def test_check_object_scores_names_a_match_below_iou_one_half(answer):
     assert_rejected(checks.check_object_scores(answer), "IoU 18/42 = 0.43", "below 0.5", "Dice")
+
+
+# -- all three: the caller's images stay as they were ----------------------------------------------------------
+
+
+def colours_numbered_in_place(rgb):
+    """Right labels, but the mask is overwritten on the way: black pixels get a marker colour."""
+    black = (rgb == 0).all(axis=-1)
+    rgb[black] = 255  # the caller's mask now has no black
+    return np.where(black, 0, colours_by_loop(np.where(black[..., None], 0, rgb)))
+
+
+def scores_after_binarising_in_place(true, pred):
+    scores = scores_by_loops(true, pred)
+    true[true > 0] = 1  # the caller's instance labels are gone
+    return scores
+
+
+def diameters_after_marking_background(labels):
+    labels[labels == 0] = -1
+    return diameter_by_loop(np.where(labels < 0, 0, labels))
+
+
+@pytest.mark.parametrize(
+    "check, answer, words",
+    [
+        (checks.check_colour_to_instances, colours_numbered_in_place, ["colours_numbered_in_place", "`rgb` in place"]),
+        (checks.check_object_scores, scores_after_binarising_in_place, ["`true` in place", "caller still needs it"]),
+        (checks.check_median_diameter, diameters_after_marking_background, ["`labels` in place"]),
+    ],
+    ids=["colours", "object scores", "median diameter"],
+)
+def test_an_answer_that_overwrites_its_input_is_rejected(check, answer, words):
+    assert_rejected(check(answer), *words)

@@ -252,6 +252,9 @@ def _safely(test: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         return False
 
 
+IN_PLACE = "the caller still needs it. Build new arrays (`a = a & b`, not `a &= b` or `a[...] = …`), or work on a copy."
+
+
 def _unchanged(before: Any, after: Any) -> bool:
     """Whether an argument still holds what it held before the learner's function ran (True when unsure)."""
     mine, kept = as_array(after), as_array(before)
@@ -280,14 +283,25 @@ def _parameter(answer: Callable[..., Any], position: int | str) -> str:
     return names[position] if position < len(names) else f"argument {position + 1}"
 
 
-def changed_input(answer: Callable[..., Any], example: Case, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
+def changed_input(
+    answer: Callable[..., Any],
+    given: Sequence[Any],
+    received: Sequence[Any],
+    given_kwargs: dict[str, Any] | None = None,
+    received_kwargs: dict[str, Any] | None = None,
+) -> str | None:
     """The learner's name of the first argument that ``answer`` changed in place, if it changed one.
 
-    ``args`` and ``kwargs`` are the copies the answer received; ``example`` keeps the originals.
+    ``given`` (and ``given_kwargs``) are the checker's originals; ``received`` the copies the answer was called with.
     """
-    given = [*enumerate(example.args), *example.kwargs.items()]
-    received = [*args, *(kwargs[key] for key in example.kwargs)]
-    return next((_parameter(answer, k) for (k, v), w in zip(given, received) if not _unchanged(v, w)), None)
+    given_kwargs, received_kwargs = given_kwargs or {}, received_kwargs or {}
+    pairs = [*zip(range(len(given)), given, received), *((k, v, received_kwargs[k]) for k, v in given_kwargs.items())]
+    return next((_parameter(answer, key) for key, before, after in pairs if not _unchanged(before, after)), None)
+
+
+def changed_in_place(name: str, parameter: str) -> Feedback:
+    """The verdict on an answer that overwrote its input: the caller's data is gone, whatever it returned."""
+    return Feedback(False, f"{name} changed its input `{parameter}` in place: {IN_PLACE}")
 
 
 @dataclass(frozen=True)
@@ -349,11 +363,6 @@ class Mistake:
         return self.says if isinstance(self.says, str) else self.says(got, *case.args, **case.kwargs)
 
 
-_IN_PLACE = (
-    "the caller still needs it. Build new arrays (`a = a & b`, not `a &= b` or `a[...] = …`), or work on a copy."
-)
-
-
 def check_cases(
     exercise: str,
     answer: Callable[..., Any],
@@ -390,9 +399,9 @@ def check_cases(
                 return failed
             context = "; ".join(text for text in (example.note, on_crash) if text)
             return Feedback(False, f"{failed.message} (on {call}{': ' + context if context else ''})")
-        changed = changed_input(answer, example, args, kwargs)
+        changed = changed_input(answer, example.args, args, example.kwargs, kwargs)
         if changed:
-            return Feedback(False, f"{call} changed its input `{changed}` in place: {_IN_PLACE}")
+            return changed_in_place(call, changed)
         wrong_kind = returns(got, example.expected) if returns else None
         if wrong_kind:
             return Feedback(False, f"{call} returned {show(got)}: {wrong_kind}")

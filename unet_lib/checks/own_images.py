@@ -15,7 +15,7 @@ import numpy as np
 
 from ..images import colour_mask_to_instances
 from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
-from .core import Feedback, attempt
+from .core import Feedback, attempt, changed_in_place, changed_input, name_of
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
 
@@ -119,10 +119,15 @@ def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.nda
     Two masks: five objects on black (colours that averaging or luminance gray would merge), then a mask with
     no black pixel at all, whose first colour is an object, not background.
     """
+    name = name_of(colour_to_instances, "colour_to_instances")
     for mask, problem_of in ((_colour_mask(), _colour_problem), (_mask_without_black(), _without_black_problem)):
-        result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
+        given = mask.copy()
+        result, failed = attempt(name, colour_to_instances, given)
         if failed is not None:
             return failed
+        changed = changed_input(colour_to_instances, [mask], [given])
+        if changed:
+            return changed_in_place(name, changed)
         problem = problem_of(mask, result)
         if problem:
             return Feedback(False, problem)
@@ -318,7 +323,7 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     off, IoU 0.43 (Dice 0.6): no match, whatever Dice says. Last, object numbers with
     gaps (2, 5, 9), in the true image and then in the predicted one: the numbers that do not occur are no objects.
     """
-    name = "object_precision_recall_f1"
+    name = name_of(object_precision_recall_f1, "object_precision_recall_f1")
     gaps_true, consecutive_pred = _gap_case()
     cases = [
         (_object_case(), _scores_problem),
@@ -329,9 +334,13 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     ]
     for case, problem_of in cases:
         true, pred = case
-        result, failed = attempt(name, object_precision_recall_f1, true.copy(), pred.copy())
+        given = [true.copy(), pred.copy()]
+        result, failed = attempt(name, object_precision_recall_f1, *given)
         if failed is not None:
             return failed
+        changed = changed_input(object_precision_recall_f1, [true, pred], given)
+        if changed:
+            return changed_in_place(name, changed)
         values = _as_three_floats(result)
         if values is None:
             return Feedback(False, f"return three numbers (precision, recall, f1), got {result!r}.")
@@ -359,10 +368,14 @@ def _size_case() -> np.ndarray:
 
 def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> Feedback:
     """Notebook 11, exercise 3: the median equivalent diameter √(4·area/π) of the objects, background left out."""
-    labels = _size_case()
-    result, failed = attempt("my_median_diameter", my_median_diameter, labels.copy())
+    labels, name = _size_case(), name_of(my_median_diameter, "my_median_diameter")
+    given = labels.copy()
+    result, failed = attempt(name, my_median_diameter, given)
     if failed is not None:
         return failed
+    changed = changed_input(my_median_diameter, [labels], [given])
+    if changed:
+        return changed_in_place(name, changed)
     try:
         value = float(result)
     except (TypeError, ValueError):
