@@ -457,6 +457,21 @@ def test_isbi_pixel_error_names_a_threshold_left_out(answer, words):
     assert_rejected(checks.check_isbi_pixel_error(answer), *words)
 
 
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda p, t, th: 1 - max(iou(p > x, t) for x in th),  # exercise 2's function, reused
+            ["returned 0.1085, expected 0.0573", "best IoU", "2·TP / (|P| + |T|)"],
+        ),
+        (lambda p, t, th: 1 - max(f_score(p < x, t.astype(bool)) for x in th), ["`probability < t`", "wrong side"]),
+    ],
+    ids=["IoU", "below the threshold"],
+)
+def test_isbi_pixel_error_names_the_iou_and_the_wrong_side(answer, words):
+    assert_rejected(checks.check_isbi_pixel_error(answer), *words)
+
+
 def test_isbi_pixel_error_names_the_mean_over_thresholds():
     def mean_over_thresholds(p, t, th):
         return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))

@@ -575,6 +575,14 @@ _PIXEL_ERROR_MISTAKES = [
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(1 - probability, true == 0, thresholds).max(),
         says="that is the F-score of the membrane (class 0): score the cells, class 1.",
     ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - max(metrics.iou(probability > t, true) for t in thresholds),
+        says="that is 1 − the best IoU, |P ∩ T| / |P ∪ T| (exercise 2); the F-score is 2·TP / (|P| + |T|).",
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - max(metrics.dice(probability < t, true) for t in thresholds),
+        says="your mask is `probability < t`, the wrong side of the threshold: the cells are where probability > t.",
+    ),
 ]
 
 
@@ -596,8 +604,9 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
     the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, the
-    membrane class, F-scores divided with ``//`` (all 0, so the error is 1), and a loop that skips the first or
-    the last threshold (two maps whose best threshold is there).
+    membrane class, F-scores divided with ``//`` (all 0, so the error is 1), a loop that skips the first or
+    the last threshold (two maps whose best threshold is there), the IoU instead of the F-score, and the mask
+    ``probability < t``.
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
