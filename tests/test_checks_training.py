@@ -232,8 +232,9 @@ def count_tiles(height: int, width: int, stride: int) -> int:
             lambda h, w, s: -(-(h - 1) // s) * -(-(w - 1) // s),
             ["count_tiles(385, 769, 384) returned 2, expected 6", "one pixel longer"],
         ),
+        (lambda h, w, s: -(-h // s) + -(-w // s), ["returned 7, expected 12", "rows × columns"]),
     ],
-    ids=["floor", "areas", "plus one", "float", "height twice", "width twice", "one pixel short"],
+    ids=["floor", "areas", "plus one", "float", "height twice", "width twice", "one pixel short", "rows + columns"],
 )
 def test_count_tiles(answer, words):
     assert_passed(checks.check_count_tiles(count_tiles), "2 × 2 = 4 tiles")

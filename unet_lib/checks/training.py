@@ -373,6 +373,10 @@ _TILE_MISTAKES = [
         "instead of adding 1.",
     ),
     Mistake(
+        gives=lambda height, width, stride: math.ceil(height / stride) + math.ceil(width / stride),
+        says="you added the rows and the columns of tiles; a grid of tiles has rows × columns of them.",
+    ),
+    Mistake(
         gives=lambda height, width, stride: math.ceil((height - 1) / stride) * math.ceil((width - 1) / stride),
         says="a side one pixel longer than a multiple of the stride needs a tile for that last pixel too: "
         "⌈height / stride⌉, not ⌈(height − 1) / stride⌉.",
@@ -384,7 +388,8 @@ def check_count_tiles(count_tiles: Callable[[int, int, int], int]) -> Feedback:
     """Notebook 09, exercise 1: ``count_tiles(height, width, stride)``, output tiles needed to cover an image.
 
     Named slips: rounding down (the border strip is left out), dividing areas, adding
-    one tile per side instead of rounding up, and ⌈(side − 1) / stride⌉ (a last row of one pixel left out).
+    one tile per side instead of rounding up, ⌈(side − 1) / stride⌉ (a last row of one pixel left out), and
+    rows + columns instead of rows × columns.
     """
     sizes = [(512, 512, 384), (512, 512, 256), (520, 696, 192), (100, 30, 200), (384, 768, 384), (385, 769, 384)]
     cases = [case(h, w, s, expected=math.ceil(h / s) * math.ceil(w / s)) for h, w, s in sizes]
