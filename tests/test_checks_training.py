@@ -264,8 +264,9 @@ def python_division(pred, true):
         (lambda p, t: (p & t).sum() / max(t.sum(), 1), ["*true* area |T|", "recall"]),
         (lambda p, t: [iou(p, t)], ["one number"]),
         (lambda p, t: (p == t).mean(), ["pixel accuracy", "background pixels count"]),
+        (lambda p, t: 1 - iou(p, t), ["returned 0.1758, expected 0.8242", "1 − IoU, a distance"]),
     ],
-    ids=["areas", "membrane", "Dice", "empty", "over predicted", "over true", "list", "accuracy"],
+    ids=["areas", "membrane", "Dice", "empty", "over predicted", "over true", "list", "accuracy", "one minus"],
 )
 def test_foreground_iou(answer, words):
     assert_passed(checks.check_foreground_iou(iou), "0.824 on the test masks")

@@ -430,6 +430,10 @@ _IOU_MISTAKES = [
         "|P ∪ T|.",
     ),
     Mistake(
+        gives=lambda pred, true: 1 - metrics.iou(pred, true),
+        says="that is 1 − IoU, a distance (0 for a perfect match); the IoU itself is |P ∩ T| / |P ∪ T|.",
+    ),
+    Mistake(
         gives=metrics.dice,
         says="that is the Dice coefficient 2|P ∩ T| / (|P| + |T|); IoU is |P ∩ T| / |P ∪ T|.",
     ),
@@ -449,7 +453,7 @@ def check_foreground_iou(iou: Callable[[np.ndarray, np.ndarray], float]) -> Feed
     """Notebook 09, exercise 2: ``iou(pred, true)``, intersection over union of the foreground (class 1).
 
     Named slips: the sum of the areas instead of the union, the membrane class instead of the
-    cell class, the Dice coefficient, the pixel accuracy, and an error (or NaN) for two empty masks.
+    cell class, the Dice coefficient, the pixel accuracy, 1 − IoU, and an error (or NaN) for two empty masks.
     """
     rng = np.random.default_rng(0)
     true = rng.random((20, 20)) < 0.7
