@@ -236,3 +236,26 @@ def test_scaling_efficiency_names_each_mistake(answer, words):
 
 def test_scaling_efficiency_accepts_the_formula():
     assert_passed(checks.check_scaling_efficiency(my_efficiency), "do the work of 1.6")
+
+
+# -- both tables: index 0 is a cell, not the background --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "check, score, words",
+    [
+        (checks.check_v_rand, my_v_rand, ["a 5 × 6 table of random counts", "left out row 0"]),
+        (checks.check_v_info, my_v_info, ["left out row 0"]),
+    ],
+    ids=["v_rand", "v_info"],
+)
+def test_row_and_column_zero_left_out_are_named(check, score, words):
+    assert_rejected(check(lambda counts: score(np.asarray(counts)[1:, 1:])), *words)
+
+
+def test_v_rand_without_column_zero_is_not_told_to_square():
+    """The random table's column 0 is empty, so leaving it out passes there; on the merge table the score is then
+    1.0, which is not the "no squares" slip: that one gives 1.0 on every table, the random one first."""
+    feedback = checks.check_v_rand(lambda counts: my_v_rand(np.asarray(counts)[:, 1:]))
+    assert_rejected(feedback, "merged into one segment) returned 1, expected 0.8", "left out row 0 or column 0")
+    assert "square" not in feedback.message
