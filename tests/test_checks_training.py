@@ -474,6 +474,15 @@ def test_isbi_pixel_error_names_the_iou_and_the_wrong_side(answer, words):
     assert_rejected(checks.check_isbi_pixel_error(answer), *words)
 
 
+def test_isbi_pixel_error_uses_the_thresholds_it_is_given():
+    def own_thresholds(p, t, th):
+        return 1 - max(f_score(p > x, t.astype(bool)) for x in np.arange(1, 10) / 10)
+
+    feedback = checks.check_isbi_pixel_error(own_thresholds)
+    assert_rejected(feedback, "thresholds 0.2, 0.45, 0.7) returned 0.0573, expected 0.0538", "thresholds of your own")
+    assert_passed(checks.check_isbi_pixel_error(lambda p, t, th: isbi_pixel_error(p, t, list(th))))
+
+
 def test_isbi_pixel_error_names_the_mean_over_thresholds():
     def mean_over_thresholds(p, t, th):
         return 1 - float(np.mean([f_score(p > x, t.astype(bool)) for x in th]))

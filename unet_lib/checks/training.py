@@ -514,6 +514,10 @@ _NO_THRESHOLD = (
     'a threshold (they are not 0/1, and a nonzero probability is not a "yes").'
 )
 
+_GRID = np.linspace(0.1, 0.9, 9)
+"""The thresholds of most of ``check_isbi_pixel_error``'s cases, which a learner may write in instead of using
+the argument."""
+
 _PIXEL_ERROR_MISTAKES = [
     Mistake(
         gives=lambda probability, true, thresholds: (
@@ -528,6 +532,10 @@ _PIXEL_ERROR_MISTAKES = [
             f"the best threshold here is the last one, {thresholds[-1]:g}, and your loop skipped it: take every t in "
             "`thresholds` (`range(len(thresholds) - 1)` stops one short)."
         ),
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, _GRID).max(),
+        says="you used thresholds of your own (0.1, 0.2, …, 0.9): take the ones passed in `thresholds`.",
     ),
     Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds[1:]).max(),
@@ -614,13 +622,13 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
     the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, the
     membrane class, F-scores divided with ``//`` (all 0, so the error is 1), a loop that skips the first or
-    the last threshold (two maps whose best threshold is there), the IoU instead of the F-score, and the mask
-    ``probability < t``.
+    the last threshold (two maps whose best threshold is there), the IoU instead of the F-score, the mask
+    ``probability < t``, and thresholds written in instead of the argument (a case with other thresholds).
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
     probability = np.clip(true * 0.5 + rng.normal(0.25, 0.2, true.shape), 0, 1)
-    thresholds = np.linspace(0.1, 0.9, 9)
+    thresholds = _GRID
     expected = metrics.isbi_pixel_error(probability, true, thresholds)
     label = "a 30×30 probability map, its 0/1 labels, thresholds 0.1, 0.2, …, 0.9"
     rng = np.random.default_rng(2)  # rare cells: the best-accuracy threshold (0.6) is not the best-F one (0.5)
@@ -637,6 +645,10 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
         end_expected = metrics.isbi_pixel_error(end, end_true, thresholds)
         end_label = f"a 30×30 map {about}, its labels, the same thresholds"
         cases.append(case(end, end_true.astype(np.uint8), thresholds, expected=end_expected, label=end_label))
+    others = np.array([0.2, 0.45, 0.7])  # other thresholds: an answer must use the ones it is given
+    others_expected = metrics.isbi_pixel_error(probability, true, others)
+    others_label = "the first map and labels, thresholds 0.2, 0.45, 0.7"
+    cases.append(case(probability, true.astype(np.uint8), others, expected=others_expected, label=others_label))
     return check_cases(
         "isbi_pixel_error",
         isbi_pixel_error,
