@@ -170,8 +170,9 @@ _CROP_PER_SIDE_MISTAKES = [
     ),
     Mistake(
         gives=_after_double_conv,
-        says="you cropped to the size after the expansive double convolution. The crop happens right after the "
-        "up-convolution, before the double convolution.",
+        says="2 px too many per side: either you cropped to the size after the expansive double convolution (the "
+        "crop happens right after the up-convolution, before the double convolution), or you copied the skip "
+        "before its level's double convolution (the copy is the map after it).",
     ),
     Mistake(gives=_without_bottleneck, says=_bottleneck_trim),
 ]
@@ -183,7 +184,8 @@ def check_crop_per_side(crop_per_side: Callable[..., int]) -> Feedback:
     Level 0 is the top level (64 channels at the paper's width). The expected sizes are read
     off ``unet_lib.model.size_walk``. Named slips: the total instead of per side, levels counted
     from the bottom, a crop taken after the expansive double convolution instead of right after
-    the up-convolution, and a walk that skips the bottleneck's double convolution.
+    the up-convolution (or, the same numbers, a skip copied before its double convolution), and a walk that skips
+    the bottleneck's double convolution.
     """
     inputs = [(572, level, 4) for level in range(4)] + [(188, 0, 4), (124, 1, 3), (124, 0, 3), (92, 0, 2)]
     cases = []
