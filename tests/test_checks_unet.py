@@ -146,8 +146,18 @@ def test_crop_per_side_accepts_the_walk():
         (lambda n, level, depth=4: 88, ["returned 88, expected 40", "skip is 280 px and the up-convolved map 200"]),
         (crop_without_bottleneck, ["returned 56, expected 88", "skip the bottleneck", "32 → 28"]),
         (crop_copied_before_the_double_conv, ["returned 90, expected 88", "copied the skip before"]),
+        (lambda n, level, depth=4: crop_per_side(n, level, depth + 1), ["returned 184, expected 88", "too deep"]),
     ],
-    ids=["total", "from the bottom", "after the double conv", "float", "constant", "no bottleneck", "early copy"],
+    ids=[
+        "total",
+        "from the bottom",
+        "after the double conv",
+        "float",
+        "constant",
+        "no bottleneck",
+        "early copy",
+        "too deep",
+    ],
 )
 def test_crop_per_side_names_the_mistake(answer, words):
     assert_rejected(checks.check_crop_per_side(answer), *words)

@@ -153,6 +153,12 @@ def _without_bottleneck(input_size: int, level: int, depth: int) -> int:
     return _per_side(input_size, level, depth) - 2 ** (depth - level + 1)
 
 
+def _one_level_too_many(input_size: int, level: int, depth: int) -> int | None:
+    """The crop of a walk that pools once more and copies the bottleneck as a skip: the answer of depth + 1."""
+    _, problem = size_walk(input_size, depth + 1)
+    return None if problem else _per_side(input_size, level, depth + 1)
+
+
 def _bottleneck_trim(got: Any, input_size: int, level: int, depth: int) -> str:
     """Names the forgotten bottleneck with the sizes of this input, read off ``size_walk``."""
     sizes, _ = size_walk(input_size, depth)
@@ -175,6 +181,11 @@ _CROP_PER_SIDE_MISTAKES = [
         "before its level's double convolution (the copy is the map after it).",
     ),
     Mistake(gives=_without_bottleneck, says=_bottleneck_trim),
+    Mistake(
+        gives=_one_level_too_many,
+        says="your walk goes one level too deep: `depth` counts the poolings, so the skips are at levels 0 to "
+        "depth − 1, and the bottleneck below them is not copied.",
+    ),
 ]
 
 
@@ -184,8 +195,8 @@ def check_crop_per_side(crop_per_side: Callable[..., int]) -> Feedback:
     Level 0 is the top level (64 channels at the paper's width). The expected sizes are read
     off ``unet_lib.model.size_walk``. Named slips: the total instead of per side, levels counted
     from the bottom, a crop taken after the expansive double convolution instead of right after
-    the up-convolution (or, the same numbers, a skip copied before its double convolution), and a walk that skips
-    the bottleneck's double convolution.
+    the up-convolution (or, the same numbers, a skip copied before its double convolution), a walk that skips
+    the bottleneck's double convolution, and one that goes a level too deep (the bottleneck taken for a level).
     """
     inputs = [(572, level, 4) for level in range(4)] + [(188, 0, 4), (124, 1, 3), (124, 0, 3), (92, 0, 2)]
     cases = []
