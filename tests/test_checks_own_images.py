@@ -236,6 +236,21 @@ def test_check_median_diameter_names_the_slips():
     assert "your turn" in checks.check_median_diameter(stub).message
 
 
+def test_check_median_diameter_names_the_middle_element_of_an_even_count():
+    def middle_element(labels):
+        diameters = sorted(np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k)
+        return float(diameters[len(diameters) // 2])  # the median only for an odd count
+
+    assert_rejected(
+        checks.check_median_diameter(middle_element), "with four objects", "mean of the two middle", "took one"
+    )
+    assert checks.check_median_diameter(lambda labels: float(np.percentile(diameter_list(labels), 50)))
+
+
+def diameter_list(labels):
+    return [np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k]
+
+
 def scores_matched_on_dice(true, pred):
     """Wrong: pairs matched on the Dice coefficient ≥ 0.5, which is IoU ≥ 1/3."""
     true_ids, pred_ids = [t for t in np.unique(true) if t], [p for p in np.unique(pred) if p]

@@ -366,27 +366,16 @@ def _size_case() -> np.ndarray:
     return labels
 
 
-def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> Feedback:
-    """Notebook 11, exercise 3: the median equivalent diameter √(4·area/π) of the objects, background left out."""
-    labels, name = _size_case(), name_of(my_median_diameter, "my_median_diameter")
-    given = labels.copy()
-    result, failed = attempt(name, my_median_diameter, given)
-    if failed is not None:
-        return failed
-    changed = changed_input(my_median_diameter, [labels], [given])
-    if changed:
-        return changed_in_place(name, changed)
-    try:
-        value = float(result)
-    except (TypeError, ValueError):
-        return Feedback(False, f"return one number (the median diameter in pixels), got {result!r}.")
-    expected = median_diameter(labels)
-    if np.isclose(value, expected, rtol=1e-6):
-        return Feedback(
-            True,
-            f"the middle object has 49 pixels, so the median diameter is √(4·49/π) = {expected:.2f} px; "
-            "the 900-pixel clump does not move it.",
-        )
+def _even_case() -> np.ndarray:
+    """Four square objects of 16, 36, 64 and 400 pixels: an even count, whose median is the mean of the middle two."""
+    labels = np.zeros((24, 44), np.int32)
+    for number, (top, left, side) in enumerate([(1, 1, 4), (1, 6, 6), (1, 13, 8), (2, 22, 20)], start=1):
+        labels[top : top + side, left : left + side] = number
+    return labels
+
+
+def _diameter_slip(value: float, labels: np.ndarray) -> str | None:
+    """The slip that gives ``value`` on ``_size_case``'s labels, if it is one of the usual ones."""
     areas = np.array([9, 25, 49, 100, 900], float)
     diameters = np.sqrt(4 * areas / np.pi)
     with_background = np.median(np.append(diameters, np.sqrt(4 * (labels == 0).sum() / np.pi)))
@@ -402,7 +391,59 @@ def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> 
         (with_background, "the background (label 0) is not an object: leave it out."),
         (with_gaps, "objects are numbered 2, 3, 5, 8, 9: skip the numbers that do not occur (area 0)."),
     ]
-    for slip, message in slips:
-        if np.isclose(value, slip, rtol=1e-6):
-            return Feedback(False, f"got {value:.3f}: {message}")
+    return next((message for slip, message in slips if np.isclose(value, slip, rtol=1e-6)), None)
+
+
+def _median_diameter_problem(
+    name: str, answer: Callable[[np.ndarray], float], labels: np.ndarray, even: bool
+) -> Feedback | None:
+    """The verdict on the learner's answer for ``labels`` (``_even_case`` when ``even``) when it is wrong (None when
+    it is right)."""
+    given = labels.copy()
+    result, failed = attempt(name, answer, given)
+    if failed is not None:
+        return failed
+    changed = changed_input(answer, [labels], [given])
+    if changed:
+        return changed_in_place(name, changed)
+    try:
+        value = float(result)
+    except (TypeError, ValueError):
+        return Feedback(False, f"return one number (the median diameter in pixels), got {result!r}.")
+    expected = median_diameter(labels)
+    if np.isclose(value, expected, rtol=1e-6):
+        return None
+    if even:
+        middle = np.sqrt(4 * np.array([36, 64]) / np.pi)
+        if np.isclose(value, middle, rtol=1e-6).any():
+            return Feedback(
+                False,
+                f"got {value:.3f}: with four objects (16, 36, 64 and 400 pixels) the median is the mean of the two "
+                f"middle diameters, {middle[0]:.3f} and {middle[1]:.3f} → {expected:.3f}; you took one of them. "
+                "np.median does it for any count.",
+            )
+        return Feedback(
+            False, f"four objects of 16, 36, 64 and 400 pixels: expected {expected:.3f} px, got {value:.3f}."
+        )
+    slip = _diameter_slip(value, labels)
+    if slip:
+        return Feedback(False, f"got {value:.3f}: {slip}")
     return Feedback(False, f"expected {expected:.3f} px (median of √(4·area/π) over the objects), got {value:.3f}.")
+
+
+def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> Feedback:
+    """Notebook 11, exercise 3: the median equivalent diameter √(4·area/π) of the objects, background left out.
+
+    Five objects (one a clump, numbered with gaps), then four: an even count, whose median is the mean of the
+    middle two (the middle element alone is named)."""
+    name = name_of(my_median_diameter, "my_median_diameter")
+    for labels, even in ((_size_case(), False), (_even_case(), True)):
+        problem = _median_diameter_problem(name, my_median_diameter, labels, even)
+        if problem is not None:  # a Feedback is falsy when it fails, so test for None
+            return problem
+    expected = median_diameter(_size_case())
+    return Feedback(
+        True,
+        f"the middle object has 49 pixels, so the median diameter is √(4·49/π) = {expected:.2f} px; "
+        "the 900-pixel clump does not move it.",
+    )
