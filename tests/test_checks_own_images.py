@@ -247,6 +247,14 @@ def test_check_median_diameter_names_the_middle_element_of_an_even_count():
     assert checks.check_median_diameter(lambda labels: float(np.percentile(diameter_list(labels), 50)))
 
 
+def test_check_median_diameter_names_the_diameter_of_the_median_area():
+    def of_the_median_area(labels):
+        areas = [np.count_nonzero(labels == k) for k in np.unique(labels) if k]
+        return float(np.sqrt(4 * np.median(areas) / np.pi))  # the same as the median diameter for an odd count only
+
+    assert_rejected(checks.check_median_diameter(of_the_median_area), "7.979", "median *area*", "diameters first")
+
+
 def diameter_list(labels):
     return [np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k]
 

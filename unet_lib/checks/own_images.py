@@ -422,6 +422,13 @@ def _median_diameter_problem(
                 f"middle diameters, {middle[0]:.3f} and {middle[1]:.3f} → {expected:.3f}; you took one of them. "
                 "np.median does it for any count.",
             )
+        if np.isclose(value, np.sqrt(4 * 50 / np.pi), rtol=1e-6):
+            return Feedback(
+                False,
+                f"got {value:.3f}, the diameter of the median *area* ((36 + 64) / 2 = 50 pixels): with four objects "
+                "the median averages the middle two, and the mean of two areas is not the area of the mean diameter. "
+                f"Take the diameters first, then the median: {expected:.3f}.",
+            )
         return Feedback(
             False, f"four objects of 16, 36, 64 and 400 pixels: expected {expected:.3f} px, got {value:.3f}."
         )
