@@ -280,6 +280,12 @@ def test_check_object_scores_names_a_match_below_iou_one_half(answer):
     assert_rejected(checks.check_object_scores(answer), "IoU 18/42 = 0.43", "below 0.5", "Dice")
 
 
+def test_check_object_scores_shows_rounded_scores_apart():
+    """Rounded to 3 decimals, F1 4/9 reads 0.444 either way: the message shows enough decimals to see the gap."""
+    feedback = checks.check_object_scores(lambda t, p: tuple(round(v, 3) for v in scores_by_loops(t, p)))
+    assert_rejected(feedback, "0.444000, expected 0.500000, 0.400000, 0.444444", "rounded")
+
+
 # -- all three: the caller's images stay as they were ----------------------------------------------------------
 
 
