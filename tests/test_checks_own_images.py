@@ -247,6 +247,23 @@ def test_check_median_diameter_names_the_middle_element_of_an_even_count():
     assert checks.check_median_diameter(lambda labels: float(np.percentile(diameter_list(labels), 50)))
 
 
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda labels: round(diameter_by_loop(labels), 3), ["got 7.899000, expected 7.898654", "rounded"]),
+        (
+            lambda labels: float(
+                np.median([np.sqrt(4 * a / 3.14) for a in np.unique(labels[labels > 0], return_counts=True)[1]])
+            ),
+            ["expected 7.898654", "π rounded"],
+        ),
+    ],
+    ids=["result rounded", "π rounded"],
+)
+def test_check_median_diameter_shows_a_near_miss_apart(answer, words):
+    assert_rejected(checks.check_median_diameter(answer), *words)
+
+
 def test_check_median_diameter_names_the_diameter_of_the_median_area():
     def of_the_median_area(labels):
         areas = [np.count_nonzero(labels == k) for k in np.unique(labels) if k]

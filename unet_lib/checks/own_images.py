@@ -407,6 +407,17 @@ def _diameter_slip(value: float, labels: np.ndarray) -> str | None:
     return next((message for slip, message in slips if np.isclose(value, slip, rtol=1e-6)), None)
 
 
+def _near_miss(value: float, expected: float) -> str | None:
+    """A diameter right but for rounding: the result rounded, or π (shown with six decimals, or the two read the
+    same)."""
+    shown = f"got {value:.6f}, expected {expected:.6f}"
+    if any(np.isclose(value, round(expected, decimals), rtol=0, atol=1e-9) for decimals in range(1, 6)):
+        return f"{shown}: close, but rounded — return the value as it comes out (round it only to print it)."
+    if any(np.isclose(value, expected * np.sqrt(np.pi / pi), rtol=1e-9) for pi in (3.14, 3.1416, 22 / 7)):
+        return f"{shown}: π rounded — use np.pi (or math.pi)."
+    return None
+
+
 def _median_diameter_problem(
     name: str, answer: Callable[[np.ndarray], float], labels: np.ndarray, even: bool
 ) -> Feedback | None:
@@ -426,6 +437,9 @@ def _median_diameter_problem(
     expected = median_diameter(labels)
     if np.isclose(value, expected, rtol=1e-6):
         return None
+    near = _near_miss(value, expected)
+    if near:
+        return Feedback(False, near)
     if even:
         middle = np.sqrt(4 * np.array([36, 64]) / np.pi)
         if np.isclose(value, middle, rtol=1e-6).any():
