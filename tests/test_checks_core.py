@@ -249,3 +249,11 @@ def test_integer_division_of_floats_is_named_when_the_source_uses_it():
     assert_rejected(check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b"), "a / b")
     assert "`//`" not in check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b").message
     assert not core.floor_divides(print) and core.floor_divides(share) and not core.floor_divides(lambda a: a / 2)
+
+
+def test_a_fraction_rounded_before_it_is_returned_is_named():
+    cases = [case(2, 3, expected=2 / 3)]
+    for answer in (lambda a, b: round(a / b, 3), lambda a, b: torch.tensor(round(a / b, 2), dtype=torch.float64)):
+        feedback = check_cases("share", answer, cases, success="", rule="a / b", returns=core.one_number)
+        assert_rejected(feedback, "close, but rounded")
+    assert_rejected(check_cases("share", lambda a, b: 0.6, cases, success="", rule="a / b"), "expected 0.6667: a / b")

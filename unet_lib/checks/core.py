@@ -201,6 +201,19 @@ def floored(got: Any, expected: Any, answer: Callable[..., Any] | None = None) -
     return "a whole number where a fraction is expected — `//` rounds the fraction down: divide with `/`."
 
 
+def rounded(got: Any, expected: Any) -> str | None:
+    """A fraction returned rounded to a few decimals (``round(iou, 3)``): right, but for the rounding."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if not isinstance(got, (float, np.floating)) or not isinstance(expected, (float, np.floating)):
+        return None
+    for decimals in range(1, 7):
+        near = round(float(expected), decimals)
+        if near != float(expected) and math.isclose(float(got), near, rel_tol=1e-7, abs_tol=1e-12):
+            return "close, but rounded — return the value as it comes out (round it only to print it)."
+    return None
+
+
 def one_number(got: Any, expected: Any = None) -> str | None:
     """One real number: a Python or NumPy scalar, or a tensor holding one element."""
     if isinstance(got, torch.Tensor):
@@ -382,10 +395,11 @@ def check_cases(
     caller's data is gone, whatever the answer); ``returns(got, expected)`` says
     what is wrong with the *kind* of value returned (e.g. ``whole_number``), or None; ``same``
     compares with the expected value. At the first case that fails, an int where a fraction was due (or
-    a whole float, from a source that uses ``//``) is named as the ``//`` slip (``floored``); otherwise
-    the first ``Mistake`` that matches — and that would have given the right answer on every case passed
-    before — names the slip; otherwise the case's ``note``, else ``rule``, explains what was expected. Every message
-    states the input, what came back and what was expected.
+    a whole float, from a source that uses ``//``) is named as the ``//`` slip (``floored``), a fraction rounded
+    to a few decimals as such (``rounded``); otherwise the first ``Mistake`` that matches — and that would
+    have given the right answer on every case passed before — names the slip; otherwise the case's ``note``,
+    else ``rule``, explains what was expected. Every message states the input, what came back and what was
+    expected.
     ``exercise`` is the function's name in the notebook, used when ``answer`` has none of its own.
     """
     name = name_of(answer, exercise)
@@ -409,6 +423,10 @@ def check_cases(
             passed.append(example)
             continue
         slips = (m for m in mistakes if m.matches(got, example, same) and m.explains(passed, same))
-        why = floored(got, example.expected, answer) or next((m.sentence(got, example) for m in slips), None)
+        why = (
+            floored(got, example.expected, answer)
+            or rounded(got, example.expected)
+            or next((m.sentence(got, example) for m in slips), None)
+        )
         return Feedback(False, f"{call} {difference(got, example.expected)}: {why or example.note or rule}")
     return Feedback(True, success)
