@@ -91,6 +91,8 @@ def test_a_crash_names_the_error_and_the_input():
 
 
 def test_an_answer_may_not_change_the_cases_inputs():
+    """The cases keep their inputs whatever the answer does, and an answer that overwrites its input is told: in a
+    notebook the caller's array would be gone (a right value does not excuse it)."""
     image = np.arange(4.0)
     cases = [case(image, expected=6.0), case(image, expected=6.0)]
 
@@ -99,7 +101,20 @@ def test_an_answer_may_not_change_the_cases_inputs():
         values[:] = 0
         return total
 
-    assert_passed(check_cases("total", sums_and_clobbers, cases, success="ok", rule="", same=core.close(1e-9)))
+    def total(values, scale=1.0):
+        return float(values.sum()) * scale
+
+    clobbered = check_cases("total", sums_and_clobbers, cases, success="ok", rule="", same=core.close(1e-9))
+    assert_rejected(clobbered, "sums_and_clobbers(a (4,) float64 array) changed its input `values` in place")
+    assert image.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert_passed(check_cases("total", total, cases, success="ok", rule="", same=core.close(1e-9)))
+    by_keyword = [case(2.0, values=torch.ones(2, 3), expected=12.0)]
+
+    def scales_in_place(scale, values):
+        values.mul_(scale)
+        return float(values.sum())
+
+    assert_rejected(check_cases("total", scales_in_place, by_keyword, success="", rule=""), "`values` in place")
 
 
 def test_an_odd_result_cannot_crash_the_checker():
@@ -213,3 +228,32 @@ def test_integer_division_is_named_where_a_fraction_was_expected():
     )
     assert_rejected(feedback, "returned 0, expected 0.75", "`//` rounds", "divide with `/`")
     assert_rejected(check_cases("share", lambda a, b: 0.0, cases, [zero], success="", rule="a / b"), "nothing counted")
+
+
+def test_integer_division_of_floats_is_named_when_the_source_uses_it():
+    """`2.4 // 3.0` is 0.0, a float: named as `//` only when the learner's code holds `//`, since a float 0.0 has
+    other causes too."""
+    cases = [case(2.4, 3.0, expected=0.8)]
+
+    def share(a, b):
+        return a // b
+
+    def share_of_tensors(a, b):
+        quotient = torch.tensor(a)
+        quotient //= b
+        return quotient
+
+    for answer in (share, share_of_tensors):
+        feedback = check_cases("share", answer, cases, success="", rule="a / b", returns=core.one_number)
+        assert_rejected(feedback, "`//` rounds", "divide with `/`")
+    assert_rejected(check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b"), "a / b")
+    assert "`//`" not in check_cases("share", lambda a, b: 0.0, cases, success="", rule="a / b").message
+    assert not core.floor_divides(print) and core.floor_divides(share) and not core.floor_divides(lambda a: a / 2)
+
+
+def test_a_fraction_rounded_before_it_is_returned_is_named():
+    cases = [case(2, 3, expected=2 / 3)]
+    for answer in (lambda a, b: round(a / b, 3), lambda a, b: torch.tensor(round(a / b, 2), dtype=torch.float64)):
+        feedback = check_cases("share", answer, cases, success="", rule="a / b", returns=core.one_number)
+        assert_rejected(feedback, "close, but rounded")
+    assert_rejected(check_cases("share", lambda a, b: 0.6, cases, success="", rule="a / b"), "expected 0.6667: a / b")

@@ -113,6 +113,7 @@ def first_loss(weights):
         (lambda w: 0.5 * np.mean(w), "probability ½"),
         (lambda w: math.log(2) * np.sum(w), "sums the weights"),
         (lambda w: math.log(2) * np.max(w), "largest weight"),
+        (lambda w: 0.69 * np.mean(w), "0.69 × the mean weight, ln 2 rounded"),
     ],
 )
 def test_first_loss_names_each_slip(slip, words):

@@ -69,6 +69,11 @@ def without_the_2(counts):
     return np.sum(c**2) / (np.sum(a**2) + np.sum(b**2))
 
 
+def floor_divided(counts):
+    c, a, b = sums(counts)  # floats, as the hint says: `//` then gives 0.0, not 0
+    return 2 * np.sum(c**2) // (np.sum(a**2) + np.sum(b**2))
+
+
 def test_v_rand_accepts_a_formula_written_by_hand():
     assert_passed(checks.check_v_rand(my_v_rand), "0.800 when two of four cells merge")
 
@@ -85,6 +90,7 @@ def test_v_rand_accepts_a_formula_written_by_hand():
         (squared_sums, ["squared the *sums*", "sums of *squares*"]),  # issue 17
         (squared_total, ["squared the sum of the counts"]),
         (without_the_2, ["exactly half", "factor 2 is missing"]),
+        (floor_divided, ["returned 0, expected 0.3595", "`//` rounds the fraction down"]),
         (arithmetic_mean, ["returned 0.3600, expected 0.3595"]),  # not "0.36", which reads as nearly right
         (stub, ["your turn", "stub"]),
         (crashes, ["ZeroDivisionError"]),
@@ -220,6 +226,7 @@ def my_efficiency(one, many, processes):
         (lambda one, many, processes: processes * one / many, ["upside down"]),
         (lambda one, many, processes: 100 * many / (processes * one), ["percentage"]),
         (lambda one, many, processes: int(many / (processes * one)), ["expected 0.8"]),
+        (lambda one, many, processes: many // (processes * one), ["returned 0, expected 0.8", "`//`"]),
         (stub, ["your turn"]),
     ],
 )
@@ -229,3 +236,26 @@ def test_scaling_efficiency_names_each_mistake(answer, words):
 
 def test_scaling_efficiency_accepts_the_formula():
     assert_passed(checks.check_scaling_efficiency(my_efficiency), "do the work of 1.6")
+
+
+# -- both tables: index 0 is a cell, not the background --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "check, score, words",
+    [
+        (checks.check_v_rand, my_v_rand, ["a 5 × 6 table of random counts", "left out row 0"]),
+        (checks.check_v_info, my_v_info, ["left out row 0"]),
+    ],
+    ids=["v_rand", "v_info"],
+)
+def test_row_and_column_zero_left_out_are_named(check, score, words):
+    assert_rejected(check(lambda counts: score(np.asarray(counts)[1:, 1:])), *words)
+
+
+def test_v_rand_without_column_zero_is_not_told_to_square():
+    """The random table's column 0 is empty, so leaving it out passes there; on the merge table the score is then
+    1.0, which is not the "no squares" slip: that one gives 1.0 on every table, the random one first."""
+    feedback = checks.check_v_rand(lambda counts: my_v_rand(np.asarray(counts)[:, 1:]))
+    assert_rejected(feedback, "merged into one segment) returned 1, expected 0.8", "left out row 0 or column 0")
+    assert "square" not in feedback.message

@@ -34,11 +34,16 @@ def test_check_halo_names_the_slips():
     def unweighted(depth):
         return 2 * (2 * depth + 1)
 
+    def levels_from_one(depth):
+        paths = 2 * sum(2 * 2**level for level in range(1, depth + 1))
+        return paths + 2 * 2**depth
+
     for answer, words in [
         (both_sides, "both sides"),
         (no_way_up, "expansive path"),
         (no_bottleneck, "bottleneck is missing"),
         (unweighted, "at its own level"),
+        (levels_from_one, "(4) returned 152, expected 92: your levels start at 1"),
         (lambda depth: halo_by_levels(depth) / 1, "whole numbers"),
         (lambda depth: 92, "halo(1)"),
     ]:

@@ -236,6 +236,46 @@ def test_check_median_diameter_names_the_slips():
     assert "your turn" in checks.check_median_diameter(stub).message
 
 
+def test_check_median_diameter_names_the_middle_element_of_an_even_count():
+    def middle_element(labels):
+        diameters = sorted(np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k)
+        return float(diameters[len(diameters) // 2])  # the median only for an odd count
+
+    assert_rejected(
+        checks.check_median_diameter(middle_element), "with four objects", "mean of the two middle", "took one"
+    )
+    assert checks.check_median_diameter(lambda labels: float(np.percentile(diameter_list(labels), 50)))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda labels: round(diameter_by_loop(labels), 3), ["got 7.899000, expected 7.898654", "rounded"]),
+        (
+            lambda labels: float(
+                np.median([np.sqrt(4 * a / 3.14) for a in np.unique(labels[labels > 0], return_counts=True)[1]])
+            ),
+            ["expected 7.898654", "π rounded"],
+        ),
+    ],
+    ids=["result rounded", "π rounded"],
+)
+def test_check_median_diameter_shows_a_near_miss_apart(answer, words):
+    assert_rejected(checks.check_median_diameter(answer), *words)
+
+
+def test_check_median_diameter_names_the_diameter_of_the_median_area():
+    def of_the_median_area(labels):
+        areas = [np.count_nonzero(labels == k) for k in np.unique(labels) if k]
+        return float(np.sqrt(4 * np.median(areas) / np.pi))  # the same as the median diameter for an odd count only
+
+    assert_rejected(checks.check_median_diameter(of_the_median_area), "7.979", "median *area*", "diameters first")
+
+
+def diameter_list(labels):
+    return [np.sqrt(4 * np.count_nonzero(labels == k) / np.pi) for k in np.unique(labels) if k]
+
+
 def scores_matched_on_dice(true, pred):
     """Wrong: pairs matched on the Dice coefficient ≥ 0.5, which is IoU ≥ 1/3."""
     true_ids, pred_ids = [t for t in np.unique(true) if t], [p for p in np.unique(pred) if p]
@@ -255,3 +295,43 @@ def scores_matched_on_dice(true, pred):
 )
 def test_check_object_scores_names_a_match_below_iou_one_half(answer):
     assert_rejected(checks.check_object_scores(answer), "IoU 18/42 = 0.43", "below 0.5", "Dice")
+
+
+def test_check_object_scores_shows_rounded_scores_apart():
+    """Rounded to 3 decimals, F1 4/9 reads 0.444 either way: the message shows enough decimals to see the gap."""
+    feedback = checks.check_object_scores(lambda t, p: tuple(round(v, 3) for v in scores_by_loops(t, p)))
+    assert_rejected(feedback, "0.444000, expected 0.500000, 0.400000, 0.444444", "rounded")
+
+
+# -- all three: the caller's images stay as they were ----------------------------------------------------------
+
+
+def colours_numbered_in_place(rgb):
+    """Right labels, but the mask is overwritten on the way: black pixels get a marker colour."""
+    black = (rgb == 0).all(axis=-1)
+    rgb[black] = 255  # the caller's mask now has no black
+    return np.where(black, 0, colours_by_loop(np.where(black[..., None], 0, rgb)))
+
+
+def scores_after_binarising_in_place(true, pred):
+    scores = scores_by_loops(true, pred)
+    true[true > 0] = 1  # the caller's instance labels are gone
+    return scores
+
+
+def diameters_after_marking_background(labels):
+    labels[labels == 0] = -1
+    return diameter_by_loop(np.where(labels < 0, 0, labels))
+
+
+@pytest.mark.parametrize(
+    "check, answer, words",
+    [
+        (checks.check_colour_to_instances, colours_numbered_in_place, ["colours_numbered_in_place", "`rgb` in place"]),
+        (checks.check_object_scores, scores_after_binarising_in_place, ["`true` in place", "caller still needs it"]),
+        (checks.check_median_diameter, diameters_after_marking_background, ["`labels` in place"]),
+    ],
+    ids=["colours", "object scores", "median diameter"],
+)
+def test_an_answer_that_overwrites_its_input_is_rejected(check, answer, words):
+    assert_rejected(check(answer), *words)

@@ -228,8 +228,13 @@ def count_tiles(height: int, width: int, stride: int) -> int:
         (lambda h, w, s: float(count_tiles(h, w, s)), ["a float"]),
         (lambda h, w, s: count_tiles(h, h, s), ["returned 9, expected 12", "`height` for both"]),  # issue 17
         (lambda h, w, s: count_tiles(w, w, s), ["`width` for both"]),
+        (
+            lambda h, w, s: -(-(h - 1) // s) * -(-(w - 1) // s),
+            ["count_tiles(385, 769, 384) returned 2, expected 6", "one pixel longer"],
+        ),
+        (lambda h, w, s: -(-h // s) + -(-w // s), ["returned 7, expected 12", "rows × columns"]),
     ],
-    ids=["floor", "areas", "plus one", "float", "height twice", "width twice"],
+    ids=["floor", "areas", "plus one", "float", "height twice", "width twice", "one pixel short", "rows + columns"],
 )
 def test_count_tiles(answer, words):
     assert_passed(checks.check_count_tiles(count_tiles), "2 × 2 = 4 tiles")
@@ -259,8 +264,9 @@ def python_division(pred, true):
         (lambda p, t: (p & t).sum() / max(t.sum(), 1), ["*true* area |T|", "recall"]),
         (lambda p, t: [iou(p, t)], ["one number"]),
         (lambda p, t: (p == t).mean(), ["pixel accuracy", "background pixels count"]),
+        (lambda p, t: 1 - iou(p, t), ["returned 0.1758, expected 0.8242", "1 − IoU, a distance"]),
     ],
-    ids=["areas", "membrane", "Dice", "empty", "over predicted", "over true", "list", "accuracy"],
+    ids=["areas", "membrane", "Dice", "empty", "over predicted", "over true", "list", "accuracy", "one minus"],
 )
 def test_foreground_iou(answer, words):
     assert_passed(checks.check_foreground_iou(iou), "0.824 on the test masks")
@@ -419,6 +425,62 @@ def test_save_atomically_accepts_a_named_temporary_file_beside_the_checkpoint():
 def test_save_atomically_names_a_copy_a_delete_and_a_swallowed_crash(answer, words):
     assert_rejected(checks.check_save_atomically(answer), *words)
     assert torch.save.__module__.startswith("torch") and os.replace.__module__ == "posix"
+
+
+def f_score_floored(pred: np.ndarray, true: np.ndarray) -> int:
+    tp = np.count_nonzero(pred & true)
+    return 2 * tp // (np.count_nonzero(pred) + np.count_nonzero(true))  # 0 unless the mask is perfect
+
+
+@pytest.mark.parametrize("as_float", [False, True], ids=["int", "float"])
+def test_isbi_pixel_error_names_floor_division(as_float):
+    def floored(p, t, th):
+        error = 1 - max(f_score_floored(p > x, t.astype(bool)) for x in th)
+        return float(error) if as_float else error
+
+    assert_rejected(checks.check_isbi_pixel_error(floored), "returned 1, expected 0.0573", "`//`", "fraction")
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda p, t, th: 1 - max(f_score(p > th[i], t.astype(bool)) for i in range(len(th) - 1)),
+            ["cells are all above 0.9", "returned 0.0442, expected 0.0161", "last one, 0.9", "skipped"],
+        ),
+        (
+            lambda p, t, th: 1 - max(f_score(p > th[i], t.astype(bool)) for i in range(1, len(th))),
+            ["background is all below 0.1", "first one, 0.1", "skipped"],
+        ),
+    ],
+    ids=["last threshold skipped", "first threshold skipped"],
+)
+def test_isbi_pixel_error_names_a_threshold_left_out(answer, words):
+    assert_rejected(checks.check_isbi_pixel_error(answer), *words)
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (
+            lambda p, t, th: 1 - max(iou(p > x, t) for x in th),  # exercise 2's function, reused
+            ["returned 0.1085, expected 0.0573", "best IoU", "2·TP / (|P| + |T|)"],
+        ),
+        (lambda p, t, th: 1 - max(f_score(p < x, t.astype(bool)) for x in th), ["`probability < t`", "wrong side"]),
+    ],
+    ids=["IoU", "below the threshold"],
+)
+def test_isbi_pixel_error_names_the_iou_and_the_wrong_side(answer, words):
+    assert_rejected(checks.check_isbi_pixel_error(answer), *words)
+
+
+def test_isbi_pixel_error_uses_the_thresholds_it_is_given():
+    def own_thresholds(p, t, th):
+        return 1 - max(f_score(p > x, t.astype(bool)) for x in np.arange(1, 10) / 10)
+
+    feedback = checks.check_isbi_pixel_error(own_thresholds)
+    assert_rejected(feedback, "thresholds 0.2, 0.45, 0.7) returned 0.0573, expected 0.0538", "thresholds of your own")
+    assert_passed(checks.check_isbi_pixel_error(lambda p, t, th: isbi_pixel_error(p, t, list(th))))
 
 
 def test_isbi_pixel_error_names_the_mean_over_thresholds():

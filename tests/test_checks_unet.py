@@ -101,6 +101,36 @@ def crop_per_side(input_size: int, level: int, depth: int = 4) -> int:
     raise ValueError(level)
 
 
+def crop_without_bottleneck(input_size: int, level: int, depth: int = 4) -> int:
+    """The walk with the bottleneck's double convolution left out: down, then straight back up."""
+    skips, size = [], input_size
+    for _ in range(depth):
+        size -= 4
+        skips.append(size)
+        size //= 2
+    for current in reversed(range(depth)):
+        size *= 2
+        if current == level:
+            return (skips[level] - size) // 2
+        size -= 4
+    raise ValueError(level)
+
+
+def crop_copied_before_the_double_conv(input_size: int, level: int, depth: int = 4) -> int:
+    """The walk with each skip copied before its level's double convolution: 2 px per side too many."""
+    skips, size = [], input_size
+    for _ in range(depth):
+        skips.append(size)
+        size = (size - 4) // 2
+    size -= 4
+    for current in reversed(range(depth)):
+        size *= 2
+        if current == level:
+            return (skips[level] - size) // 2
+        size -= 4
+    raise ValueError(level)
+
+
 def test_crop_per_side_accepts_the_walk():
     assert [crop_per_side(572, level) for level in range(4)] == [88, 40, 16, 4]
     assert_passed(checks.check_crop_per_side(crop_per_side), "88/40/16/4")
@@ -114,8 +144,20 @@ def test_crop_per_side_accepts_the_walk():
         (lambda n, level, depth=4: crop_per_side(n, level, depth) + 2, ["right after the up-convolution"]),
         (lambda n, level, depth=4: crop_per_side(n, level, depth) / 1, ["a float"]),
         (lambda n, level, depth=4: 88, ["returned 88, expected 40", "skip is 280 px and the up-convolved map 200"]),
+        (crop_without_bottleneck, ["returned 56, expected 88", "skip the bottleneck", "32 → 28"]),
+        (crop_copied_before_the_double_conv, ["returned 90, expected 88", "copied the skip before"]),
+        (lambda n, level, depth=4: crop_per_side(n, level, depth + 1), ["returned 184, expected 88", "too deep"]),
     ],
-    ids=["total", "from the bottom", "after the double conv", "float", "constant"],
+    ids=[
+        "total",
+        "from the bottom",
+        "after the double conv",
+        "float",
+        "constant",
+        "no bottleneck",
+        "early copy",
+        "too deep",
+    ],
 )
 def test_crop_per_side_names_the_mistake(answer, words):
     assert_rejected(checks.check_crop_per_side(answer), *words)

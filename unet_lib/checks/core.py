@@ -18,7 +18,9 @@ Checkers of another shape (a module, a training step, a file written to disk) st
 from __future__ import annotations
 
 import copy
+import inspect
 import math
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,13 +168,50 @@ def whole_number(got: Any, expected: Any = None) -> str | None:
     return f"a {type(got).__name__} — return a whole number (int)."
 
 
-def floored(got: Any, expected: Any) -> str | None:
-    """The ``//`` slip: a whole number where a fraction was expected, the fraction rounded down."""
-    if not is_int(got) or not isinstance(expected, (float, np.floating)) or float(expected).is_integer():
+def floor_divides(answer: Callable[..., Any] | None) -> bool:
+    """Whether the learner's own source uses ``//`` (False when it cannot be read, e.g. a builtin)."""
+    try:
+        lines = inspect.getsource(answer).splitlines(keepends=True)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    try:
+        tokens = list(tokenize.generate_tokens(iter(lines).__next__))
+    except (tokenize.TokenError, SyntaxError):  # a lambda cut out of a longer line: keep what was read
+        return "//" in "".join(lines)
+    return any(token.type == tokenize.OP and token.string in ("//", "//=") for token in tokens)
+
+
+def floored(got: Any, expected: Any, answer: Callable[..., Any] | None = None) -> str | None:
+    """The ``//`` slip: a whole number where a fraction was expected, the fraction rounded down.
+
+    An int says it by itself; a float (``2.4 // 3.0`` is 0.0) only when ``answer``'s source uses ``//``.
+    """
+    if not isinstance(expected, (float, np.floating)) or float(expected).is_integer():
         return None
-    if int(got) != math.floor(float(expected)):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if is_int(got):
+        whole = int(got)
+    elif isinstance(got, (float, np.floating)) and float(got).is_integer() and floor_divides(answer):
+        whole = int(got)
+    else:
+        return None
+    if whole != math.floor(float(expected)):
         return None
     return "a whole number where a fraction is expected — `//` rounds the fraction down: divide with `/`."
+
+
+def rounded(got: Any, expected: Any) -> str | None:
+    """A fraction returned rounded to a few decimals (``round(iou, 3)``): right, but for the rounding."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if not isinstance(got, (float, np.floating)) or not isinstance(expected, (float, np.floating)):
+        return None
+    for decimals in range(1, 7):
+        near = round(float(expected), decimals)
+        if near != float(expected) and math.isclose(float(got), near, rel_tol=1e-7, abs_tol=1e-12):
+            return "close, but rounded — return the value as it comes out (round it only to print it)."
+    return None
 
 
 def one_number(got: Any, expected: Any = None) -> str | None:
@@ -224,6 +263,58 @@ def _safely(test: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         return bool(test(*args, **kwargs))
     except Exception:  # any result the test cannot read is simply "not this"
         return False
+
+
+IN_PLACE = "the caller still needs it. Build new arrays (`a = a & b`, not `a &= b` or `a[...] = …`), or work on a copy."
+
+
+def _unchanged(before: Any, after: Any) -> bool:
+    """Whether an argument still holds what it held before the learner's function ran (True when unsure)."""
+    mine, kept = as_array(after), as_array(before)
+    if mine is not None and kept is not None:
+        return mine.shape == kept.shape and bool(np.array_equal(mine, kept, equal_nan=kept.dtype.kind == "f"))
+    if not isinstance(before, (list, dict, set)):  # numbers, strings, tuples cannot change; objects are not compared
+        return True
+    try:
+        return bool(before == after)
+    except Exception:  # a list of arrays does not compare as one bool: not judged
+        return True
+
+
+def _parameter(answer: Callable[..., Any], position: int | str) -> str:
+    """The learner's name for a positional argument (``pred``), else "argument 2"."""
+    if isinstance(position, str):
+        return position
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(answer).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):  # a builtin or a callable object without a signature
+        names = []
+    return names[position] if position < len(names) else f"argument {position + 1}"
+
+
+def changed_input(
+    answer: Callable[..., Any],
+    given: Sequence[Any],
+    received: Sequence[Any],
+    given_kwargs: dict[str, Any] | None = None,
+    received_kwargs: dict[str, Any] | None = None,
+) -> str | None:
+    """The learner's name of the first argument that ``answer`` changed in place, if it changed one.
+
+    ``given`` (and ``given_kwargs``) are the checker's originals; ``received`` the copies the answer was called with.
+    """
+    given_kwargs, received_kwargs = given_kwargs or {}, received_kwargs or {}
+    pairs = [*zip(range(len(given)), given, received), *((k, v, received_kwargs[k]) for k, v in given_kwargs.items())]
+    return next((_parameter(answer, key) for key, before, after in pairs if not _unchanged(before, after)), None)
+
+
+def changed_in_place(name: str, parameter: str) -> Feedback:
+    """The verdict on an answer that overwrote its input: the caller's data is gone, whatever it returned."""
+    return Feedback(False, f"{name} changed its input `{parameter}` in place: {IN_PLACE}")
 
 
 @dataclass(frozen=True)
@@ -300,25 +391,31 @@ def check_cases(
     """The one checker loop: every case through ``attempt``, the type check, the comparison, the mistakes.
 
     For each case in order: call the learner's ``answer`` (a stub gets "your turn", a crash is
-    reported with the input that caused it and ``on_crash``); ``returns(got, expected)`` says
+    reported with the input that caused it and ``on_crash``, an input changed in place is named: the
+    caller's data is gone, whatever the answer); ``returns(got, expected)`` says
     what is wrong with the *kind* of value returned (e.g. ``whole_number``), or None; ``same``
-    compares with the expected value. At the first case that fails, an int where a fraction was due is
-    named as the ``//`` slip (``floored``); otherwise the first ``Mistake`` that
-    matches — and that would have given the right answer on every case passed before — names the
-    slip; otherwise the case's ``note``, else ``rule``, explains what was expected. Every message
-    states the input, what came back and what was expected.
+    compares with the expected value. At the first case that fails, an int where a fraction was due (or
+    a whole float, from a source that uses ``//``) is named as the ``//`` slip (``floored``), a fraction rounded
+    to a few decimals as such (``rounded``); otherwise the first ``Mistake`` that matches — and that would
+    have given the right answer on every case passed before — names the slip; otherwise the case's ``note``,
+    else ``rule``, explains what was expected. Every message states the input, what came back and what was
+    expected.
     ``exercise`` is the function's name in the notebook, used when ``answer`` has none of its own.
     """
     name = name_of(answer, exercise)
     passed: list[Case] = []
     for example in cases:
         call = example.call(name)
-        got, failed = attempt(name, answer, *copy.deepcopy(example.args), **copy.deepcopy(example.kwargs))
+        args, kwargs = copy.deepcopy(example.args), copy.deepcopy(example.kwargs)
+        got, failed = attempt(name, answer, *args, **kwargs)
         if failed is not None:
             if failed == your_turn(name):
                 return failed
             context = "; ".join(text for text in (example.note, on_crash) if text)
             return Feedback(False, f"{failed.message} (on {call}{': ' + context if context else ''})")
+        changed = changed_input(answer, example.args, args, example.kwargs, kwargs)
+        if changed:
+            return changed_in_place(call, changed)
         wrong_kind = returns(got, example.expected) if returns else None
         if wrong_kind:
             return Feedback(False, f"{call} returned {show(got)}: {wrong_kind}")
@@ -326,6 +423,10 @@ def check_cases(
             passed.append(example)
             continue
         slips = (m for m in mistakes if m.matches(got, example, same) and m.explains(passed, same))
-        why = floored(got, example.expected) or next((m.sentence(got, example) for m in slips), None)
+        why = (
+            floored(got, example.expected, answer)
+            or rounded(got, example.expected)
+            or next((m.sentence(got, example) for m in slips), None)
+        )
         return Feedback(False, f"{call} {difference(got, example.expected)}: {why or example.note or rule}")
     return Feedback(True, success)

@@ -206,6 +206,12 @@ _FIRST_LOSS_MISTAKES = [
         gives=lambda w: math.log(2) * float(np.max(w)),
         says="that takes the largest weight: the loss is a mean over the pixels, so take the mean weight.",
     ),  # fmt: skip
+    Mistake(
+        when=lambda got, w: abs(float(got) / float(np.mean(w)) / math.log(2) - 1) < 0.01,
+        says=lambda got, w: (
+            f"that is {float(got) / float(np.mean(w)):.4g} × the mean weight, ln 2 rounded: use math.log(2) = 0.693147…"
+        ),
+    ),  # fmt: skip
 ]
 
 
@@ -213,7 +219,7 @@ def check_first_loss(first_loss: Callable[[np.ndarray], float]) -> Feedback:
     """Notebook 12, exercise 7: ``first_loss(weights)``, the loss an untrained 2-class U-Net should start from.
 
     Named slips: ln 2 without the weights, log base 10, log base 2, the sign flipped (ln ½), the probability ½
-    itself, the sum or the largest weight instead of the mean.
+    itself, the sum or the largest weight instead of the mean, and ln 2 rounded (0.69).
     """
     cases = [case(w, expected=_expected_first_loss(w), label=label) for label, w in _weights().items()]
     return check_cases(

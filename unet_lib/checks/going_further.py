@@ -56,6 +56,27 @@ def _cases(score: str) -> list:
     return [case(t, expected=_library(score, t), label=_LABELS[name]) for name, t in tables.items()]
 
 
+def _without_zero(score: str, rows: bool, columns: bool) -> Callable[[Any], float | None]:
+    """The slip "index 0 is the background": the score of the table without its row 0 and/or its column 0."""
+
+    def gives(counts: Any) -> float | None:
+        table = np.asarray(counts)[int(rows) :, int(columns) :]
+        return _library(score, table) if table.sum() > 0 else None
+
+    return gives
+
+
+def _zero_kept(score: str) -> list[Mistake]:
+    """Row 0, column 0 or both left out, each named: every row is a true cell, every column a segment."""
+    says = (
+        "you left out row 0 or column 0 of the table: here index 0 is a true cell and a segment like the others "
+        "(the membrane is already left out of the table), so keep them."
+    )
+    return [
+        Mistake(gives=_without_zero(score, *drop), says=says) for drop in ((True, True), (True, False), (False, True))
+    ]
+
+
 def _sums(counts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts = np.asarray(counts, dtype=np.float64)
     return counts, counts.sum(axis=1), counts.sum(axis=0)
@@ -117,7 +138,7 @@ _V_RAND_MISTAKES = [
         "the table squared on its own.",
     ),
     Mistake(
-        when=lambda got, counts: abs(float(got) - 1.0) < 1e-9,
+        gives=lambda counts: 1.0,
         says="1.0 for an imperfect table: square the counts (Σc², Σa², Σb²); without squares every table scores 1.",
     ),
     Mistake(
@@ -125,6 +146,7 @@ _V_RAND_MISTAKES = [
         says="exactly half the answer: the factor 2 is missing. V_Rand = 2 Σc² / (Σa² + Σb²), the harmonic mean "
         "of the split and the merge score, 1 for a perfect table.",
     ),
+    *_zero_kept("v_rand"),
 ]
 
 
@@ -132,7 +154,7 @@ def check_v_rand(v_rand: Callable[[np.ndarray], float]) -> Feedback:
     """Notebook 10, exercise 1: ``v_rand(counts)`` = 2 Σc² / (Σa² + Σb²) of a table of pixel counts.
 
     Named slips: 1 − the score, the split or the merge score alone, their arithmetic mean, pairs of distinct
-    pixels (scikit-image's convention), no squares, and the factor 2 left out.
+    pixels (scikit-image's convention), no squares, the factor 2 left out, and row or column 0 left out.
     """
     merge = _library("v_rand", _tables()["merge"])
     return check_cases(
@@ -228,6 +250,7 @@ _V_INFO_MISTAKES = [
         says="nan comes from 0 · log 0: the table has empty cells (c_ij = 0), and in NumPy 0 · log 0 = 0 · (−inf) = "
         "nan. Skip the zero probabilities — their term p log p is 0 — e.g. q = q[q > 0] before −Σ q log q.",
     ),
+    *_zero_kept("v_info"),
 ]
 
 
@@ -236,8 +259,8 @@ def check_v_info(v_info: Callable[[np.ndarray], float]) -> Feedback:
 
     The expected values come from ``unet_lib.metrics.info_scores``; a table whose truth is a single cell (no
     entropy) scores 0, as in the challenge's script. Named slips: 1 − the score, I itself, the variation of
-    information, I over one of the entropies, entropies of raw counts, the factor 2 left out, and the nan of
-    0 · log 0 from empty cells of the table.
+    information, I over one of the entropies, entropies of raw counts, the factor 2 left out, the nan of
+    0 · log 0 from empty cells of the table, and row or column 0 left out.
     """
     single = np.array([[8]])  # one true cell, one segment: H(T) = H(S) = 0, and 2 I / (H(S) + H(T)) = 0 / 0
     cases = _cases("v_info") + [

@@ -3,7 +3,7 @@
 The package of a valid-padding U-Net declares how many pixels its output loses on each side (92 for the
 paper's depth 4). The learner adds them up level by level; the expected value comes from
 ``unet_lib.model.unet_output_size``, and the usual slips are named: both sides counted, a path or the
-bottleneck forgotten, the pixels of a deep level counted as if they were input pixels.
+bottleneck forgotten, the pixels of a deep level counted as if they were input pixels, levels counted from 1.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def check_halo(halo: Callable[[int], int]) -> Feedback:
             gives=lambda d: _halo(d) - 2 * 2**d,
             says="the bottleneck is missing: its double convolution trims 2 pixels per side at the deepest level, "
             "2 · 2**depth input pixels.",
+        ),
+        Mistake(
+            gives=lambda d: 2 * sum(2 * 2**level for level in range(1, d + 1)) + 2 * 2**d,
+            says="your levels start at 1: level 0 is the input's own resolution, where a pixel is 2**0 = 1 input "
+            "pixel wide — the paths have levels 0 to depth − 1, the bottleneck is at depth.",
         ),
         Mistake(
             gives=lambda d: 2 * (2 * d + 1),

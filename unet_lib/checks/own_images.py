@@ -15,7 +15,7 @@ import numpy as np
 
 from ..images import colour_mask_to_instances
 from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
-from .core import Feedback, attempt
+from .core import Feedback, attempt, changed_in_place, changed_input, name_of
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
 
@@ -119,10 +119,15 @@ def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.nda
     Two masks: five objects on black (colours that averaging or luminance gray would merge), then a mask with
     no black pixel at all, whose first colour is an object, not background.
     """
+    name = name_of(colour_to_instances, "colour_to_instances")
     for mask, problem_of in ((_colour_mask(), _colour_problem), (_mask_without_black(), _without_black_problem)):
-        result, failed = attempt("colour_to_instances", colour_to_instances, mask.copy())
+        given = mask.copy()
+        result, failed = attempt(name, colour_to_instances, given)
         if failed is not None:
             return failed
+        changed = changed_input(colour_to_instances, [mask], [given])
+        if changed:
+            return changed_in_place(name, changed)
         problem = problem_of(mask, result)
         if problem:
             return Feedback(False, problem)
@@ -290,6 +295,18 @@ def _scores_problem(values: tuple[float, float, float], true: np.ndarray, pred: 
     )
 
 
+def _rounded(values: tuple[float, float, float], want: tuple[float, float, float]) -> str | None:
+    """Scores that agree only to a few decimals: rounded before they were returned (shown with six decimals, or
+    the two would read the same)."""
+    if np.allclose(values, want, atol=1e-6) or not np.allclose(values, want, atol=5e-3):
+        return None
+    shown = ", ".join(f"{v:.6f}" for v in values)
+    return (
+        f"got {shown}, expected {', '.join(f'{v:.6f}' for v in want)}: close, but rounded — return the scores as "
+        "they come out (round them only to print them)."
+    )
+
+
 def _tie_problem(tied: tuple[float, float, float] | None) -> str | None:
     """What is wrong on the tie case: one predicted object equal to two true halves (None when it is right)."""
     if tied is not None and np.allclose(tied, (1.0, 0.5, 2 / 3), atol=1e-6):
@@ -318,7 +335,7 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     off, IoU 0.43 (Dice 0.6): no match, whatever Dice says. Last, object numbers with
     gaps (2, 5, 9), in the true image and then in the predicted one: the numbers that do not occur are no objects.
     """
-    name = "object_precision_recall_f1"
+    name = name_of(object_precision_recall_f1, "object_precision_recall_f1")
     gaps_true, consecutive_pred = _gap_case()
     cases = [
         (_object_case(), _scores_problem),
@@ -329,13 +346,18 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     ]
     for case, problem_of in cases:
         true, pred = case
-        result, failed = attempt(name, object_precision_recall_f1, true.copy(), pred.copy())
+        given = [true.copy(), pred.copy()]
+        result, failed = attempt(name, object_precision_recall_f1, *given)
         if failed is not None:
             return failed
+        changed = changed_input(object_precision_recall_f1, [true, pred], given)
+        if changed:
+            return changed_in_place(name, changed)
         values = _as_three_floats(result)
         if values is None:
             return Feedback(False, f"return three numbers (precision, recall, f1), got {result!r}.")
-        problem = problem_of(values, true, pred) if problem_of else _tie_problem(values)
+        problem = _rounded(values, _triple(object_scores(true, pred)))
+        problem = problem or (problem_of(values, true, pred) if problem_of else _tie_problem(values))
         if problem:
             return Feedback(False, problem)
     return Feedback(
@@ -357,23 +379,16 @@ def _size_case() -> np.ndarray:
     return labels
 
 
-def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> Feedback:
-    """Notebook 11, exercise 3: the median equivalent diameter √(4·area/π) of the objects, background left out."""
-    labels = _size_case()
-    result, failed = attempt("my_median_diameter", my_median_diameter, labels.copy())
-    if failed is not None:
-        return failed
-    try:
-        value = float(result)
-    except (TypeError, ValueError):
-        return Feedback(False, f"return one number (the median diameter in pixels), got {result!r}.")
-    expected = median_diameter(labels)
-    if np.isclose(value, expected, rtol=1e-6):
-        return Feedback(
-            True,
-            f"the middle object has 49 pixels, so the median diameter is √(4·49/π) = {expected:.2f} px; "
-            "the 900-pixel clump does not move it.",
-        )
+def _even_case() -> np.ndarray:
+    """Four square objects of 16, 36, 64 and 400 pixels: an even count, whose median is the mean of the middle two."""
+    labels = np.zeros((24, 44), np.int32)
+    for number, (top, left, side) in enumerate([(1, 1, 4), (1, 6, 6), (1, 13, 8), (2, 22, 20)], start=1):
+        labels[top : top + side, left : left + side] = number
+    return labels
+
+
+def _diameter_slip(value: float, labels: np.ndarray) -> str | None:
+    """The slip that gives ``value`` on ``_size_case``'s labels, if it is one of the usual ones."""
     areas = np.array([9, 25, 49, 100, 900], float)
     diameters = np.sqrt(4 * areas / np.pi)
     with_background = np.median(np.append(diameters, np.sqrt(4 * (labels == 0).sum() / np.pi)))
@@ -389,7 +404,80 @@ def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> 
         (with_background, "the background (label 0) is not an object: leave it out."),
         (with_gaps, "objects are numbered 2, 3, 5, 8, 9: skip the numbers that do not occur (area 0)."),
     ]
-    for slip, message in slips:
-        if np.isclose(value, slip, rtol=1e-6):
-            return Feedback(False, f"got {value:.3f}: {message}")
+    return next((message for slip, message in slips if np.isclose(value, slip, rtol=1e-6)), None)
+
+
+def _near_miss(value: float, expected: float) -> str | None:
+    """A diameter right but for rounding: the result rounded, or π (shown with six decimals, or the two read the
+    same)."""
+    shown = f"got {value:.6f}, expected {expected:.6f}"
+    if any(np.isclose(value, round(expected, decimals), rtol=0, atol=1e-9) for decimals in range(1, 6)):
+        return f"{shown}: close, but rounded — return the value as it comes out (round it only to print it)."
+    if any(np.isclose(value, expected * np.sqrt(np.pi / pi), rtol=1e-9) for pi in (3.14, 3.1416, 22 / 7)):
+        return f"{shown}: π rounded — use np.pi (or math.pi)."
+    return None
+
+
+def _median_diameter_problem(
+    name: str, answer: Callable[[np.ndarray], float], labels: np.ndarray, even: bool
+) -> Feedback | None:
+    """The verdict on the learner's answer for ``labels`` (``_even_case`` when ``even``) when it is wrong (None when
+    it is right)."""
+    given = labels.copy()
+    result, failed = attempt(name, answer, given)
+    if failed is not None:
+        return failed
+    changed = changed_input(answer, [labels], [given])
+    if changed:
+        return changed_in_place(name, changed)
+    try:
+        value = float(result)
+    except (TypeError, ValueError):
+        return Feedback(False, f"return one number (the median diameter in pixels), got {result!r}.")
+    expected = median_diameter(labels)
+    if np.isclose(value, expected, rtol=1e-6):
+        return None
+    near = _near_miss(value, expected)
+    if near:
+        return Feedback(False, near)
+    if even:
+        middle = np.sqrt(4 * np.array([36, 64]) / np.pi)
+        if np.isclose(value, middle, rtol=1e-6).any():
+            return Feedback(
+                False,
+                f"got {value:.3f}: with four objects (16, 36, 64 and 400 pixels) the median is the mean of the two "
+                f"middle diameters, {middle[0]:.3f} and {middle[1]:.3f} → {expected:.3f}; you took one of them. "
+                "np.median does it for any count.",
+            )
+        if np.isclose(value, np.sqrt(4 * 50 / np.pi), rtol=1e-6):
+            return Feedback(
+                False,
+                f"got {value:.3f}, the diameter of the median *area* ((36 + 64) / 2 = 50 pixels): with four objects "
+                "the median averages the middle two, and the mean of two areas is not the area of the mean diameter. "
+                f"Take the diameters first, then the median: {expected:.3f}.",
+            )
+        return Feedback(
+            False, f"four objects of 16, 36, 64 and 400 pixels: expected {expected:.3f} px, got {value:.3f}."
+        )
+    slip = _diameter_slip(value, labels)
+    if slip:
+        return Feedback(False, f"got {value:.3f}: {slip}")
     return Feedback(False, f"expected {expected:.3f} px (median of √(4·area/π) over the objects), got {value:.3f}.")
+
+
+def check_median_diameter(my_median_diameter: Callable[[np.ndarray], float]) -> Feedback:
+    """Notebook 11, exercise 3: the median equivalent diameter √(4·area/π) of the objects, background left out.
+
+    Five objects (one a clump, numbered with gaps), then four: an even count, whose median is the mean of the
+    middle two (the middle element alone is named)."""
+    name = name_of(my_median_diameter, "my_median_diameter")
+    for labels, even in ((_size_case(), False), (_even_case(), True)):
+        problem = _median_diameter_problem(name, my_median_diameter, labels, even)
+        if problem is not None:  # a Feedback is falsy when it fails, so test for None
+            return problem
+    expected = median_diameter(_size_case())
+    return Feedback(
+        True,
+        f"the middle object has 49 pixels, so the median diameter is √(4·49/π) = {expected:.2f} px; "
+        "the 900-pixel clump does not move it.",
+    )

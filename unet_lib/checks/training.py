@@ -372,16 +372,26 @@ _TILE_MISTAKES = [
         says="one tile too many where a side is an exact multiple of the stride: round up (−(−height // stride)) "
         "instead of adding 1.",
     ),
+    Mistake(
+        gives=lambda height, width, stride: math.ceil(height / stride) + math.ceil(width / stride),
+        says="you added the rows and the columns of tiles; a grid of tiles has rows × columns of them.",
+    ),
+    Mistake(
+        gives=lambda height, width, stride: math.ceil((height - 1) / stride) * math.ceil((width - 1) / stride),
+        says="a side one pixel longer than a multiple of the stride needs a tile for that last pixel too: "
+        "⌈height / stride⌉, not ⌈(height − 1) / stride⌉.",
+    ),
 ]
 
 
 def check_count_tiles(count_tiles: Callable[[int, int, int], int]) -> Feedback:
     """Notebook 09, exercise 1: ``count_tiles(height, width, stride)``, output tiles needed to cover an image.
 
-    Named slips: rounding down (the border strip is left out), dividing areas, and adding
-    one tile per side instead of rounding up.
+    Named slips: rounding down (the border strip is left out), dividing areas, adding
+    one tile per side instead of rounding up, ⌈(side − 1) / stride⌉ (a last row of one pixel left out), and
+    rows + columns instead of rows × columns.
     """
-    sizes = [(512, 512, 384), (512, 512, 256), (520, 696, 192), (100, 30, 200), (384, 768, 384)]
+    sizes = [(512, 512, 384), (512, 512, 256), (520, 696, 192), (100, 30, 200), (384, 768, 384), (385, 769, 384)]
     cases = [case(h, w, s, expected=math.ceil(h / s) * math.ceil(w / s)) for h, w, s in sizes]
     return check_cases(
         "count_tiles",
@@ -420,6 +430,10 @@ _IOU_MISTAKES = [
         "|P ∪ T|.",
     ),
     Mistake(
+        gives=lambda pred, true: 1 - metrics.iou(pred, true),
+        says="that is 1 − IoU, a distance (0 for a perfect match); the IoU itself is |P ∩ T| / |P ∪ T|.",
+    ),
+    Mistake(
         gives=metrics.dice,
         says="that is the Dice coefficient 2|P ∩ T| / (|P| + |T|); IoU is |P ∩ T| / |P ∪ T|.",
     ),
@@ -439,7 +453,7 @@ def check_foreground_iou(iou: Callable[[np.ndarray, np.ndarray], float]) -> Feed
     """Notebook 09, exercise 2: ``iou(pred, true)``, intersection over union of the foreground (class 1).
 
     Named slips: the sum of the areas instead of the union, the membrane class instead of the
-    cell class, the Dice coefficient, the pixel accuracy, and an error (or NaN) for two empty masks.
+    cell class, the Dice coefficient, the pixel accuracy, 1 − IoU, and an error (or NaN) for two empty masks.
     """
     rng = np.random.default_rng(0)
     true = rng.random((20, 20)) < 0.7
@@ -500,7 +514,36 @@ _NO_THRESHOLD = (
     'a threshold (they are not 0/1, and a nonzero probability is not a "yes").'
 )
 
+_GRID = np.linspace(0.1, 0.9, 9)
+"""The thresholds of most of ``check_isbi_pixel_error``'s cases, which a learner may write in instead of using
+the argument."""
+
 _PIXEL_ERROR_MISTAKES = [
+    Mistake(
+        gives=lambda probability, true, thresholds: (
+            1 - math.floor(metrics.f_scores(probability, true, thresholds).max())
+        ),
+        says="you used `//` where a fraction is due: 2·TP // (2·TP + FP + FN) rounds every F-score below 1 down to 0 "
+        "— divide with `/`.",
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds[:-1]).max(),
+        says=lambda got, probability, true, thresholds: (
+            f"the best threshold here is the last one, {thresholds[-1]:g}, and your loop skipped it: take every t in "
+            "`thresholds` (`range(len(thresholds) - 1)` stops one short)."
+        ),
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, _GRID).max(),
+        says="you used thresholds of your own (0.1, 0.2, …, 0.9): take the ones passed in `thresholds`.",
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, thresholds[1:]).max(),
+        says=lambda got, probability, true, thresholds: (
+            f"the best threshold here is the first one, {thresholds[0]:g}, and your loop skipped it: take every t in "
+            "`thresholds`, from index 0."
+        ),
+    ),
     Mistake(gives=lambda probability, true, thresholds: 1 - _soft_f_score(probability, true), says=_NO_THRESHOLD),
     Mistake(
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(probability, true, [0.0]).max(),
@@ -549,7 +592,27 @@ _PIXEL_ERROR_MISTAKES = [
         gives=lambda probability, true, thresholds: 1 - metrics.f_scores(1 - probability, true == 0, thresholds).max(),
         says="that is the F-score of the membrane (class 0): score the cells, class 1.",
     ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - max(metrics.iou(probability > t, true) for t in thresholds),
+        says="that is 1 − the best IoU, |P ∩ T| / |P ∪ T| (exercise 2); the F-score is 2·TP / (|P| + |T|).",
+    ),
+    Mistake(
+        gives=lambda probability, true, thresholds: 1 - max(metrics.dice(probability < t, true) for t in thresholds),
+        says="your mask is `probability < t`, the wrong side of the threshold: the cells are where probability > t.",
+    ),
 ]
+
+
+def _threshold_at_an_end(seed: int, sure_cells: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """A probability map whose best threshold is the last of 0.1, …, 0.9 (cells all above 0.9) or the first
+    (background all below 0.1), its labels, and how a message describes it."""
+    rng = np.random.default_rng(seed)
+    true = rng.random((30, 30)) < 0.6
+    if sure_cells:
+        probability = np.where(true, rng.uniform(0.9, 1, true.shape), rng.uniform(0, 0.95, true.shape))
+        return probability, true, "whose cells are all above 0.9"
+    probability = np.where(true, rng.uniform(0.05, 1, true.shape), rng.uniform(0, 0.1, true.shape))
+    return probability, true, "whose background is all below 0.1"
 
 
 def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
@@ -557,13 +620,15 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
 
     The expected value is ``unet_lib.metrics.isbi_pixel_error``. Named slips: 1 − accuracy (at
     the best or at one threshold), the best F-score itself (not 1 − it), the worst threshold,
-    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, and the
-    membrane class.
+    the F-score at the best-accuracy threshold or at one threshold only, the mean over thresholds, the
+    membrane class, F-scores divided with ``//`` (all 0, so the error is 1), a loop that skips the first or
+    the last threshold (two maps whose best threshold is there), the IoU instead of the F-score, the mask
+    ``probability < t``, and thresholds written in instead of the argument (a case with other thresholds).
     """
     rng = np.random.default_rng(1)
     true = rng.random((30, 30)) < 0.75
     probability = np.clip(true * 0.5 + rng.normal(0.25, 0.2, true.shape), 0, 1)
-    thresholds = np.linspace(0.1, 0.9, 9)
+    thresholds = _GRID
     expected = metrics.isbi_pixel_error(probability, true, thresholds)
     label = "a 30×30 probability map, its 0/1 labels, thresholds 0.1, 0.2, …, 0.9"
     rng = np.random.default_rng(2)  # rare cells: the best-accuracy threshold (0.6) is not the best-F one (0.5)
@@ -571,13 +636,23 @@ def check_isbi_pixel_error(isbi_pixel_error: Callable[..., float]) -> Feedback:
     rare_probability = np.clip(rare * 0.35 + rng.normal(0.3, 0.2, rare.shape), 0, 1)
     rare_expected = metrics.isbi_pixel_error(rare_probability, rare, thresholds)
     rare_label = "a 30×30 map where cells are rare (30%), its labels, the same thresholds"
+    cases = [
+        case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label),
+        case(rare_probability, rare.astype(np.uint8), thresholds, expected=rare_expected, label=rare_label),
+    ]
+    for seed, sure_cells in ((3, True), (4, False)):  # the best threshold is the last, then the first
+        end, end_true, about = _threshold_at_an_end(seed, sure_cells)
+        end_expected = metrics.isbi_pixel_error(end, end_true, thresholds)
+        end_label = f"a 30×30 map {about}, its labels, the same thresholds"
+        cases.append(case(end, end_true.astype(np.uint8), thresholds, expected=end_expected, label=end_label))
+    others = np.array([0.2, 0.45, 0.7])  # other thresholds: an answer must use the ones it is given
+    others_expected = metrics.isbi_pixel_error(probability, true, others)
+    others_label = "the first map and labels, thresholds 0.2, 0.45, 0.7"
+    cases.append(case(probability, true.astype(np.uint8), others, expected=others_expected, label=others_label))
     return check_cases(
         "isbi_pixel_error",
         isbi_pixel_error,
-        [
-            case(probability, true.astype(np.uint8), thresholds, expected=expected, label=label),
-            case(rare_probability, rare.astype(np.uint8), thresholds, expected=rare_expected, label=rare_label),
-        ],
+        cases,
         _PIXEL_ERROR_MISTAKES,
         success=f"1 − max F = {expected:.3f} here, while 1 − accuracy at 0.5 is "
         f"{metrics.pixel_error(probability > 0.5, true):.3f}: not the same measure.",

@@ -147,6 +147,27 @@ def _after_double_conv(input_size: int, level: int, depth: int) -> int:
     return (skip - after) // 2
 
 
+def _without_bottleneck(input_size: int, level: int, depth: int) -> int:
+    """The crop of a walk that forgets the bottleneck's 4 px: each up-convolution doubles them, so level
+    ``level``'s map comes back 4 · 2^(depth − level) px larger, and each side loses half of that less."""
+    return _per_side(input_size, level, depth) - 2 ** (depth - level + 1)
+
+
+def _one_level_too_many(input_size: int, level: int, depth: int) -> int | None:
+    """The crop of a walk that pools once more and copies the bottleneck as a skip: the answer of depth + 1."""
+    _, problem = size_walk(input_size, depth + 1)
+    return None if problem else _per_side(input_size, level, depth + 1)
+
+
+def _bottleneck_trim(got: Any, input_size: int, level: int, depth: int) -> str:
+    """Names the forgotten bottleneck with the sizes of this input, read off ``size_walk``."""
+    sizes, _ = size_walk(input_size, depth)
+    return (
+        f"your sizes skip the bottleneck: at {input_size} its double convolution trims {sizes[2 * depth]} → "
+        f"{sizes[2 * depth + 1]} px between the last pooling and the first up-convolution."
+    )
+
+
 _CROP_PER_SIDE_MISTAKES = [
     Mistake(gives=_both_sides, says="that is what both sides lose together — each side loses half."),
     Mistake(
@@ -155,8 +176,15 @@ _CROP_PER_SIDE_MISTAKES = [
     ),
     Mistake(
         gives=_after_double_conv,
-        says="you cropped to the size after the expansive double convolution. The crop happens right after the "
-        "up-convolution, before the double convolution.",
+        says="2 px too many per side: either you cropped to the size after the expansive double convolution (the "
+        "crop happens right after the up-convolution, before the double convolution), or you copied the skip "
+        "before its level's double convolution (the copy is the map after it).",
+    ),
+    Mistake(gives=_without_bottleneck, says=_bottleneck_trim),
+    Mistake(
+        gives=_one_level_too_many,
+        says="your walk goes one level too deep: `depth` counts the poolings, so the skips are at levels 0 to "
+        "depth − 1, and the bottleneck below them is not copied.",
     ),
 ]
 
@@ -167,7 +195,8 @@ def check_crop_per_side(crop_per_side: Callable[..., int]) -> Feedback:
     Level 0 is the top level (64 channels at the paper's width). The expected sizes are read
     off ``unet_lib.model.size_walk``. Named slips: the total instead of per side, levels counted
     from the bottom, a crop taken after the expansive double convolution instead of right after
-    the up-convolution.
+    the up-convolution (or, the same numbers, a skip copied before its double convolution), a walk that skips
+    the bottleneck's double convolution, and one that goes a level too deep (the bottleneck taken for a level).
     """
     inputs = [(572, level, 4) for level in range(4)] + [(188, 0, 4), (124, 1, 3), (124, 0, 3), (92, 0, 2)]
     cases = []
