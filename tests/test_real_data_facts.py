@@ -69,6 +69,24 @@ def test_class_weights_quoted_for_isbi(isbi):
     assert round(membrane, 2) == 2.23 and round(cell, 2) == 0.64
 
 
+def test_mean_weight_quoted_for_isbi(isbi):
+    """checks.debugging (notebook 12, exercise 7) and diagnose.expected_initial_loss quote the mean of the paper's
+    weight map on the ISBI labels and ln 2 × it, the first loss of an untrained network: the training slices' maps,
+    as ``train`` builds them (1.9 was slice 0's alone)."""
+    from unet_lib import diagnose
+    from unet_lib.checks import debugging
+    from unet_lib.losses import weight_maps
+
+    maps = weight_maps(isbi.subset(TRAIN_SLICES).labels)
+    mean = float(np.mean([m.mean() for m in maps]))
+    weight, loss = f"{mean:.1f}", f"{np.log(2) * mean:.1f}"
+    checker = Path(debugging.__file__).read_text()
+    assert f"a weight map of mean {weight}, as on the ISBI labels" in checker
+    assert f"np.full((3, 5), {weight}," in checker
+    assert f"about {loss} with the ISBI weight map" in checker
+    assert f"a mean of about {weight}, so about {loss}." in diagnose.expected_initial_loss.__doc__
+
+
 def test_threshold_rule_on_the_shipped_checkpoint(predicted):
     """Notebook 09 and README: chosen on 20–24 only, and on 25–29 no worse than 0.5 (the old rule's 0.9 was)."""
     calibration, calibration_probabilities = predicted["calibration"]

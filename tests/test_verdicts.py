@@ -117,3 +117,14 @@ def test_one_image_says_no_spread_was_measured_instead_of_a_spread_of_zero() -> 
     # two images measure a spread, and the sentence names it as before
     two = verdicts.above_baseline([0.93, 0.90], [0.80, 0.80])
     assert "beyond the spread of 0.0300" in two.sentence() and not two.measured_once
+
+
+def test_means_that_print_differently_never_show_a_difference_of_zero():
+    # Notebook 10 printed "depth 3 vs baseline, accuracy 0.917 vs 0.916: within noise (|difference| 0.000 ≤ spread
+    # 0.004)": the two printed means differ, and the difference the sentence shows must not read as none.
+    sentence = verdicts.compare(0.9166, 0.9164, spread=0.004).sentence()
+    assert "0.917 vs 0.916" in sentence and "|difference| 0.0002 ≤ spread 0.0040" in sentence
+    lower = verdicts.compare(0.0414, 0.0416, spread=0.031, higher_is_better=False).sentence()
+    assert "0.041 vs 0.042" in lower and "|difference| 0.0002 ≤ spread 0.0310" in lower
+    # means that print alike keep the plain digits, zero difference included
+    assert "(|difference| 0.000 ≤ spread 0.004)" in verdicts.compare(0.9162, 0.9161, spread=0.004).sentence()

@@ -676,7 +676,7 @@ def check_dataset(
 def expected_initial_loss(weights: torch.Tensor | None, classes: int = 2) -> float:
     """What an untrained network's loss should be: ln(classes) × the mean weight (its softmax is near uniform).
 
-    On the ISBI labels the paper's weight map has a mean of about 1.9, so about 1.3.
+    On the ISBI training labels the paper's weight map has a mean of about 1.7, so about 1.2.
     """
     mean_weight = 1.0 if weights is None else float(weights.float().mean())
     return math.log(classes) * mean_weight

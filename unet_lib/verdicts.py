@@ -63,11 +63,16 @@ class Verdict:
     def _shown_digits(self) -> int:
         """Digits that show the difference and the spread as the rule saw them: a difference just beyond the spread
         must not print as "0.002 higher, beyond the spread of 0.002", so digits are added (up to three) until the
-        two printed numbers differ, or until a spread that is not zero stops printing as zero."""
+        two printed numbers differ, until a spread that is not zero stops printing as zero, and, when the two means
+        print differently ("0.917 vs 0.916"), until the difference stops printing as zero (notebook 10)."""
         size, spread = abs(self.difference), self.spread
+        means_differ = self._number(self.candidate) != self._number(self.reference)
         for digits in range(self.digits, self.digits + 4):
             shown_size, shown_spread = self._number(size, digits), self._number(spread, digits)
-            if size == spread or (shown_size != shown_spread and (spread == 0 or float(shown_spread) > 0)):
+            size_shown = not means_differ or float(shown_size) > 0
+            if size == spread or (
+                shown_size != shown_spread and (spread == 0 or float(shown_spread) > 0) and size_shown
+            ):
                 return digits
         return self.digits + 3
 

@@ -166,7 +166,7 @@ def _weights() -> dict[str, np.ndarray]:
     return {  # random first: there every slip gives its own wrong number
         "a random weight map": (1 + 9 * rng.random((6, 6))).astype(np.float32),
         "no weight map (every weight 1)": np.ones((4, 4), dtype=np.float32),
-        "a weight map of mean 1.9, as on the ISBI labels": np.full((3, 5), 1.9, dtype=np.float32),
+        "a weight map of mean 1.7, as on the ISBI labels": np.full((3, 5), 1.7, dtype=np.float32),
     }
 
 
@@ -231,6 +231,6 @@ def check_first_loss(first_loss: Callable[[np.ndarray], float]) -> Feedback:
         same=close(1e-3),
         rule="an untrained network's softmax is about ½ for each class, so each pixel's loss is −ln ½ = ln 2, times "
         "its weight; the loss is the mean over the pixels.",
-        success="ln 2 × the mean weight: about 0.69 without a weight map, about 1.3 with the ISBI weight map. A "
+        success="ln 2 × the mean weight: about 0.69 without a weight map, about 1.2 with the ISBI weight map. A "
         "first loss far from it means the inputs, the labels or the weights are not what you think.",
     )
