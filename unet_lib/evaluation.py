@@ -181,6 +181,6 @@ def choose_course_model(
         return candidate, f"notebook 08's run ({steps} steps), which is above the constant answer: {verdict.sentence()}"
     return SHIPPED_CHECKPOINT, (
         f"the shipped checkpoint, because notebook 08's run ({steps} steps) is not above the constant answer on "
-        f"the validation slices: {verdict.sentence()}. Train it longer (notebook 08's resume cell), or add "
+        f"the validation slices: {verdict.sentence()}. Train it longer (notebook 08's 'Train longer' cell), or add "
         "`checkpoint = checkpoints.course_checkpoint()` under the line that chose it, to look at it anyway"
     )
