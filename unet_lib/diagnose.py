@@ -48,8 +48,10 @@ from .batches import load_batch
 from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import BUILT_IN_DATA, TileDataset, images_folder, load_dataset, no_such_data
 from .images import (
+    BLANK_ADVICE,
     COLOUR_ADVICE,
     PIXEL_SIZE_RATIO,
+    UNREADABLE_ADVICE,
     Pairing,
     SegmentationData,
     colour_found,
@@ -484,7 +486,8 @@ def check_folder(
 LOAD_FAILURES = {
     "same file names": ("pairing", "give each image and its mask the same name (extensions may differ)"),
     " but its mask ": ("pairing", "save each mask at the size of its image"),
-    "cannot read": ("files", "save it as PNG or TIFF, or move it out of the folder"),
+    "cannot read": ("files", UNREADABLE_ADVICE),
+    " in every pixel: there is nothing to segment": ("intensities", BLANK_ADVICE),
     "must be one 2-D image": ("files", "save it as a single gray image"),
     " is a stack of ": (
         "files",
@@ -492,7 +495,8 @@ LOAD_FAILURES = {
     ),
 }
 """What ``load_folder``'s refusals are about (a phrase of the message → subject, advice); any other is "masks". A
-stack or a file of odd shape, in images/ or masks/, is "files": not a question of how a mask is read."""
+stack or a file of odd shape, in images/ or masks/, is "files": not a question of how a mask is read; an image with
+one value everywhere is "intensities", which ``_intensities`` has already found."""
 
 
 def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
