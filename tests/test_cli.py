@@ -110,6 +110,21 @@ def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_d
     assert f"model: {trained / 'model.ckpt'} (" in printed and "steps, trained on your own data (" in printed
 
 
+def test_predict_says_which_threshold_makes_its_masks_as_evaluate_does(trained, own_data, tmp_path, capsys):
+    """A last.ckpt stores no threshold: predict used 0.5 without a word where model.ckpt's calibrated one made the
+    masks, so the same weights gave other masks silently (evaluate says where its thresholds come from)."""
+    image = str(own_data / "images" / "cells0.png")
+    stored = checkpoints.load_checkpoint(trained / "model.ckpt")["threshold"]
+    for name, extra, said in (
+        ("last.ckpt", [], "threshold used: pixel 0.5 (the default 0.5: the checkpoint stores none)"),
+        ("model.ckpt", [], f"threshold used: pixel {stored:g} (stored in the checkpoint)"),
+        ("model.ckpt", ["--threshold", "0.3"], "threshold used: pixel 0.3 (given)"),
+    ):
+        out = str(tmp_path / f"{name}{len(extra)}")
+        assert main(["predict", "--checkpoint", str(trained / name), image, "--out", out, *extra]) == 0
+        assert said in capsys.readouterr().out.splitlines()
+
+
 def test_predict_says_when_it_uses_the_shipped_em_model(own_data, tmp_path, capsys):
     # A learner's walk-through: forgetting --checkpoint predicted own images with the EM model, without a word.
     assert main(["predict", str(own_data / "images" / "cells0.png"), "--out", str(tmp_path / "p")]) == 0

@@ -28,7 +28,7 @@ from . import diagnose, distributed, runtime, tiling, train, verdicts, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, model_origin, save_checkpoint
 from .data import TileDataset, load_dataset, train_val_split
 from .evaluation import (
-    DEFAULT_THRESHOLD,
+    PIXEL_DEFAULT_SOURCE,
     TRAIN_ROTATIONS,
     calibrate,
     class_words,
@@ -37,6 +37,7 @@ from .evaluation import (
     predict_all,
     stored_rotations,
     stored_thresholds,
+    threshold_source,
     views_note,
 )
 from .images import SegmentationData, fingerprint, pixel_size_note
@@ -479,13 +480,10 @@ def threshold_line(
 ) -> str:
     """The line ``evaluate`` prints about the thresholds it used, and where each came from."""
 
-    def source(given: float | None, key: str, otherwise: str) -> str:
-        if given is not None:
-            return "given"
-        return "stored in the checkpoint" if state.get(key) is not None else otherwise
-
-    pixel = source(threshold, "threshold", f"the default {DEFAULT_THRESHOLD:g}: the checkpoint stores none")
-    cells = source(segmentation_threshold, "segmentation_threshold", "the pixel threshold: the checkpoint stores none")
+    pixel = threshold_source(state, "threshold", threshold, PIXEL_DEFAULT_SOURCE)
+    cells = threshold_source(
+        state, "segmentation_threshold", segmentation_threshold, "the pixel threshold: the checkpoint stores none"
+    )
     return (
         f"thresholds used: pixel {used['threshold']:g} ({pixel}), "
         f"segmentation {used['segmentation_threshold']:g} ({cells})"
