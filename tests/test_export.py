@@ -231,6 +231,11 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     save_checkpoint(tmp_path / "one.ckpt", one_class)
     assert "2 classes" in error_of("--checkpoint", str(tmp_path / "one.ckpt"), "--out", str(tmp_path / "b.zip"))
     assert "no image" in error_of("--image", str(tmp_path / "none.png"), "--out", str(tmp_path / "c.zip"))
+    # a walk: an --out whose folder cannot be written printed "using 1 thread" and a note above its error
+    (tmp_path / "a_file").write_bytes(b"")
+    said = error_of("--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(tmp_path / "a_file" / "d.zip"))
+    assert f"{tmp_path / 'a_file'} is a file, not a folder; choose another folder" in said
+    (tmp_path / "a_file").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.ckpt"]  # nothing written, no temporary left
 
 

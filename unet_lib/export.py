@@ -33,7 +33,9 @@ Running a package: ``package_probability`` runs one through ``bioimageio.core`` 
 from __future__ import annotations
 
 import ast
+import errno
 import inspect
+import os
 import shutil
 import tempfile
 import textwrap
@@ -528,13 +530,20 @@ def package_probability(package: str | Path, image: np.ndarray) -> np.ndarray:
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    """``UsageError`` for an ``out`` that is no ``.zip``, is taken (without ``overwrite``) or is a folder."""
+    """``UsageError`` for an ``out`` that is no ``.zip``, is taken (without ``overwrite``), is a folder, or lies where
+    nothing can be written (under a file, in a read-only folder): found before the first line is printed, and
+    without creating a folder that a refused export would leave behind."""
     if out.suffix != ".zip":
         raise UsageError(f"--out {out} must end in .zip: a bioimage.io package is one zip file")
     if out.exists() and not overwrite:
         raise UsageError(f"--out {out} already exists: choose another --out, or add --overwrite to replace it")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give the path of a .zip file")
+    nearest = next(folder for folder in out.parents if folder.exists())  # the package makes the rest at its end
+    if not nearest.is_dir():
+        raise UsageError(runtime.write_error_message(out, OSError(errno.ENOTDIR, "Not a directory")))
+    if not os.access(nearest, os.W_OK):
+        raise UsageError(runtime.write_error_message(out, OSError(errno.EACCES, "Permission denied")))
 
 
 # -- the command ----------------------------------------------------------------------------------------
