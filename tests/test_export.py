@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 import yaml
 from PIL import Image
@@ -236,6 +237,16 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     said = error_of("--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(tmp_path / "a_file" / "d.zip"))
     assert f"{tmp_path / 'a_file'} is a file, not a folder; choose another folder" in said
     (tmp_path / "a_file").unlink()
+    # a walk: --image with a file that does not open said no more than that; a stack was told how to train
+    (tmp_path / "notes.png").write_bytes(b"not an image")
+    said = error_of("--image", str(tmp_path / "notes.png"), "--out", str(tmp_path / "e.zip"))
+    assert "cannot read notes.png as an image" in said and said.rstrip().endswith("; give a PNG or TIFF file")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 64, 64), np.uint8), photometric="minisblack")
+    said = error_of("--image", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "f.zip"))
+    assert "stack.tif is a stack of 3 slices: save one slice as an image of its own and give that" in said
+    assert "training" not in said
+    (tmp_path / "notes.png").unlink()
+    (tmp_path / "stack.tif").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.ckpt"]  # nothing written, no temporary left
 
 

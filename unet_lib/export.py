@@ -53,6 +53,7 @@ from PIL import Image
 from . import layers, model, runtime
 from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import load_dataset, mirror_indices, normalize
+from .images import colour_note, count_slices, read_image_with_colour
 from .model import UNetModel, unet_output_size, valid_input_sizes
 from .outputs import UsageError
 from .tiling import as_channels as tiling_channels
@@ -555,6 +556,24 @@ def free_zip(path: Path) -> Path:
     return path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
+def example_from(path: Path) -> tuple[np.ndarray, bool]:
+    """``--image``: one gray image (``images.read_image_with_colour``) and whether it was colour; a missing file, one
+    that does not open, or a stack is a ``UsageError`` that says what to give instead."""
+    if not path.is_file():
+        raise UsageError(f"no image at --image {path}")
+    try:
+        slices = count_slices(path)
+        if slices > 1:
+            raise UsageError(
+                f"--image {path}: {path.name} is a stack of {slices} slices: save one slice as an image of its own "
+                "and give that"
+            )
+        return read_image_with_colour(path)
+    except ValueError as error:
+        hint = "; give a PNG or TIFF file" if str(error).startswith("cannot read") else ""
+        raise UsageError(f"--image {path}: {error}{hint}") from error
+
+
 def command_export(
     checkpoint: str | Path,
     out: Path,
@@ -569,16 +588,8 @@ def command_export(
     state = load_checkpoint(checkpoint)
     image, colour = None, ""
     if image_path is not None:
-        from .images import colour_note, read_image_with_colour
-
-        path = Path(image_path)
-        if not path.is_file():
-            raise UsageError(f"no image at --image {path}")
-        try:
-            image, is_colour = read_image_with_colour(path)
-        except ValueError as error:
-            raise UsageError(f"--image {path}: {error}") from error
-        colour = colour_note([path.name], 1) if is_colour else ""
+        image, is_colour = example_from(Path(image_path))
+        colour = colour_note([Path(image_path).name], 1) if is_colour else ""
     if out.exists() and not given and not overwrite:
         fresh = free_zip(out)
         print(f"{out} exists, so this package is written to {fresh}")
