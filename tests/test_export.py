@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 import sys
 import zipfile
 from pathlib import Path
@@ -284,6 +285,13 @@ def test_a_model_of_other_images_without_image_gets_a_note(tiny, tmp_path, capsy
         "test input and cover are an electron-microscopy slice: add --image with one of your images"
     ) in nuclei
     assert "note:" not in em  # trained on the built-in EM-like slices: an EM slice is like them
+
+
+def test_the_command_that_checks_the_package_can_be_pasted(tiny, tmp_path, capsys):
+    """A walk exported into "my models/": "Check it with: bioimageio test …/my models/a.zip" broke at the space."""
+    out = tmp_path / "my models" / "a.zip"
+    assert main(["export", "--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(out)]) == 0
+    assert f"Check it with: bioimageio test {shlex.quote(str(out))}" in capsys.readouterr().out
 
 
 def test_a_colour_example_image_gets_the_colour_note(tiny, tmp_path, capsys):

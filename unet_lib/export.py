@@ -36,6 +36,7 @@ import ast
 import errno
 import inspect
 import os
+import shlex
 import shutil
 import tempfile
 import textwrap
@@ -610,6 +611,6 @@ def command_export(
     print(
         f"wrote {written}: a bioimage.io model package (rdf.yaml, state dict + architecture, TorchScript, test "
         f"tensors, cover, README.md). Inputs {sizes.minimum} + {sizes.step}·k px; the output is {-sizes.offset} px "
-        f"smaller ({sizes.halo} per side). Check it with: bioimageio test {written}"
+        f"smaller ({sizes.halo} per side). Check it with: bioimageio test {shlex.quote(str(written))}"
     )
     return 0
