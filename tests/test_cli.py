@@ -297,6 +297,27 @@ def test_clear_errors(tmp_path, own_data, capsys):
     assert "no_such_dir: no such image or folder; give image files (" in said
 
 
+def test_a_refused_command_leaves_no_empty_folders_behind(tmp_path, own_data, monkeypatch, capsys):
+    """A walk: train, predict and evaluate refused a folder with a file that is no image, but left the runs/ they had
+    made for their default --out (or a/ of --out a/b) behind, empty: only the last folder was removed again."""
+    junk = tmp_path / "junk"
+    shutil.copytree(own_data, junk)
+    (junk / "images" / "cells0.png").write_bytes(b"not an image")
+    checkpoint = checkpoints.save_checkpoint(tmp_path / "ok.ckpt", UNetModel(base_channels=2, depth=2))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for argv in (
+        ["train", "--data", str(junk), "--steps", "1"],
+        ["train", "--data", str(junk), "--steps", "1", "--out", "a/b/c"],
+        ["predict", "--checkpoint", str(checkpoint), str(junk / "images")],
+        ["evaluate", "--checkpoint", str(checkpoint), "--data", str(junk), "--out", "a/b"],
+    ):
+        assert main(argv) == 2, argv
+        assert "cannot read" in capsys.readouterr().err
+        assert list(work.iterdir()) == [], argv
+
+
 def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, own_data, monkeypatch, capsys):
     # A learner's walk-through: "runs/evaluate holds an earlier run, so this one writes into runs/evaluate-2" came
     # before the error line; the folder line now waits until the inputs are read (outputs.FolderLock.announce).
