@@ -297,6 +297,26 @@ def test_clear_errors(tmp_path, own_data, capsys):
     assert "no_such_dir: no such image or folder; give image files (" in said
 
 
+def test_train_warns_of_masks_with_class_numbers_as_the_doctor_does(tmp_path, capsys):
+    """A walk: masks of three classes (0 background, 128 cell border, 255 cell inside) are read as instance labels,
+    every nonzero value foreground. The doctor warns; train printed only "instance labels: 2 objects" and trained."""
+    root = tmp_path / "three_classes"
+    for k in range(2):
+        image, mask = np.zeros((96, 96), np.uint8), np.zeros((96, 96), np.uint8)
+        for row in range(4, 96, 23):
+            for col in range(4 + 3 * k, 90, 23):
+                mask[row : row + 16, col : col + 16] = 128  # the border …
+                mask[row + 2 : row + 14, col + 2 : col + 14] = 255  # … around the inside
+        image[mask > 0] = 180
+        image += np.random.default_rng(k).integers(0, 40, image.shape, dtype=np.uint8)
+        for sub, array in (("images", image), ("masks", mask)):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / sub / f"s{k}.png")
+    argv = ["train", "--data", str(root), "--steps", "1", "--out", str(tmp_path / "run"), "--rotations", "1", *TINY]
+    assert main(argv) == 0
+    assert "[warning] masks: 2 masks hold a few values in many pieces" in capsys.readouterr().out
+
+
 def test_a_refused_command_leaves_no_empty_folders_behind(tmp_path, own_data, monkeypatch, capsys):
     """A walk: train, predict and evaluate refused a folder with a file that is no image, but left the runs/ they had
     made for their default --out (or a/ of --out a/b) behind, empty: only the last folder was removed again."""

@@ -26,7 +26,7 @@ import torch
 
 from . import diagnose, distributed, runtime, tiling, train, verdicts, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, model_origin, save_checkpoint
-from .data import TileDataset, load_dataset, train_val_split
+from .data import BUILT_IN_DATA, TileDataset, load_dataset, train_val_split
 from .evaluation import (
     PIXEL_DEFAULT_SOURCE,
     TRAIN_ROTATIONS,
@@ -220,10 +220,10 @@ def train_into(
         announce()
         if world.is_main:  # the doctor's cheap data checks: a line for each warning or problem, none when all is well
             recipe = plan.recipe
-            for finding in diagnose.not_ok(
-                diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
-                + diagnose.check_recorded_pixel_sizes(plan.data)
-            ):
+            findings = diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
+            if plan.data not in BUILT_IN_DATA:  # an own folder: how its mask files are read, too
+                findings = diagnose.merge(diagnose.check_mask_files(plan.data), findings)
+            for finding in diagnose.not_ok(findings + diagnose.check_recorded_pixel_sizes(plan.data)):
                 print(finding.line())
         runtime.seed_everything(plan.seed)
         model = plan.model()

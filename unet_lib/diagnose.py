@@ -457,17 +457,10 @@ def check_folder(
             )
         ]
     pairing = pair_files(root)
-    images, masks = pairing.images, pairing.masks
-    findings = [_pairing(pairing)]
-    stems = sorted(images.keys() & masks.keys())
-    raws = {}
-    for stem in stems:
-        try:
-            raws[stem] = read_array(images[stem])
-        except ValueError:
-            continue
-    readings = [mask_reading(masks[s], gray_values(raws[s]) if s in raws else None) for s in stems]
-    findings += [_mask_summary(readings), *_swapped_files(readings, raws, images)]
+    images = pairing.images
+    stems = sorted(images.keys() & pairing.masks.keys())
+    raws, readings = _read_pairs(pairing)
+    findings = [_pairing(pairing), _mask_summary(readings), *_swapped_files(readings, raws, images)]
     findings += [_intensities(raws, images), _colour_images(raws, images), _pixel_sizes([images[s] for s in stems])]
     if worst(findings) == "problem" and any(r.kind in ("colours", "unreadable") for r in readings):
         return None, findings
@@ -481,6 +474,28 @@ def check_folder(
         text = " ".join(str(error).split()).removesuffix(f"; {advice}")  # the advice goes after the arrow
         return None, [*findings, found(subject, text, advice)]
     return data, merge(findings, check_data(data, tile_size, depth))
+
+
+def _read_pairs(pairing: Pairing) -> tuple[dict[str, np.ndarray], list[MaskReading]]:
+    """The images of the pairs that open, as stored (by name without extension), and how each pair's mask will be
+    read (``mask_reading``)."""
+    stems = sorted(pairing.images.keys() & pairing.masks.keys())
+    raws = {}
+    for stem in stems:
+        try:
+            raws[stem] = read_array(pairing.images[stem])
+        except ValueError:
+            continue
+    return raws, [mask_reading(pairing.masks[s], gray_values(raws[s]) if s in raws else None) for s in stems]
+
+
+def check_mask_files(path: str | Path) -> list[Finding]:
+    """``check_folder``'s findings on the mask files of a folder ``load_folder`` has read: how they will be read
+    (class numbers read as instance labels, pictures rather than masks), which ``check_data`` cannot see in the
+    labels as read. ``train`` prints them with ``check_data``'s (a 3-class mask would otherwise train unsaid)."""
+    pairing = pair_files(Path(path).expanduser())
+    raws, readings = _read_pairs(pairing)
+    return [_mask_summary(readings), *_swapped_files(readings, raws, pairing.images)]
 
 
 LOAD_FAILURES = {
