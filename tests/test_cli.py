@@ -317,6 +317,18 @@ def test_train_warns_of_masks_with_class_numbers_as_the_doctor_does(tmp_path, ca
     assert "[warning] masks: 2 masks hold a few values in many pieces" in capsys.readouterr().out
 
 
+def test_predict_says_what_to_do_with_a_blank_image(trained, tmp_path, capsys):
+    """A walk: a folder with one empty frame was refused with "… has the same value (7) in every pixel: there is
+    nothing to segment in it" and no word on what to do."""
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((40, 40), 7, np.uint8)).save(tmp_path / "in" / "empty_frame.png")
+    argv = ["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / "in"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("error: empty_frame.png has the same value (7) in every pixel: there is nothing to segment")
+    assert said.rstrip().endswith("; leave it out of the images to predict")
+
+
 def test_a_refused_command_leaves_no_empty_folders_behind(tmp_path, own_data, monkeypatch, capsys):
     """A walk: train, predict and evaluate refused a folder with a file that is no image, but left the runs/ they had
     made for their default --out (or a/ of --out a/b) behind, empty: only the last folder was removed again."""

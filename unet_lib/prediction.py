@@ -167,6 +167,7 @@ def read_checked(source: Source, k: int) -> np.ndarray:
         image, colour = source.read(k)
     except ValueError as error:
         hint = "; give a PNG, TIFF, JPEG or BMP file" if str(error).startswith("cannot read") else ""
+        hint = "; leave it out of the images to predict" if isinstance(error, BlankImage) else hint
         raise UsageError(f"{error}{hint}") from error
     source.colour |= colour
     return image
