@@ -201,6 +201,12 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert "; save" not in files.found, "the advice goes after the arrow, once"
     assert all(f.severity == "ok" for f in diagnose.about(findings, "masks"))
 
+    write_pair(tmp_path / "suffix", "a", image, label)  # a walk: masks named a_mask.png, as many tools save them
+    (tmp_path / "suffix" / "masks" / "a.png").rename(tmp_path / "suffix" / "masks" / "a_mask.png")
+    _, findings = diagnose.check_folder(tmp_path / "suffix")
+    [intensities] = diagnose.about(findings, "intensities")  # the image opens: it only has no mask of its name
+    assert "could be read" not in intensities.found and "no image has a mask" in intensities.found
+
     write_pair(tmp_path / "blank", "a", image, label)  # one value in every pixel of an image: said once, of the image
     write_pair(tmp_path / "blank", "b", np.full_like(image, 7), label)
     _, findings = diagnose.check_folder(tmp_path / "blank")

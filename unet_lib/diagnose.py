@@ -461,7 +461,11 @@ def check_folder(
     stems = sorted(images.keys() & pairing.masks.keys())
     raws, readings = _read_pairs(pairing)
     findings = [_pairing(pairing), _mask_summary(readings), *_swapped_files(readings, raws, images)]
-    findings += [_intensities(raws, images), _colour_images(raws, images), _pixel_sizes([images[s] for s in stems])]
+    findings += [
+        _intensities(raws, images, paired=bool(stems)),
+        _colour_images(raws, images),
+        _pixel_sizes([images[s] for s in stems]),
+    ]
     if worst(findings) == "problem" and any(r.kind in ("colours", "unreadable") for r in readings):
         return None, findings
     try:
@@ -604,9 +608,10 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
     return []
 
 
-def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Finding:
+def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path], paired: bool = True) -> Finding:
+    """The images' values as stored (``raws``: those of the pairs that open); ``paired``: some image has a mask."""
     if not raws:
-        return found("intensities", "no image could be read")
+        return found("intensities", "no image could be read" if paired else "not checked: no image has a mask")
     constant = [images[s].name for s, raw in raws.items() if np.ptp(raw) == 0]
     if constant:
         return Finding(
