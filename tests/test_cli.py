@@ -125,6 +125,15 @@ def test_predict_says_which_threshold_makes_its_masks_as_evaluate_does(trained, 
         assert said in capsys.readouterr().out.splitlines()
 
 
+def test_the_threshold_options_help_names_the_default_of_a_checkpoint_that_stores_none(capsys):
+    for command in ("predict", "evaluate"):
+        assert main([command, "--help"]) == 0
+        said = " ".join(capsys.readouterr().out.split())
+        assert (
+            "pixel threshold (default: the one stored with the model; 0.5 for a last.ckpt, which stores none)" in said
+        )
+
+
 def test_predict_says_when_it_uses_the_shipped_em_model(own_data, tmp_path, capsys):
     # A learner's walk-through: forgetting --checkpoint predicted own images with the EM model, without a word.
     assert main(["predict", str(own_data / "images" / "cells0.png"), "--out", str(tmp_path / "p")]) == 0
