@@ -338,6 +338,26 @@ def test_predict_says_what_to_do_with_a_blank_image(trained, tmp_path, capsys):
     assert said.rstrip().endswith("; leave it out of the images to predict")
 
 
+def test_a_damaged_tiff_is_one_line_that_names_it(trained, tmp_path, capsys, caplog):
+    """A walk: a TIFF cut short (a copy that did not finish) printed tifffile's log lines above the error, and the
+    error, "failed to read 32768 bytes, got 2744", named neither the file nor what to do."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "whole.tif", np.random.default_rng(0).integers(0, 4000, (128, 128), dtype=np.uint16))
+    data = (tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.tif").write_bytes(data[:3000])  # the pixels cut short
+    (tmp_path / "in2").mkdir()
+    (tmp_path / "in2" / "header.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a header and nothing else
+    for folder, name in (("in", "cut.tif"), ("in2", "header.tif")):
+        argv = ["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / folder)]
+        assert main([*argv, "--out", str(tmp_path / f"out_{folder}")]) == 2
+        said = capsys.readouterr().err
+        assert said.count("\n") == 1 and said.startswith(f"error: cannot read {name} as an image ("), said
+        assert said.rstrip().endswith("; give a PNG, TIFF, JPEG or BMP file")
+        assert not [record for record in caplog.records if record.name == "tifffile"]  # on stderr outside pytest
+
+
 def test_a_refused_command_leaves_no_empty_folders_behind(tmp_path, own_data, monkeypatch, capsys):
     """A walk: train, predict and evaluate refused a folder with a file that is no image, but left the runs/ they had
     made for their default --out (or a/ of --out a/b) behind, empty: only the last folder was removed again."""

@@ -21,7 +21,9 @@ Labels everywhere: 1 = cell interior / object (foreground, white in the ISBI lab
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,24 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
+@contextmanager
+def open_tiff(path: Path) -> Iterator[tifffile.TiffFile]:
+    """``tifffile.TiffFile(path)`` with tifffile's log quiet meanwhile: a damaged file made it print lines such as
+    "invalid page offset" above the command's own one-line error, which names the file and what to do."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            yield tiff
+    finally:
+        log.setLevel(level)
+
+
+class TooManyPixels(ValueError):
+    """An image larger than ``MAX_IMAGE_PIXELS``: the readers' own refusal, passed on as it is."""
+
+
 def _is_tiff(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff")
 
@@ -116,7 +136,7 @@ def count_slices(path: str | Path) -> int:
     if not _is_tiff(path):
         return 1
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with open_tiff(path) as tiff:
             return max(1, len(tiff.pages))
     except Exception as error:  # tifffile raises many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
@@ -129,7 +149,7 @@ def hyperstack_note(path: str | Path) -> str:
     if not _is_tiff(path):
         return ""
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with open_tiff(path) as tiff:
             metadata = tiff.imagej_metadata or {}
             pages = len(tiff.pages)
     except Exception:  # unreadable: the reader says so
@@ -158,15 +178,15 @@ def read_array(path: str | Path, index: int | None = None, name: str | None = No
         with Image.open(path) as image:
             _check_pixel_count(path, image.height * image.width)
             return np.asarray(_plain_mode(image))
-    except ValueError:
+    except TooManyPixels:
         raise
-    except Exception as error:  # Pillow and tifffile raise many kinds
+    except Exception as error:  # Pillow and tifffile raise many kinds (a file cut short: tifffile's ValueError)
         raise ValueError(f"cannot read {name} as an image ({type(error).__name__}: {error})") from error
 
 
 def _check_pixel_count(path: Path, pixels: int) -> None:
     if pixels > MAX_IMAGE_PIXELS:
-        raise ValueError(
+        raise TooManyPixels(
             f"{path.name} has {pixels:,} pixels per image, more than the {MAX_IMAGE_PIXELS:,} the readers open; "
             "cut it into smaller images"
         )
@@ -182,7 +202,7 @@ def _plain_mode(image: Image.Image) -> Image.Image:
 
 
 def _tiff_array(path: Path, index: int | None) -> np.ndarray:
-    with tifffile.TiffFile(path) as tiff:
+    with open_tiff(path) as tiff:
         pages = [tiff.pages[index]] if index is not None else list(tiff.pages)
         _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
         arrays = []
@@ -587,7 +607,7 @@ def read_pixel_size(path: str | Path) -> float | None:
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         return None
-    with tifffile.TiffFile(path) as tif:
+    with open_tiff(path) as tif:
         tags = tif.pages[0].tags
         if "XResolution" not in tags:
             return None
