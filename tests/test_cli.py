@@ -110,6 +110,30 @@ def test_predict_writes_probability_mask_and_overlay_for_any_size(trained, own_d
     assert f"model: {trained / 'model.ckpt'} (" in printed and "steps, trained on your own data (" in printed
 
 
+def test_predict_says_which_threshold_makes_its_masks_as_evaluate_does(trained, own_data, tmp_path, capsys):
+    """A last.ckpt stores no threshold: predict used 0.5 without a word where model.ckpt's calibrated one made the
+    masks, so the same weights gave other masks silently (evaluate says where its thresholds come from)."""
+    image = str(own_data / "images" / "cells0.png")
+    stored = checkpoints.load_checkpoint(trained / "model.ckpt")["threshold"]
+    for name, extra, said in (
+        ("last.ckpt", [], "threshold used: pixel 0.5 (the default 0.5: the checkpoint stores none)"),
+        ("model.ckpt", [], f"threshold used: pixel {stored:g} (stored in the checkpoint)"),
+        ("model.ckpt", ["--threshold", "0.3"], "threshold used: pixel 0.3 (given)"),
+    ):
+        out = str(tmp_path / f"{name}{len(extra)}")
+        assert main(["predict", "--checkpoint", str(trained / name), image, "--out", out, *extra]) == 0
+        assert said in capsys.readouterr().out.splitlines()
+
+
+def test_the_threshold_options_help_names_the_default_of_a_checkpoint_that_stores_none(capsys):
+    for command in ("predict", "evaluate"):
+        assert main([command, "--help"]) == 0
+        said = " ".join(capsys.readouterr().out.split())
+        assert (
+            "pixel threshold (default: the one stored with the model; 0.5 for a last.ckpt, which stores none)" in said
+        )
+
+
 def test_predict_says_when_it_uses_the_shipped_em_model(own_data, tmp_path, capsys):
     # A learner's walk-through: forgetting --checkpoint predicted own images with the EM model, without a word.
     assert main(["predict", str(own_data / "images" / "cells0.png"), "--out", str(tmp_path / "p")]) == 0
@@ -280,6 +304,79 @@ def test_clear_errors(tmp_path, own_data, capsys):
     )
     said = error_of("predict", "--checkpoint", str(tmp_path / "ok.ckpt"), str(tmp_path / "no_such_dir"))
     assert "no_such_dir: no such image or folder; give image files (" in said
+
+
+def test_train_warns_of_masks_with_class_numbers_as_the_doctor_does(tmp_path, capsys):
+    """A walk: masks of three classes (0 background, 128 cell border, 255 cell inside) are read as instance labels,
+    every nonzero value foreground. The doctor warns; train printed only "instance labels: 2 objects" and trained."""
+    root = tmp_path / "three_classes"
+    for k in range(2):
+        image, mask = np.zeros((96, 96), np.uint8), np.zeros((96, 96), np.uint8)
+        for row in range(4, 96, 23):
+            for col in range(4 + 3 * k, 90, 23):
+                mask[row : row + 16, col : col + 16] = 128  # the border …
+                mask[row + 2 : row + 14, col + 2 : col + 14] = 255  # … around the inside
+        image[mask > 0] = 180
+        image += np.random.default_rng(k).integers(0, 40, image.shape, dtype=np.uint8)
+        for sub, array in (("images", image), ("masks", mask)):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / sub / f"s{k}.png")
+    argv = ["train", "--data", str(root), "--steps", "1", "--out", str(tmp_path / "run"), "--rotations", "1", *TINY]
+    assert main(argv) == 0
+    assert "[warning] masks: 2 masks hold a few values in many pieces" in capsys.readouterr().out
+
+
+def test_predict_says_what_to_do_with_a_blank_image(trained, tmp_path, capsys):
+    """A walk: a folder with one empty frame was refused with "… has the same value (7) in every pixel: there is
+    nothing to segment in it" and no word on what to do."""
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((40, 40), 7, np.uint8)).save(tmp_path / "in" / "empty_frame.png")
+    argv = ["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / "in"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("error: empty_frame.png has the same value (7) in every pixel: there is nothing to segment")
+    assert said.rstrip().endswith("; leave it out of the images to predict")
+
+
+def test_a_damaged_tiff_is_one_line_that_names_it(trained, tmp_path, capsys, caplog):
+    """A walk: a TIFF cut short (a copy that did not finish) printed tifffile's log lines above the error, and the
+    error, "failed to read 32768 bytes, got 2744", named neither the file nor what to do."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "whole.tif", np.random.default_rng(0).integers(0, 4000, (128, 128), dtype=np.uint16))
+    data = (tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.tif").write_bytes(data[:3000])  # the pixels cut short
+    (tmp_path / "in2").mkdir()
+    (tmp_path / "in2" / "header.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a header and nothing else
+    for folder, name in (("in", "cut.tif"), ("in2", "header.tif")):
+        argv = ["predict", "--checkpoint", str(trained / "model.ckpt"), str(tmp_path / folder)]
+        assert main([*argv, "--out", str(tmp_path / f"out_{folder}")]) == 2
+        said = capsys.readouterr().err
+        assert said.count("\n") == 1 and said.startswith(f"error: cannot read {name} as an image ("), said
+        assert said.rstrip().endswith("; give a PNG, TIFF, JPEG or BMP file")
+        assert not [record for record in caplog.records if record.name == "tifffile"]  # on stderr outside pytest
+
+
+def test_a_refused_command_leaves_no_empty_folders_behind(tmp_path, own_data, monkeypatch, capsys):
+    """A walk: train, predict and evaluate refused a folder with a file that is no image, but left the runs/ they had
+    made for their default --out (or a/ of --out a/b) behind, empty: only the last folder was removed again."""
+    junk = tmp_path / "junk"
+    shutil.copytree(own_data, junk)
+    (junk / "images" / "cells0.png").write_bytes(b"not an image")
+    checkpoint = checkpoints.save_checkpoint(tmp_path / "ok.ckpt", UNetModel(base_channels=2, depth=2))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for argv in (
+        ["train", "--data", str(junk), "--steps", "1"],
+        ["train", "--data", str(junk), "--steps", "1", "--out", "a/b/c"],
+        ["predict", "--checkpoint", str(checkpoint), str(junk / "images")],
+        ["evaluate", "--checkpoint", str(checkpoint), "--data", str(junk), "--out", "a/b"],
+    ):
+        assert main(argv) == 2, argv
+        assert "cannot read" in capsys.readouterr().err
+        assert list(work.iterdir()) == [], argv
 
 
 def test_a_mistake_is_one_line_even_when_the_default_folder_is_taken(tmp_path, own_data, monkeypatch, capsys):

@@ -172,7 +172,20 @@ def test_mismatched_names_are_named(own_folder):
 
 def test_unreadable_file_is_named(own_folder):
     (own_folder / "images" / "a.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match=r"cannot read a\.png"):
+    with pytest.raises(ValueError, match=r"cannot read images/a\.png"):
+        load_folder(own_folder)
+
+
+def test_a_file_train_cannot_use_is_named_with_its_folder_and_what_to_do(own_folder):
+    """An image and its mask share a name: "cannot read a.png" would not say which of the two; and the line says
+    what to do, as predict's and the doctor's do (train and evaluate print load_folder's refusal as it is)."""
+    save_png(own_folder / "masks" / "a.png", np.zeros((40, 50), np.uint8))
+    (own_folder / "masks" / "a.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"cannot read masks/a\.png as an image .*; save it as PNG or TIFF, or move"):
+        load_folder(own_folder)
+    save_png(own_folder / "masks" / "a.png", np.zeros((40, 50), np.uint8))
+    save_png(own_folder / "images" / "a.png", np.full((40, 50), 7, np.uint8))
+    with pytest.raises(ValueError, match=r"^images/a\.png has the same value \(7\) .*; remove it and its mask from"):
         load_folder(own_folder)
 
 

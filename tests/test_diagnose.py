@@ -197,8 +197,21 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     (tmp_path / "unreadable" / "images" / "b.png").write_bytes(b"not an image")
     _, findings = diagnose.check_folder(tmp_path / "unreadable")
     [files] = diagnose.about(findings, "files")  # an image that does not open is no fault of the masks
-    assert files.severity == "problem" and "cannot read b.png" in files.found and "PNG or TIFF" in files.advice
+    assert files.severity == "problem" and "cannot read images/b.png" in files.found and "PNG or TIFF" in files.advice
+    assert "; save" not in files.found, "the advice goes after the arrow, once"
     assert all(f.severity == "ok" for f in diagnose.about(findings, "masks"))
+
+    write_pair(tmp_path / "suffix", "a", image, label)  # a walk: masks named a_mask.png, as many tools save them
+    (tmp_path / "suffix" / "masks" / "a.png").rename(tmp_path / "suffix" / "masks" / "a_mask.png")
+    _, findings = diagnose.check_folder(tmp_path / "suffix")
+    [intensities] = diagnose.about(findings, "intensities")  # the image opens: it only has no mask of its name
+    assert "could be read" not in intensities.found and "no image has a mask" in intensities.found
+
+    write_pair(tmp_path / "blank", "a", image, label)  # one value in every pixel of an image: said once, of the image
+    write_pair(tmp_path / "blank", "b", np.full_like(image, 7), label)
+    _, findings = diagnose.check_folder(tmp_path / "blank")
+    assert [f.subject for f in diagnose.not_ok(findings)] == ["intensities"]
+    assert all(f.severity == "ok" for f in diagnose.about(findings, "masks")), "the image is blank, not its mask"
 
     write_pair(tmp_path / "stack", "a", image, label)  # a stack in images/: no fault of the masks either
     write_pair(tmp_path / "stack", "b", image, label)
@@ -210,12 +223,12 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert files.advice.endswith("for training save each slice as its own file") and all(
         f.severity == "ok" for f in diagnose.about(findings, "masks")
     )
-    assert "b.tif is a stack of 2 images (2 × 128 × 128)" == files.found
+    assert "images/b.tif is a stack of 2 images (2 × 128 × 128)" == files.found
     tifffile.imwrite(
         tmp_path / "stack" / "images" / "b.tif", np.stack([image, image, image], axis=-1)[None].repeat(2, 0)
     )
     [files] = diagnose.about(diagnose.check_folder(tmp_path / "stack")[1], "files")  # a colour stack
-    assert files.found == "b.tif has shape (2, 128, 128, 3), but must be one 2-D image"
+    assert files.found == "images/b.tif has shape (2, 128, 128, 3), but must be one 2-D image"
     assert files.advice == "save it as a single gray image"
 
     write_pair(tmp_path / "flat", "a", np.full((128, 128), 7, np.uint8), label)

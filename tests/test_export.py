@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 import yaml
 from PIL import Image
@@ -231,6 +233,21 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     save_checkpoint(tmp_path / "one.ckpt", one_class)
     assert "2 classes" in error_of("--checkpoint", str(tmp_path / "one.ckpt"), "--out", str(tmp_path / "b.zip"))
     assert "no image" in error_of("--image", str(tmp_path / "none.png"), "--out", str(tmp_path / "c.zip"))
+    # a walk: an --out whose folder cannot be written printed "using 1 thread" and a note above its error
+    (tmp_path / "a_file").write_bytes(b"")
+    said = error_of("--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(tmp_path / "a_file" / "d.zip"))
+    assert f"{tmp_path / 'a_file'} is a file, not a folder; choose another folder" in said
+    (tmp_path / "a_file").unlink()
+    # a walk: --image with a file that does not open said no more than that; a stack was told how to train
+    (tmp_path / "notes.png").write_bytes(b"not an image")
+    said = error_of("--image", str(tmp_path / "notes.png"), "--out", str(tmp_path / "e.zip"))
+    assert "cannot read notes.png as an image" in said and said.rstrip().endswith("; give a PNG or TIFF file")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 64, 64), np.uint8), photometric="minisblack")
+    said = error_of("--image", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "f.zip"))
+    assert "stack.tif is a stack of 3 slices: save one slice as an image of its own and give that" in said
+    assert "training" not in said
+    (tmp_path / "notes.png").unlink()
+    (tmp_path / "stack.tif").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.ckpt"]  # nothing written, no temporary left
 
 
@@ -268,6 +285,13 @@ def test_a_model_of_other_images_without_image_gets_a_note(tiny, tmp_path, capsy
         "test input and cover are an electron-microscopy slice: add --image with one of your images"
     ) in nuclei
     assert "note:" not in em  # trained on the built-in EM-like slices: an EM slice is like them
+
+
+def test_the_command_that_checks_the_package_can_be_pasted(tiny, tmp_path, capsys):
+    """A walk exported into "my models/": "Check it with: bioimageio test …/my models/a.zip" broke at the space."""
+    out = tmp_path / "my models" / "a.zip"
+    assert main(["export", "--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(out)]) == 0
+    assert f"Check it with: bioimageio test {shlex.quote(str(out))}" in capsys.readouterr().out
 
 
 def test_a_colour_example_image_gets_the_colour_note(tiny, tmp_path, capsys):

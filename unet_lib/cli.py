@@ -42,7 +42,7 @@ from . import diagnose, distributed, runtime, train
 from .checkpoints import MAX_SEED, SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .commands import TrainPlan, command_evaluate, command_train
 from .data import BUILT_IN_DATA, no_such_data
-from .evaluation import TRAIN_ROTATIONS
+from .evaluation import DEFAULT_THRESHOLD, TRAIN_ROTATIONS
 from .export import command_export
 from .isbi2012 import DataUnavailable
 from .model import check_config, count_config_parameters, describe_input_size, feature_map_elements, unet_output_size
@@ -70,6 +70,12 @@ A folder for --data holds images/ and masks/, one mask per image with the same n
 DEFAULT_MINUTES = 5.0
 """Default training budget: with data loading and the final evaluation, ``train`` ends within 6½ minutes on 2 CPU
 cores."""
+
+THRESHOLD_HELP = (
+    "pixel threshold (default: the one stored with the model; "
+    f"{DEFAULT_THRESHOLD:g} for a last.ckpt, which stores none)"
+)
+"""``predict``'s and ``evaluate``'s ``--threshold``: ``train`` calibrates one into ``model.ckpt`` only."""
 
 DEFAULT_OUT = {"train": "runs/train", "predict": "runs/predict", "evaluate": "runs/evaluate", "export": "runs/unet.zip"}
 """Where each command writes unless ``--out`` says otherwise (a taken default moves on to ``runs/train-2`` …)."""
@@ -254,7 +260,7 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         "--checkpoint", default=str(SHIPPED_CHECKPOINT), help="model.ckpt from train (default: the shipped one)"
     )
     add_out_options(p, "predict")
-    p.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
+    p.add_argument("--threshold", type=probability, help=THRESHOLD_HELP)
     add_rotations_option(p, "views averaged per image (default 1; 4 as the paper's ISBI entry, 4× the time)")
     add_precision_option(p)
     add_threads_option(p)
@@ -278,7 +284,7 @@ def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
         "checkpoint did not train on (known by their pixels); all: every image",
     )
     add_out_options(e, "evaluate")
-    e.add_argument("--threshold", type=probability, help="pixel threshold (default: the one stored with the model)")
+    e.add_argument("--threshold", type=probability, help=THRESHOLD_HELP)
     e.add_argument(
         "--segmentation-threshold", type=probability, help="segmentation threshold for the Rand error (default: stored)"
     )

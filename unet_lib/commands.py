@@ -26,9 +26,9 @@ import torch
 
 from . import diagnose, distributed, runtime, tiling, train, verdicts, viz
 from .checkpoints import CheckpointError, load_checkpoint, load_model, model_origin, save_checkpoint
-from .data import TileDataset, load_dataset, train_val_split
+from .data import BUILT_IN_DATA, TileDataset, load_dataset, train_val_split
 from .evaluation import (
-    DEFAULT_THRESHOLD,
+    PIXEL_DEFAULT_SOURCE,
     TRAIN_ROTATIONS,
     calibrate,
     class_words,
@@ -37,6 +37,7 @@ from .evaluation import (
     predict_all,
     stored_rotations,
     stored_thresholds,
+    threshold_source,
     views_note,
 )
 from .images import SegmentationData, fingerprint, pixel_size_note
@@ -246,10 +247,10 @@ def print_data_findings(plan: TrainPlan, dataset: SegmentationData) -> None:
     """The doctor's cheap data checks before training (notebook 12): a line for each warning or problem, none when
     all is well, so that a run on inverted or 0/255 masks says so before it spends its minutes."""
     recipe = plan.recipe
-    for finding in diagnose.not_ok(
-        diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
-        + diagnose.check_recorded_pixel_sizes(plan.data)
-    ):
+    findings = diagnose.check_data(dataset, recipe.tile_size, recipe.depth, recipe.padding)
+    if plan.data not in BUILT_IN_DATA:  # an own folder: how its mask files are read, too
+        findings = diagnose.merge(diagnose.check_mask_files(plan.data), findings)
+    for finding in diagnose.not_ok(findings + diagnose.check_recorded_pixel_sizes(plan.data)):
         print(finding.line())
 
 
@@ -503,13 +504,10 @@ def threshold_line(
 ) -> str:
     """The line ``evaluate`` prints about the thresholds it used, and where each came from."""
 
-    def source(given: float | None, key: str, otherwise: str) -> str:
-        if given is not None:
-            return "given"
-        return "stored in the checkpoint" if state.get(key) is not None else otherwise
-
-    pixel = source(threshold, "threshold", f"the default {DEFAULT_THRESHOLD:g}: the checkpoint stores none")
-    cells = source(segmentation_threshold, "segmentation_threshold", "the pixel threshold: the checkpoint stores none")
+    pixel = threshold_source(state, "threshold", threshold, PIXEL_DEFAULT_SOURCE)
+    cells = threshold_source(
+        state, "segmentation_threshold", segmentation_threshold, "the pixel threshold: the checkpoint stores none"
+    )
     return (
         f"thresholds used: pixel {used['threshold']:g} ({pixel}), "
         f"segmentation {used['segmentation_threshold']:g} ({cells})"

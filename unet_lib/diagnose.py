@@ -48,8 +48,10 @@ from .batches import load_batch
 from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import BUILT_IN_DATA, TileDataset, images_folder, load_dataset, no_such_data
 from .images import (
+    BLANK_ADVICE,
     COLOUR_ADVICE,
     PIXEL_SIZE_RATIO,
+    UNREADABLE_ADVICE,
     Pairing,
     SegmentationData,
     colour_found,
@@ -455,18 +457,15 @@ def check_folder(
             )
         ]
     pairing = pair_files(root)
-    images, masks = pairing.images, pairing.masks
-    findings = [_pairing(pairing)]
-    stems = sorted(images.keys() & masks.keys())
-    raws = {}
-    for stem in stems:
-        try:
-            raws[stem] = read_array(images[stem])
-        except ValueError:
-            continue
-    readings = [mask_reading(masks[s], gray_values(raws[s]) if s in raws else None) for s in stems]
-    findings += [_mask_summary(readings), *_swapped_files(readings, raws, images)]
-    findings += [_intensities(raws, images), _colour_images(raws, images), _pixel_sizes([images[s] for s in stems])]
+    images = pairing.images
+    stems = sorted(images.keys() & pairing.masks.keys())
+    raws, readings = _read_pairs(pairing)
+    findings = [_pairing(pairing), _mask_summary(readings), *_swapped_files(readings, raws, images)]
+    findings += [
+        _intensities(raws, images, paired=bool(stems)),
+        _colour_images(raws, images),
+        _pixel_sizes([images[s] for s in stems]),
+    ]
     if worst(findings) == "problem" and any(r.kind in ("colours", "unreadable") for r in readings):
         return None, findings
     try:
@@ -481,10 +480,33 @@ def check_folder(
     return data, merge(findings, check_data(data, tile_size, depth))
 
 
+def _read_pairs(pairing: Pairing) -> tuple[dict[str, np.ndarray], list[MaskReading]]:
+    """The images of the pairs that open, as stored (by name without extension), and how each pair's mask will be
+    read (``mask_reading``)."""
+    stems = sorted(pairing.images.keys() & pairing.masks.keys())
+    raws = {}
+    for stem in stems:
+        try:
+            raws[stem] = read_array(pairing.images[stem])
+        except ValueError:
+            continue
+    return raws, [mask_reading(pairing.masks[s], gray_values(raws[s]) if s in raws else None) for s in stems]
+
+
+def check_mask_files(path: str | Path) -> list[Finding]:
+    """``check_folder``'s findings on the mask files of a folder ``load_folder`` has read: how they will be read
+    (class numbers read as instance labels, pictures rather than masks), which ``check_data`` cannot see in the
+    labels as read. ``train`` prints them with ``check_data``'s (a 3-class mask would otherwise train unsaid)."""
+    pairing = pair_files(Path(path).expanduser())
+    raws, readings = _read_pairs(pairing)
+    return [_mask_summary(readings), *_swapped_files(readings, raws, pairing.images)]
+
+
 LOAD_FAILURES = {
     "same file names": ("pairing", "give each image and its mask the same name (extensions may differ)"),
     " but its mask ": ("pairing", "save each mask at the size of its image"),
-    "cannot read": ("files", "save it as PNG or TIFF, or move it out of the folder"),
+    "cannot read": ("files", UNREADABLE_ADVICE),
+    " in every pixel: there is nothing to segment": ("intensities", BLANK_ADVICE),
     "must be one 2-D image": ("files", "save it as a single gray image"),
     " is a stack of ": (
         "files",
@@ -492,7 +514,8 @@ LOAD_FAILURES = {
     ),
 }
 """What ``load_folder``'s refusals are about (a phrase of the message → subject, advice); any other is "masks". A
-stack or a file of odd shape, in images/ or masks/, is "files": not a question of how a mask is read."""
+stack or a file of odd shape, in images/ or masks/, is "files": not a question of how a mask is read; an image with
+one value everywhere is "intensities", which ``_intensities`` has already found."""
 
 
 def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
@@ -585,9 +608,10 @@ def _swapped_files(readings: list[MaskReading], raws: dict[str, np.ndarray], ima
     return []
 
 
-def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path]) -> Finding:
+def _intensities(raws: dict[str, np.ndarray], images: dict[str, Path], paired: bool = True) -> Finding:
+    """The images' values as stored (``raws``: those of the pairs that open); ``paired``: some image has a mask."""
     if not raws:
-        return found("intensities", "no image could be read")
+        return found("intensities", "no image could be read" if paired else "not checked: no image has a mask")
     constant = [images[s].name for s, raw in raws.items() if np.ptp(raw) == 0]
     if constant:
         return Finding(

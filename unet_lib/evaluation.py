@@ -93,6 +93,19 @@ def stored_thresholds(
     return {"threshold": pixel, "segmentation_threshold": cells}
 
 
+def threshold_source(state: dict[str, Any], key: str, given: float | None, otherwise: str) -> str:
+    """Where a threshold came from, in the words of ``evaluate``'s and ``predict``'s "threshold used" lines: "given",
+    "stored in the checkpoint" (``train`` calibrates them into ``model.ckpt``; a ``last.ckpt`` has none), or
+    ``otherwise``."""
+    if given is not None:
+        return "given"
+    return "stored in the checkpoint" if state.get(key) is not None else otherwise
+
+
+PIXEL_DEFAULT_SOURCE = f"the default {DEFAULT_THRESHOLD:g}: the checkpoint stores none"
+"""``threshold_source``'s words for a pixel threshold a checkpoint does not store."""
+
+
 def views_note(rotations: int) -> str:
     """The line ``train`` and ``evaluate`` print about the views they average."""
     if rotations == 1:

@@ -33,7 +33,10 @@ Running a package: ``package_probability`` runs one through ``bioimageio.core`` 
 from __future__ import annotations
 
 import ast
+import errno
 import inspect
+import os
+import shlex
 import shutil
 import tempfile
 import textwrap
@@ -51,6 +54,7 @@ from PIL import Image
 from . import layers, model, runtime
 from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import load_dataset, mirror_indices, normalize
+from .images import colour_note, count_slices, read_image_with_colour
 from .model import UNetModel, unet_output_size, valid_input_sizes
 from .outputs import UsageError
 from .tiling import as_channels as tiling_channels
@@ -528,13 +532,20 @@ def package_probability(package: str | Path, image: np.ndarray) -> np.ndarray:
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    """``UsageError`` for an ``out`` that is no ``.zip``, is taken (without ``overwrite``) or is a folder."""
+    """``UsageError`` for an ``out`` that is no ``.zip``, is taken (without ``overwrite``), is a folder, or lies where
+    nothing can be written (under a file, in a read-only folder): found before the first line is printed, and
+    without creating a folder that a refused export would leave behind."""
     if out.suffix != ".zip":
         raise UsageError(f"--out {out} must end in .zip: a bioimage.io package is one zip file")
     if out.exists() and not overwrite:
         raise UsageError(f"--out {out} already exists: choose another --out, or add --overwrite to replace it")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder: give the path of a .zip file")
+    nearest = next(folder for folder in out.parents if folder.exists())  # the package makes the rest at its end
+    if not nearest.is_dir():
+        raise UsageError(runtime.write_error_message(out, OSError(errno.ENOTDIR, "Not a directory")))
+    if not os.access(nearest, os.W_OK):
+        raise UsageError(runtime.write_error_message(out, OSError(errno.EACCES, "Permission denied")))
 
 
 # -- the command ----------------------------------------------------------------------------------------
@@ -544,6 +555,24 @@ def free_zip(path: Path) -> Path:
     while path.with_name(f"{path.stem}-{number}{path.suffix}").exists():
         number += 1
     return path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+def example_from(path: Path) -> tuple[np.ndarray, bool]:
+    """``--image``: one gray image (``images.read_image_with_colour``) and whether it was colour; a missing file, one
+    that does not open, or a stack is a ``UsageError`` that says what to give instead."""
+    if not path.is_file():
+        raise UsageError(f"no image at --image {path}")
+    try:
+        slices = count_slices(path)
+        if slices > 1:
+            raise UsageError(
+                f"--image {path}: {path.name} is a stack of {slices} slices: save one slice as an image of its own "
+                "and give that"
+            )
+        return read_image_with_colour(path)
+    except ValueError as error:
+        hint = "; give a PNG or TIFF file" if str(error).startswith("cannot read") else ""
+        raise UsageError(f"--image {path}: {error}{hint}") from error
 
 
 def command_export(
@@ -560,16 +589,8 @@ def command_export(
     state = load_checkpoint(checkpoint)
     image, colour = None, ""
     if image_path is not None:
-        from .images import colour_note, read_image_with_colour
-
-        path = Path(image_path)
-        if not path.is_file():
-            raise UsageError(f"no image at --image {path}")
-        try:
-            image, is_colour = read_image_with_colour(path)
-        except ValueError as error:
-            raise UsageError(f"--image {path}: {error}") from error
-        colour = colour_note([path.name], 1) if is_colour else ""
+        image, is_colour = example_from(Path(image_path))
+        colour = colour_note([Path(image_path).name], 1) if is_colour else ""
     if out.exists() and not given and not overwrite:
         fresh = free_zip(out)
         print(f"{out} exists, so this package is written to {fresh}")
@@ -590,6 +611,6 @@ def command_export(
     print(
         f"wrote {written}: a bioimage.io model package (rdf.yaml, state dict + architecture, TorchScript, test "
         f"tensors, cover, README.md). Inputs {sizes.minimum} + {sizes.step}·k px; the output is {-sizes.offset} px "
-        f"smaller ({sizes.halo} per side). Check it with: bioimageio test {written}"
+        f"smaller ({sizes.halo} per side). Check it with: bioimageio test {shlex.quote(str(written))}"
     )
     return 0

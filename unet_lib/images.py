@@ -21,7 +21,9 @@ Labels everywhere: 1 = cell interior / object (foreground, white in the ISBI lab
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,24 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
+@contextmanager
+def open_tiff(path: Path) -> Iterator[tifffile.TiffFile]:
+    """``tifffile.TiffFile(path)`` with tifffile's log quiet meanwhile: a damaged file made it print lines such as
+    "invalid page offset" above the command's own one-line error, which names the file and what to do."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            yield tiff
+    finally:
+        log.setLevel(level)
+
+
+class TooManyPixels(ValueError):
+    """An image larger than ``MAX_IMAGE_PIXELS``: the readers' own refusal, passed on as it is."""
+
+
 def _is_tiff(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff")
 
@@ -116,7 +136,7 @@ def count_slices(path: str | Path) -> int:
     if not _is_tiff(path):
         return 1
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with open_tiff(path) as tiff:
             return max(1, len(tiff.pages))
     except Exception as error:  # tifffile raises many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
@@ -129,7 +149,7 @@ def hyperstack_note(path: str | Path) -> str:
     if not _is_tiff(path):
         return ""
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with open_tiff(path) as tiff:
             metadata = tiff.imagej_metadata or {}
             pages = len(tiff.pages)
     except Exception:  # unreadable: the reader says so
@@ -144,27 +164,29 @@ def hyperstack_note(path: str | Path) -> str:
     )
 
 
-def read_array(path: str | Path, index: int | None = None) -> np.ndarray:
+def read_array(path: str | Path, index: int | None = None, name: str | None = None) -> np.ndarray:
     """The pixels of an image file as they look: palette files through their palette, other colour models as RGB.
 
-    TIFF files are read with ``tifffile`` (all pages, or page ``index`` of a stack), the rest with Pillow.
+    TIFF files are read with ``tifffile`` (all pages, or page ``index`` of a stack), the rest with Pillow. A file
+    that does not open is a ``ValueError`` naming it ``name`` (default: the file's name).
     """
     path = Path(path)
+    name = name or path.name
     try:
         if _is_tiff(path):
             return _tiff_array(path, index)
         with Image.open(path) as image:
             _check_pixel_count(path, image.height * image.width)
             return np.asarray(_plain_mode(image))
-    except ValueError:
+    except TooManyPixels:
         raise
-    except Exception as error:  # Pillow and tifffile raise many kinds
-        raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
+    except Exception as error:  # Pillow and tifffile raise many kinds (a file cut short: tifffile's ValueError)
+        raise ValueError(f"cannot read {name} as an image ({type(error).__name__}: {error})") from error
 
 
 def _check_pixel_count(path: Path, pixels: int) -> None:
     if pixels > MAX_IMAGE_PIXELS:
-        raise ValueError(
+        raise TooManyPixels(
             f"{path.name} has {pixels:,} pixels per image, more than the {MAX_IMAGE_PIXELS:,} the readers open; "
             "cut it into smaller images"
         )
@@ -180,7 +202,7 @@ def _plain_mode(image: Image.Image) -> Image.Image:
 
 
 def _tiff_array(path: Path, index: int | None) -> np.ndarray:
-    with tifffile.TiffFile(path) as tiff:
+    with open_tiff(path) as tiff:
         pages = [tiff.pages[index]] if index is not None else list(tiff.pages)
         _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
         arrays = []
@@ -299,12 +321,16 @@ def read_image(path: str | Path, index: int | None = None) -> np.ndarray:
     return read_image_with_colour(path, index)[0]
 
 
-def read_image_with_colour(path: str | Path, index: int | None = None) -> tuple[np.ndarray, bool]:
+def read_image_with_colour(
+    path: str | Path, index: int | None = None, name: str | None = None
+) -> tuple[np.ndarray, bool]:
     """``read_image``, and whether the file held colour that was averaged to gray (``is_colour``): ``load_folder``
-    and ``predict`` count such files for their one note (``colour_note``)."""
+    and ``predict`` count such files for their one note (``colour_note``). Messages call the file ``name``
+    (default: its name; ``load_folder`` says ``images/a.png``, as it says ``masks/a.png`` of the mask)."""
     path = Path(path)
-    name = path.name if index is None else f"{path.name} (slice {index})"
-    array = read_array(path, index)
+    name = name or path.name
+    name = name if index is None else f"{name} (slice {index})"
+    array = read_array(path, index, name)
     _check_values(array, name)
     colour = is_colour(array)
     array = _single_channel(array, name, average_colour=True)
@@ -343,7 +369,7 @@ def read_mask_with_note(path: str | Path, name: str | None = None) -> tuple[np.n
     (default: the file's name; ``load_folder`` says ``masks/a.png``, so it is clear which of two files is meant)."""
     path = Path(path)
     name = name or path.name
-    array = read_array(path)
+    array = read_array(path, name=name)
     _check_values(array, name)
     return interpret_mask(_single_channel(array, name, average_colour=False), name, path.suffix.lower())
 
@@ -375,10 +401,13 @@ def load_folder(path: str | Path) -> SegmentationData:
         )
     images, masks = pairing.images, pairing.masks
     stems = sorted(images)
-    grays = [read_image_with_colour(images[stem]) for stem in stems]
+    try:
+        grays = [read_image_with_colour(images[stem], name=f"images/{images[stem].name}") for stem in stems]
+        readings = [read_mask_with_note(masks[stem], f"masks/{masks[stem].name}") for stem in stems]
+    except ValueError as error:
+        raise with_advice(error) from error
     pictures = [picture for picture, _ in grays]
     colour = [images[stem].name for stem, (_, averaged) in zip(stems, grays) if averaged]
-    readings = [read_mask_with_note(masks[stem], f"masks/{masks[stem].name}") for stem in stems]
     for stem, image, (label, _) in zip(stems, pictures, readings):
         if image.shape != label.shape:
             raise ValueError(
@@ -395,6 +424,23 @@ def load_folder(path: str | Path) -> SegmentationData:
         _summarise_notes([(masks[stem].name, note) for stem, (_, note) in zip(stems, readings)])
         + ((colour_note(colour, len(stems)),) if colour else ()),
     )
+
+
+UNREADABLE_ADVICE = "save it as PNG or TIFF, or move it out of the folder"
+"""What to do about a file of an own folder that does not open: ``load_folder``'s and the doctor's words."""
+
+BLANK_ADVICE = "remove it and its mask from the folder"
+"""What to do about an image of an own folder with one value in every pixel (``BlankImage``)."""
+
+
+def with_advice(error: ValueError) -> ValueError:
+    """``load_folder``'s refusal of a file that does not open or holds one value, with what to do after a ``;``
+    (``predict`` adds its own: it reads single files, not a folder of pairs)."""
+    if isinstance(error, BlankImage):
+        return BlankImage(f"{error}; {BLANK_ADVICE}", error.shape)
+    if str(error).startswith("cannot read"):
+        return ValueError(f"{error}; {UNREADABLE_ADVICE}")
+    return error
 
 
 def _summarise_notes(notes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
@@ -561,7 +607,7 @@ def read_pixel_size(path: str | Path) -> float | None:
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         return None
-    with tifffile.TiffFile(path) as tif:
+    with open_tiff(path) as tif:
         tags = tif.pages[0].tags
         if "XResolution" not in tags:
             return None

@@ -167,11 +167,13 @@ class FolderLock:
     The kernel drops the lock when its process ends, however it ends (SIGKILL included), so a lock file left
     by a killed command never blocks the next one: only a living holder does. The file holds the holder's
     process id and command line, for the refusal to name. ``created``: this command made the folder, so a
-    folder still empty at ``release`` is removed (a refused run leaves nothing behind).
+    folder still empty at ``release`` is removed (a refused run leaves nothing behind), and so are the folders
+    above it that it made (``runs/`` of the default ``runs/train``, ``a/`` of ``--out a/b``) when empty.
     """
 
     def __init__(self, folder: Path, created: bool) -> None:
         self.folder, self.created, self.handle = folder, created, None
+        self.made_above = [above for above in folder.parents if not above.exists()] if created else []
         self.moved: list[str] = []  # "runs/train holds an earlier run, so this one writes into runs/train-2"
 
     def announce(self) -> None:
@@ -233,9 +235,10 @@ class FolderLock:
             os.close(self.handle)
             self.handle = None
         if self.created:
-            with suppress(OSError):
-                if self.folder.is_dir() and not any(self.folder.iterdir()):
-                    self.folder.rmdir()
+            for folder in (self.folder, *self.made_above):  # the deepest first; one that holds anything stays
+                with suppress(OSError):
+                    if folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
 
 
 def command_line() -> str:

@@ -20,7 +20,7 @@ from torch import nn
 
 from . import runtime, tiling
 from .checkpoints import load_checkpoint, load_model, model_origin
-from .evaluation import predict_all, stored_thresholds
+from .evaluation import PIXEL_DEFAULT_SOURCE, predict_all, stored_thresholds, threshold_source
 from .images import (
     IMAGE_SUFFIXES,
     BlankImage,
@@ -167,6 +167,7 @@ def read_checked(source: Source, k: int) -> np.ndarray:
         image, colour = source.read(k)
     except ValueError as error:
         hint = "; give a PNG, TIFF, JPEG or BMP file" if str(error).startswith("cannot read") else ""
+        hint = "; leave it out of the images to predict" if isinstance(error, BlankImage) else hint
         raise UsageError(f"{error}{hint}") from error
     source.colour |= colour
     return image
@@ -218,6 +219,7 @@ def predict_into(
     """``command_predict`` once its folder is claimed: every input and the model checked, then (``announce``: which
     folder) the predictions."""
     model, state = load_model(checkpoint), load_checkpoint(checkpoint)
+    source = threshold_source(state, "threshold", threshold, PIXEL_DEFAULT_SOURCE)
     threshold = stored_thresholds(state, threshold)["threshold"]
     shapes = [[slice_shape(source, k) for k in range(source.slices)] for source in sources]  # checked first
     how = tiling.inference_precision(model, shapes[0][0][-2:], precision)  # layout measured at the first tile
@@ -227,6 +229,7 @@ def predict_into(
     print(f"using {decision.describe()}")
     count = sum(source.slices for source in sources)
     print(f"predicting {runtime.plural(count, 'image')} in {how.describe()}{views}")
+    print(f"threshold used: pixel {threshold:g} ({source})")  # the masks: a last.ckpt stores none, a model.ckpt one
     for source in sources:
         note = hyperstack_note(source.path) if source.path is not None else ""
         if note:
