@@ -205,3 +205,18 @@ def test_the_loader_and_the_doctor_name_two_files_with_one_name_alike(tmp_path):
     _, findings = diagnose.check_folder(tmp_path)
     [pairing] = diagnose.about(findings, "pairing")
     assert pairing.severity == "problem" and "two files with one name: images/a.png and a.tif" in pairing.found
+
+
+def test_a_tiffs_thumbnail_is_not_a_slice(tmp_path):
+    """Microscope software stores a reduced-resolution preview page beside the image; it was read as slice 2 and
+    predicted as an image of its own ("2 slices of sizes 128×128, 32×32")."""
+    image = np.random.default_rng(0).integers(0, 256, (128, 96), dtype=np.uint8)
+    path = tmp_path / "with_thumbnail.tif"
+    tifffile.imwrite(path, image)
+    tifffile.imwrite(path, image[::4, ::4], append=True, subfiletype=1)  # subfiletype 1: a reduced image
+    assert images.count_slices(path) == 1
+    assert np.array_equal(images.read_array(path), image)
+    assert np.array_equal(images.read_array(path, 0), image)
+    stack = tmp_path / "stack.tif"  # a stack without previews keeps every page
+    tifffile.imwrite(stack, np.stack([image, image[::-1]]))
+    assert images.count_slices(stack) == 2 and np.array_equal(images.read_array(stack, 1), image[::-1])

@@ -130,6 +130,14 @@ def _is_tiff(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff")
 
 
+def full_pages(tiff: tifffile.TiffFile) -> list:
+    """A TIFF's pages less its reduced-resolution ones (a thumbnail or a pyramid level that microscope software
+    stores beside the image): those are previews of a page, not slices, and read as slices they were predicted
+    as images of their own."""
+    pages = list(tiff.pages)
+    return [page for page in pages if not getattr(page, "is_reduced", False)] or pages
+
+
 def count_slices(path: str | Path) -> int:
     """How many 2-D images a file holds: the pages of a TIFF stack, 1 for every other image."""
     path = Path(path)
@@ -137,7 +145,7 @@ def count_slices(path: str | Path) -> int:
         return 1
     try:
         with open_tiff(path) as tiff:
-            return max(1, len(tiff.pages))
+            return max(1, len(full_pages(tiff)))
     except Exception as error:  # tifffile raises many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
 
@@ -151,7 +159,7 @@ def hyperstack_note(path: str | Path) -> str:
     try:
         with open_tiff(path) as tiff:
             metadata = tiff.imagej_metadata or {}
-            pages = len(tiff.pages)
+            pages = len(full_pages(tiff))
     except Exception:  # unreadable: the reader says so
         return ""
     channels = metadata.get("channels", 1)
@@ -203,7 +211,7 @@ def _plain_mode(image: Image.Image) -> Image.Image:
 
 def _tiff_array(path: Path, index: int | None) -> np.ndarray:
     with open_tiff(path) as tiff:
-        pages = [tiff.pages[index]] if index is not None else list(tiff.pages)
+        pages = full_pages(tiff) if index is None else [full_pages(tiff)[index]]
         _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
         arrays = []
         for page in pages:
