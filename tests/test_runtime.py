@@ -199,3 +199,16 @@ def test_counts_and_name_lists_are_written_one_way() -> None:
         if text.strip() == "more" and not f.endswith("runtime.py")  # the literal tail of f" and {n} more"
     ]
     assert not copies, "name these lists with runtime.name_list:\n" + "\n".join(copies)
+
+
+def test_every_write_error_says_what_to_do(tmp_path) -> None:
+    """A write that failed for a reason the course does not name ('--out /proc/x') said only 'could not write X
+    (No such file or directory)', and a file where a folder goes said nothing to do: each line ends in advice."""
+    import errno
+
+    odd = runtime.write_error_message(tmp_path / "x", OSError(errno.ENOENT, "No such file or directory"))
+    assert odd.startswith(f"could not write {tmp_path / 'x'} (No such file or directory); ") and "choose" in odd
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(runtime.OutputError) as refused:
+        runtime.make_folder(tmp_path / "taken")
+    assert str(refused.value).endswith("a file of that name is in the way; move it or choose another folder")

@@ -538,7 +538,7 @@ def interpret_mask(mask: np.ndarray, name: str = "mask", suffix: str = "") -> tu
     between = (mask > 0) & (mask < top)
     if suffix in (".jpg", ".jpeg") or _looks_anti_aliased(mask, between, top):
         label = (mask >= top / 2).astype(np.uint8)
-        why = "JPEG-compressed" if suffix in (".jpg", ".jpeg") else "anti-aliased edges"
+        why = "JPEG compression" if suffix in (".jpg", ".jpeg") else "anti-aliased edges"
         return label, (
             f"binary with {why}: {between.mean():.1%} of its pixels lie between 0 and {top:g}, "
             f"thresholded at {top / 2:g} (save masks as PNG or TIFF with two values to avoid this)"

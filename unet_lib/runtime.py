@@ -416,7 +416,8 @@ def make_folder(folder: str | Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError as error:  # the folder's name is taken by a file
         raise OutputError(
-            f"cannot create the folder {folder}: a file of that name is in the way", error.errno
+            f"cannot create the folder {folder}: a file of that name is in the way; move it or choose another folder",
+            error.errno,
         ) from error
     except OSError as error:
         raise OutputError(write_error_message(folder, error), error.errno) from error
@@ -436,7 +437,7 @@ def write_error_message(path: Path, error: OSError) -> str:
     if code == errno.EISDIR:
         return f"cannot write {path}: a folder of that name is in the way; remove it or write somewhere else"
     reason = error.strerror or str(error) or type(error).__name__
-    return f"could not write {path} ({reason})"
+    return f"could not write {path} ({reason}); choose a folder on an ordinary disk you can write to"
 
 
 def stale_temporaries(folder: str | Path, name: str = "*") -> list[Path]:

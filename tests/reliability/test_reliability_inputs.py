@@ -212,7 +212,7 @@ def test_a_jpeg_mask_is_thresholded_with_a_note(tmp_path):
     from unet_lib.images import read_mask_with_note
 
     label, note = read_mask_with_note(tmp_path / "m.jpg")
-    assert "JPEG-compressed" in note and np.mean(label != (mask > 0)) < 0.02
+    assert "binary with JPEG compression" in note and np.mean(label != (mask > 0)) < 0.02
 
 
 def test_a_stack_in_an_own_data_folder_is_refused_with_the_fix(tmp_path):
