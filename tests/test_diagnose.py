@@ -556,3 +556,19 @@ def test_notebook_budgets_match_the_notebooks():
     assert f"minutes={diagnose.NOTEBOOK08_MINUTES:g}" in (root / "08_training.md").read_text()
     cell = f"({diagnose.NOTEBOOK11_STEPS}, 25, {diagnose.NOTEBOOK11_MINUTES})"
     assert cell in (root / "11_your_own_images.md").read_text()
+
+
+def test_a_few_objects_numbered_by_class_are_classes_not_objects(tmp_path):
+    """A 0/128/255 mask with six cells, three of each value, read as "instance labels: 2 objects"; a label image
+    whose objects each hold one number stays instance labels."""
+    classes = np.zeros((64, 64), np.uint8)
+    for k, (row, column) in enumerate([(4, 4), (4, 24), (4, 44), (34, 4), (34, 24), (34, 44)]):
+        classes[row : row + 14, column : column + 14] = 128 if k < 3 else 255
+    objects = np.zeros_like(classes)
+    for k, (row, column) in enumerate([(4, 4), (4, 34), (34, 4), (34, 34)]):
+        objects[row : row + 20, column : column + 20] = k + 1
+    image = np.random.default_rng(0).integers(0, 256, classes.shape, dtype=np.uint8)
+    write_pair(tmp_path, "classes", image, classes)
+    write_pair(tmp_path, "objects", image, objects)
+    assert diagnose.mask_reading(tmp_path / "masks" / "classes.png").kind == "classes"
+    assert diagnose.mask_reading(tmp_path / "masks" / "objects.png").kind == "instance labels"

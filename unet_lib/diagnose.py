@@ -156,6 +156,10 @@ EMPTY_SHARE = 0.005
 
 FEW_GREY_LEVELS = 16
 """An image with fewer distinct values than this (but more than two) is nearly constant."""
+CLASS_PIECES = 3
+"""A mask whose every non-zero value lies in at least this many separate pieces numbers classes, not objects: an
+instance label image gives each object one number, one piece (a 0/128/255 mask with six cells read as "2 objects",
+because the many-pieces rule wants more than 4 pieces per value)."""
 
 
 def found(subject: str, text: str, advice: str = "") -> Finding:
@@ -419,7 +423,8 @@ def mask_reading(path: Path, image: np.ndarray | None = None) -> MaskReading:
     if note.startswith("binary with"):
         return MaskReading(path.name, "anti-aliased", note.split(":")[0])
     regions = int(measure.label(raw.astype(np.int64) + 1, background=0, connectivity=1).max())
-    if regions > 4 * len(values) and len(values) <= FEW_GREY_LEVELS:
+    few = len(values) <= FEW_GREY_LEVELS
+    if few and (regions > 4 * len(values) or all(_pieces(raw == v) >= CLASS_PIECES for v in values[1:])):
         return MaskReading(
             path.name, "classes", f"{len(values)} values, each in many pieces: class numbers rather than objects"
         )
@@ -430,6 +435,11 @@ def mask_reading(path: Path, image: np.ndarray | None = None) -> MaskReading:
     if image is not None and image.shape == raw.shape and abs(_correlation(raw, image)) > 0.9:
         return MaskReading(path.name, "grey levels", "its values follow its image's intensities")
     return MaskReading(path.name, "instance labels", f"{len(values) - 1} objects, one number each")
+
+
+def _pieces(region: np.ndarray) -> int:
+    """How many separate pieces (4-connected) a region of one mask value falls into."""
+    return int(measure.label(region, connectivity=1).max())
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
