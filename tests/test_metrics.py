@@ -176,3 +176,13 @@ def test_segmentation_report_uses_its_own_threshold_for_the_cells():
     assert metrics.segmentation_report(probability, true, 0.5)["rand_error"] > 0.3
     report = metrics.segmentation_report(probability, true, 0.5, segmentation_threshold=0.7)
     assert report["rand_error"] == 0.0 and report["pixel_accuracy"] < 1.0
+
+
+def test_the_majority_baseline_pools_the_pixels_of_all_images():
+    """evaluate averaged the images' shares, the doctor too, and notebook 12 pooled the pixels: with images of
+    different sizes they choose different classes. One function, pooled: a big image outweighs a small one."""
+    big = np.zeros((10, 10), np.uint8)
+    big[:4] = 1  # 40 % foreground over 100 pixels
+    small = np.ones((2, 2), np.uint8)  # 100 % foreground over 4 pixels: the mean of shares (0.7) says "foreground"
+    assert metrics.majority_baseline([big, small]) == [0.6, 0.0]  # pooled: 44 of 104 pixels, background wins
+    assert metrics.majority_baseline([np.ones((3, 3), bool)]) == [1.0]

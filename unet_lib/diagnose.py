@@ -43,7 +43,7 @@ from skimage import measure
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import runtime, train, verdicts
+from . import metrics, runtime, train, verdicts
 from .batches import load_batch
 from .checkpoints import NonFiniteWeights, load_checkpoint, load_model
 from .data import BUILT_IN_DATA, TileDataset, images_folder, load_dataset, no_such_data
@@ -1243,10 +1243,8 @@ def check_predicted_shares(predictions: Sequence[np.ndarray], truths: Sequence[n
 def check_baseline(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], where: str = "") -> Finding:
     """Pixel accuracy above "every pixel is the larger class" (notebook 09's majority-class baseline), image by image
     and beyond the spread (``verdicts.above_baseline``): below it, the model does not fit these images."""
-    majority = float(np.mean([t.mean() for t in truths])) >= 0.5
     scores = [float((p == t).mean()) for p, t in zip(predictions, truths)]
-    baselines = [float((t == majority).mean()) for t in truths]
-    verdict = verdicts.above_baseline(scores, baselines)
+    verdict = verdicts.above_baseline(scores, metrics.majority_baseline(truths))
     if verdict.outcome == "better":
         return ok("baseline", verdict.sentence() + where)
     return Finding(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from . import runtime, verdicts
+from . import metrics, runtime, verdicts
 from .checkpoints import SHIPPED_CHECKPOINT, course_checkpoint, load_checkpoint, load_model
 from .images import SegmentationData
 from .metrics import calibrate_thresholds, challenge_report, mean_report, pixel_accuracy, segmentation_report
@@ -171,9 +171,7 @@ def above_constant_answer(
     (``verdicts.above_baseline``): is it a model of this data at all?"""
     probabilities = predict_all(model, images)
     scores = [pixel_accuracy(p > threshold, y) for p, y in zip(probabilities, labels)]
-    cell = [float(np.asarray(y, bool).mean()) for y in labels]
-    majority = cell if np.mean(cell) >= 0.5 else [1.0 - share for share in cell]
-    return verdicts.above_baseline(scores, majority)
+    return verdicts.above_baseline(scores, metrics.majority_baseline(labels))
 
 
 def choose_course_model(

@@ -103,6 +103,16 @@ def pixel_accuracy(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(pred == true))
 
 
+def majority_baseline(labels: Sequence[np.ndarray]) -> list[float]:
+    """Each image's pixel accuracy when every pixel is given the larger class, counted over all the images' pixels
+    pooled (notebook 09's majority-class baseline): the score a model has to rise above. Pooled, not a mean of the
+    images' shares, which weighs a small image as much as a large one (notebook 06, exercise 2); ``evaluate``, the
+    doctor and notebook 12 each computed it their own way."""
+    masks = [np.asarray(label) > 0 for label in labels]
+    majority = 2 * sum(int(mask.sum()) for mask in masks) >= sum(mask.size for mask in masks)
+    return [float(np.mean(mask == majority)) for mask in masks]
+
+
 def pixel_error(pred: np.ndarray, true: np.ndarray) -> float:
     """Share of pixels whose class is wrong: ``1 − pixel_accuracy`` (not the challenge's "pixel error")."""
     return 1.0 - pixel_accuracy(pred, true)
