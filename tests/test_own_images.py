@@ -220,3 +220,13 @@ def test_a_tiffs_thumbnail_is_not_a_slice(tmp_path):
     stack = tmp_path / "stack.tif"  # a stack without previews keeps every page
     tifffile.imwrite(stack, np.stack([image, image[::-1]]))
     assert images.count_slices(stack) == 2 and np.array_equal(images.read_array(stack, 1), image[::-1])
+
+
+def test_a_tiff_written_again_is_looked_at_again(tmp_path):
+    """Which pages are full-resolution is found once per file version (page by page it cost 30 ms a page of a
+    500-page stack): a file saved again with another page count is counted again."""
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint8))
+    assert images.count_slices(path) == 2
+    tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint8))  # (3, 8, 8) would be one RGB page
+    assert images.count_slices(path) == 5 and images.read_array(path, 4).shape == (8, 8)

@@ -156,6 +156,7 @@ EMPTY_SHARE = 0.005
 
 FEW_GREY_LEVELS = 16
 """An image with fewer distinct values than this (but more than two) is nearly constant."""
+
 CLASS_PIECES = 3
 """A mask whose every non-zero value lies in at least this many separate pieces numbers classes, not objects: an
 instance label image gives each object one number, one piece (a 0/128/255 mask with six cells read as "2 objects",
@@ -424,9 +425,9 @@ def mask_reading(path: Path, image: np.ndarray | None = None) -> MaskReading:
         return MaskReading(path.name, "anti-aliased", note.split(":")[0])
     regions = int(measure.label(raw.astype(np.int64) + 1, background=0, connectivity=1).max())
     few = len(values) <= FEW_GREY_LEVELS
-    if few and (regions > 4 * len(values) or all(_pieces(raw == v) >= CLASS_PIECES for v in values[1:])):
+    if few and (regions > 4 * len(values) or all(_pieces(raw == v) >= CLASS_PIECES for v in values[values != 0])):
         return MaskReading(
-            path.name, "classes", f"{len(values)} values, each in many pieces: class numbers rather than objects"
+            path.name, "classes", f"{len(values)} values, each in several pieces: class numbers rather than objects"
         )
     if regions > 4 * len(values):
         return MaskReading(

@@ -130,22 +130,39 @@ def _is_tiff(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff")
 
 
-def full_pages(tiff: tifffile.TiffFile) -> list:
+def full_pages(tiff: tifffile.TiffFile) -> list[tifffile.TiffPage]:
     """A TIFF's pages less its reduced-resolution ones (a thumbnail or a pyramid level that microscope software
     stores beside the image): those are previews of a page, not slices, and read as slices they were predicted
     as images of their own."""
-    pages = list(tiff.pages)
-    return [page for page in pages if not getattr(page, "is_reduced", False)] or pages
+    return [tiff.pages[k] for k in _full_page_numbers(tiff)]
+
+
+_FULL_PAGES: dict[tuple[str, int, int], tuple[int, ...]] = {}
+"""Full-resolution page numbers by (path, modification time, size): a file written again is looked at again."""
+
+
+def _full_page_numbers(tiff: tifffile.TiffFile) -> tuple[int, ...]:
+    """Which pages of ``tiff`` are full-resolution, found once per file version: ``predict`` reads a stack page by
+    page, and parsing every page for each one made a 500-page stack take 30 ms a page."""
+    stat = Path(tiff.filehandle.path).stat()
+    key = (tiff.filehandle.path, stat.st_mtime_ns, stat.st_size)
+    if key not in _FULL_PAGES:
+        pages = list(tiff.pages)
+        full = tuple(k for k, page in enumerate(pages) if not getattr(page, "is_reduced", False))
+        if len(_FULL_PAGES) > 64:  # a long session over many folders: keep the memory small
+            _FULL_PAGES.clear()
+        _FULL_PAGES[key] = full or tuple(range(len(pages)))
+    return _FULL_PAGES[key]
 
 
 def count_slices(path: str | Path) -> int:
-    """How many 2-D images a file holds: the pages of a TIFF stack, 1 for every other image."""
+    """How many 2-D images a file holds: the full-resolution pages of a TIFF stack, 1 for every other image."""
     path = Path(path)
     if not _is_tiff(path):
         return 1
     try:
         with open_tiff(path) as tiff:
-            return max(1, len(full_pages(tiff)))
+            return max(1, len(_full_page_numbers(tiff)))
     except Exception as error:  # tifffile raises many kinds
         raise ValueError(f"cannot read {path.name} as an image ({type(error).__name__}: {error})") from error
 
@@ -159,7 +176,7 @@ def hyperstack_note(path: str | Path) -> str:
     try:
         with open_tiff(path) as tiff:
             metadata = tiff.imagej_metadata or {}
-            pages = len(full_pages(tiff))
+            pages = len(_full_page_numbers(tiff))
     except Exception:  # unreadable: the reader says so
         return ""
     channels = metadata.get("channels", 1)
@@ -175,7 +192,8 @@ def hyperstack_note(path: str | Path) -> str:
 def read_array(path: str | Path, index: int | None = None, name: str | None = None) -> np.ndarray:
     """The pixels of an image file as they look: palette files through their palette, other colour models as RGB.
 
-    TIFF files are read with ``tifffile`` (all pages, or page ``index`` of a stack), the rest with Pillow. A file
+    TIFF files are read with ``tifffile`` (all full-resolution pages, or page ``index`` of them; previews are no
+    slices: ``full_pages``), the rest with Pillow. A file
     that does not open is a ``ValueError`` naming it ``name`` (default: the file's name).
     """
     path = Path(path)
@@ -211,7 +229,7 @@ def _plain_mode(image: Image.Image) -> Image.Image:
 
 def _tiff_array(path: Path, index: int | None) -> np.ndarray:
     with open_tiff(path) as tiff:
-        pages = full_pages(tiff) if index is None else [full_pages(tiff)[index]]
+        pages = full_pages(tiff) if index is None else [tiff.pages[_full_page_numbers(tiff)[index]]]
         _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
         arrays = []
         for page in pages:
