@@ -248,6 +248,13 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     assert "training" not in said
     (tmp_path / "notes.png").unlink()
     (tmp_path / "stack.tif").unlink()
+    # a taken default --out moved on to -2 and said so above the refusal that came next: one line in all
+    (tmp_path / "export.zip").write_bytes(b"taken")
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="2 classes"):
+        export.command_export(tmp_path / "one.ckpt", tmp_path / "export.zip", given=False, overwrite=False)
+    assert capsys.readouterr().out == ""
+    (tmp_path / "export.zip").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.ckpt"]  # nothing written, no temporary left
 
 

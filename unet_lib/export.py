@@ -591,12 +591,14 @@ def command_export(
     if image_path is not None:
         image, is_colour = example_from(Path(image_path))
         colour = colour_note([Path(image_path).name], 1) if is_colour else ""
+    moved = ""
     if out.exists() and not given and not overwrite:
         fresh = free_zip(out)
-        print(f"{out} exists, so this package is written to {fresh}")
-        out = fresh
-    check_out(out, overwrite)  # a mistake is one line, before "using N threads"
+        moved, out = f"{out} exists, so this package is written to {fresh}", fresh
+    check_out(out, overwrite)  # a mistake is one line, before "using N threads" and the move to -2
     exportable(state, Path(checkpoint))
+    if moved:
+        print(moved)
     print(f"using {decision.describe()}")
     if colour:  # the package takes one gray channel, as training did: its test input and cover show the mean
         print(f"note: {colour}")
