@@ -236,7 +236,7 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     # a walk: an --out whose folder cannot be written printed "using 1 thread" and a note above its error
     (tmp_path / "a_file").write_bytes(b"")
     said = error_of("--checkpoint", str(tiny / "train" / "model.ckpt"), "--out", str(tmp_path / "a_file" / "d.zip"))
-    assert f"{tmp_path / 'a_file'} is a file, not a folder; choose another folder" in said
+    assert f"{tmp_path / 'a_file'} is a file, not a folder; move it or choose another folder" in said
     (tmp_path / "a_file").unlink()
     # a walk: --image with a file that does not open said no more than that; a stack was told how to train
     (tmp_path / "notes.png").write_bytes(b"not an image")

@@ -416,7 +416,7 @@ def make_folder(folder: str | Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError as error:  # the folder's name is taken by a file
         raise OutputError(
-            f"cannot create the folder {folder}: a file of that name is in the way; move it or choose another folder",
+            f"could not create the folder {folder}: a file of that name is in the way; move it or choose another folder",
             error.errno,
         ) from error
     except OSError as error:
@@ -428,16 +428,16 @@ def write_error_message(path: Path, error: OSError) -> str:
     """What went wrong when writing ``path``, in one line that says what to do."""
     code = error.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return f"the disk is full: could not write {path}; free some space or write somewhere else"
+        return f"the disk is full: could not write {path}; free some space or choose another folder"
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"no permission to write {path} (read-only folder or disk); choose a folder you can write to"
     if code == errno.ENOTDIR:
         blocker = next((p for p in [path, *path.parents] if p.is_file()), path.parent)
-        return f"cannot write {path}: {blocker} is a file, not a folder; choose another folder"
+        return f"could not write {path}: {blocker} is a file, not a folder; move it or choose another folder"
     if code == errno.EISDIR:
-        return f"cannot write {path}: a folder of that name is in the way; remove it or write somewhere else"
+        return f"could not write {path}: a folder of that name is in the way; move it or choose another folder"
     reason = error.strerror or str(error) or type(error).__name__
-    return f"could not write {path} ({reason}); choose a folder on an ordinary disk you can write to"
+    return f"could not write {path} ({reason}); choose a folder you can write to"
 
 
 def stale_temporaries(folder: str | Path, name: str = "*") -> list[Path]:
