@@ -442,7 +442,7 @@ def test_a_one_class_model_keeps_the_baseline_line_whole(tmp_path):
     save_checkpoint(tmp_path / "seen.ckpt", model, training_images=[images.fingerprint(i) for i in data.images[1:]])
     [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "seen.ckpt", data), "baseline")
     assert baseline.found.endswith(
-        "lower on one image only (no spread to compare it with); on 1 image it did not train on"
+        "lower on one image only (no spread to compare it with); on the one image it did not train on"
     ), baseline.found
 
 
@@ -453,7 +453,7 @@ def test_the_checkpoint_check_scores_images_it_did_not_train_on(tmp_path):
     trained_on = [images.fingerprint(data.images[k]) for k in (1, 3, 4)]
     save_checkpoint(tmp_path / "m.ckpt", model, training_images=trained_on)
     [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "m.ckpt", data), "baseline")
-    assert baseline.found.endswith("; on 2 images it did not train on"), baseline.found  # 0 and 2
+    assert baseline.found.endswith("; on the 2 images it did not train on"), baseline.found  # 0 and 2
     save_checkpoint(tmp_path / "all.ckpt", model, training_images=[images.fingerprint(i) for i in data.images])
     [baseline] = diagnose.about(diagnose.check_checkpoint(tmp_path / "all.ckpt", data), "baseline")
     assert baseline.found.endswith("; on images it trained on (every image here did), so this flatters it")

@@ -154,6 +154,12 @@ def test_every_says_the_whole_set_as_a_person_does() -> None:
     assert runtime.every(1500, "slice") == "all 1,500 slices"
 
 
+def test_the_names_a_known_set_by_its_size() -> None:
+    """evaluate wrote "the one image it did not train on", the doctor "on 1 image it did not train on"."""
+    assert runtime.the(1, "image") == "the one image"
+    assert runtime.the(3, "image") == "the 3 images"
+
+
 def test_plural_writes_every_count_one_way() -> None:
     assert runtime.plural(1, "image") == "1 image"
     assert runtime.plural(0, "image") == "0 images"

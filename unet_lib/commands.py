@@ -526,7 +526,7 @@ def images_to_score(dataset: SegmentationData, state: dict[str, Any], slices: st
         which = f"the {_images(len(scored), 'validation')}"
     elif slices == "val" and trained and len(trained) < len(dataset):
         scored = [i for i in range(len(dataset)) if i not in trained]
-        which = f"{'the one image' if len(scored) == 1 else f'the {_images(len(scored))}'} it did not train on"
+        which = f"{runtime.the(len(scored), 'image')} it did not train on"
         others = _images(len(trained), "other")
         note = f"left out: {others} that trained the checkpoint and would flatter it (--slices all scores them too)"
         return dataset.subset(scored), which, note

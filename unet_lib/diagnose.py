@@ -1217,7 +1217,7 @@ def scored_part(state: dict[str, Any], data: SegmentationData, images: int = 3) 
     if not (seen and len(unseen) < len(data)):  # the checkpoint knows none of these images
         return part, ""
     if unseen:
-        return part, f"; on {runtime.plural(len(part), 'image')} it did not train on"
+        return part, f"; on {runtime.the(len(part), 'image')} it did not train on"
     return part, "; on images it trained on (every image here did), so this flatters it"
 
 

@@ -217,6 +217,12 @@ def every(count: int, noun: str) -> str:
     return {1: f"the one {noun}", 2: f"both {noun}s"}.get(count, f"all {plural(count, noun)}")
 
 
+def the(count: int, noun: str) -> str:
+    """``"the one image"``, ``"the 3 images"``: a known set by its size (``evaluate``'s and the doctor's "the images
+    it did not train on"; one wrote "the one image", the other "1 image")."""
+    return f"the one {noun}" if count == 1 else f"the {plural(count, noun)}"
+
+
 def name_list(names: Sequence[object], most: int = 3) -> str:
     """``"a.png, b.png, c.png and 4 more"``: the first ``most`` of ``names``, then how many are left unnamed. The
     one way every message names files, slices or weights, so that a folder of 500 bad files stays one line."""
