@@ -53,12 +53,15 @@ def pooled_cell_share(labels) -> float:
 
 
 def test_cell_share_of_all_slices_and_of_the_validation_slices(isbi):
-    """README: "cell everywhere" 0.801 on 25–29 and 0.780 over all 30; notebook 06: "about 78 %"; metrics docstring."""
+    """README: "cell everywhere" 0.801 on 25–29 and 0.780 over all 30; notebook 06: "about 78%"; metrics docstring."""
     everything = pooled_cell_share(isbi.labels)
     validation = pooled_cell_share(isbi.subset(VAL_SLICES).labels)
     assert round(everything, 3) == 0.780 and round(validation, 3) == 0.801
     assert "0.801" in quality_block() and "0.780" in quality_block()
     assert "0.780 over all 30" in (ROOT / "unet_lib" / "metrics.py").read_text()
+    six = (ROOT / "notebooks" / "text" / "06_em_data_and_augmentation.md").read_text()
+    said = {int(n) for n in re.findall(r"about (\d+)% of the pixels are cell", six)}
+    assert said == {round(100 * everything)}, said
 
 
 def test_class_weights_quoted_for_isbi(isbi):

@@ -30,7 +30,7 @@ def class_balance_weights(label: np.ndarray) -> tuple[float, float]:
     """``(w_background, w_foreground)`` that make both classes weigh the same in total.
 
     Class ``c`` with ``n_c`` of the ``n`` pixels gets ``n / (2 n_c)``, so the mean of ``w_c``
-    over the image is 1. For ISBI 2012 (78 % cell) that is about 2.3 for membrane and 0.64
+    over the image is 1. For ISBI 2012 (78% cell) that is about 2.3 for membrane and 0.64
     for cell. An image with only one class gets 1 for both.
     """
     foreground = np.count_nonzero(label)
