@@ -132,6 +132,8 @@ def test_the_threshold_options_help_names_the_default_of_a_checkpoint_that_store
         assert (
             "pixel threshold (default: the one stored with the model; 0.5 for a last.ckpt, which stores none)" in said
         )
+        if command == "evaluate":  # its segmentation threshold said only "(default: stored)"
+            assert "(default: the one stored with the model; the pixel threshold for a last.ckpt" in said
 
 
 def test_predict_says_when_it_uses_the_shipped_em_model(own_data, tmp_path, capsys):

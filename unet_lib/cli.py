@@ -286,7 +286,10 @@ def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
     add_out_options(e, "evaluate")
     e.add_argument("--threshold", type=probability, help=THRESHOLD_HELP)
     e.add_argument(
-        "--segmentation-threshold", type=probability, help="segmentation threshold for the Rand error (default: stored)"
+        "--segmentation-threshold",
+        type=probability,
+        help="segmentation threshold for the Rand error (default: the one stored with the model; the pixel threshold "
+        "for a last.ckpt, which stores none)",
     )
     add_rotations_option(e, "views averaged per image (default: as the model's thresholds were chosen, stored)")
     add_precision_option(e)
