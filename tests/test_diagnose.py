@@ -223,7 +223,7 @@ def test_pairing_constant_images_and_pixel_sizes(tmp_path):
     assert files.advice.endswith("for training save each slice as its own file") and all(
         f.severity == "ok" for f in diagnose.about(findings, "masks")
     )
-    assert "images/b.tif is a stack of 2 images (2 × 128 × 128)" == files.found
+    assert "images/b.tif is a stack of 2 slices (2 × 128 × 128)" == files.found
     tifffile.imwrite(
         tmp_path / "stack" / "images" / "b.tif", np.stack([image, image, image], axis=-1)[None].repeat(2, 0)
     )

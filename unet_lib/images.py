@@ -306,7 +306,7 @@ def _single_channel(array: np.ndarray, name: str, average_colour: bool) -> np.nd
             )
     if array.ndim == 3 and array.shape[-1] > 4:
         raise ValueError(
-            f"{name} is a stack of {array.shape[0]} images ({' × '.join(map(str, array.shape))}); "
+            f"{name} is a stack of {array.shape[0]} slices ({' × '.join(map(str, array.shape))}); "
             "predict reads stacks slice by slice, but for training save each slice as its own file"
         )
     if array.ndim != 2 or min(array.shape) < 1:

@@ -221,7 +221,7 @@ def test_a_stack_in_an_own_data_folder_is_refused_with_the_fix(tmp_path):
     (tmp_path / "masks").mkdir()
     tifffile.imwrite(tmp_path / "images" / "s.tif", np.random.default_rng(0).random((5, 16, 16)).astype(np.float32))
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / "s.png")
-    with pytest.raises(ValueError, match=r"s\.tif is a stack of 5 images.*save each slice as its own file"):
+    with pytest.raises(ValueError, match=r"s\.tif is a stack of 5 slices.*save each slice as its own file"):
         load_folder(tmp_path)
 
 
