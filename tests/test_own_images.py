@@ -230,3 +230,14 @@ def test_a_tiff_written_again_is_looked_at_again(tmp_path):
     assert images.count_slices(path) == 2
     tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint8))  # (3, 8, 8) would be one RGB page
     assert images.count_slices(path) == 5 and images.read_array(path, 4).shape == (8, 8)
+
+
+def test_an_image_too_large_to_open_is_named_as_the_caller_names_it(tmp_path, monkeypatch):
+    """The readers' pixel limit named the bare file ('a.png has … pixels') where load_folder names the folder too
+    ('images/a.png'), as for every other file it cannot use."""
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100)
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a.png")
+    tifffile.imwrite(tmp_path / "b.tif", np.zeros((20, 20), np.uint8))
+    for file in ("a.png", "b.tif"):
+        with pytest.raises(images.TooManyPixels, match=rf"^images/{file} has 400 pixels per image, more than the 100"):
+            images.read_array(tmp_path / file, name=f"images/{file}")

@@ -193,16 +193,16 @@ def read_array(path: str | Path, index: int | None = None, name: str | None = No
     """The pixels of an image file as they look: palette files through their palette, other colour models as RGB.
 
     TIFF files are read with ``tifffile`` (all full-resolution pages, or page ``index`` of them; previews are no
-    slices: ``full_pages``), the rest with Pillow. A file
-    that does not open is a ``ValueError`` naming it ``name`` (default: the file's name).
+    slices: ``full_pages``), the rest with Pillow. A file that does not open, or holds more pixels than the readers
+    open, is a ``ValueError`` naming it ``name`` (default: the file's name; ``load_folder`` gives "images/a.png").
     """
     path = Path(path)
     name = name or path.name
     try:
         if _is_tiff(path):
-            return _tiff_array(path, index)
+            return _tiff_array(path, index, name)
         with Image.open(path) as image:
-            _check_pixel_count(path, image.height * image.width)
+            _check_pixel_count(name, image.height * image.width)
             return np.asarray(_plain_mode(image))
     except TooManyPixels:
         raise
@@ -210,10 +210,10 @@ def read_array(path: str | Path, index: int | None = None, name: str | None = No
         raise ValueError(f"cannot read {name} as an image ({type(error).__name__}: {error})") from error
 
 
-def _check_pixel_count(path: Path, pixels: int) -> None:
+def _check_pixel_count(name: str, pixels: int) -> None:
     if pixels > MAX_IMAGE_PIXELS:
         raise TooManyPixels(
-            f"{path.name} has {pixels:,} pixels per image, more than the {MAX_IMAGE_PIXELS:,} the readers open; "
+            f"{name} has {pixels:,} pixels per image, more than the {MAX_IMAGE_PIXELS:,} the readers open; "
             "cut it into smaller images"
         )
 
@@ -227,10 +227,10 @@ def _plain_mode(image: Image.Image) -> Image.Image:
     return image
 
 
-def _tiff_array(path: Path, index: int | None) -> np.ndarray:
+def _tiff_array(path: Path, index: int | None, name: str) -> np.ndarray:
     with open_tiff(path) as tiff:
         pages = full_pages(tiff) if index is None else [tiff.pages[_full_page_numbers(tiff)[index]]]
-        _check_pixel_count(path, int(np.prod(pages[0].shape[:2])))
+        _check_pixel_count(name, int(np.prod(pages[0].shape[:2])))
         arrays = []
         for page in pages:
             array = page.asarray()

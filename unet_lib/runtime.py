@@ -422,7 +422,8 @@ def make_folder(folder: str | Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError as error:  # the folder's name is taken by a file
         raise OutputError(
-            f"could not create the folder {folder}: a file of that name is in the way; move it or choose another folder",
+            f"could not create the folder {folder}: a file of that name is in the way; move it or choose another "
+            "folder",
             error.errno,
         ) from error
     except OSError as error:
