@@ -241,7 +241,9 @@ def test_export_refuses_in_one_line(tiny, tmp_path, capsys):
     # a walk: --image with a file that does not open said no more than that; a stack was told how to train
     (tmp_path / "notes.png").write_bytes(b"not an image")
     said = error_of("--image", str(tmp_path / "notes.png"), "--out", str(tmp_path / "e.zip"))
-    assert "cannot read notes.png as an image" in said and said.rstrip().endswith("; give a PNG or TIFF file")
+    assert "cannot read notes.png as an image" in said and said.rstrip().endswith(
+        "; give a PNG, TIFF, JPEG or BMP file"
+    )
     tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 64, 64), np.uint8), photometric="minisblack")
     said = error_of("--image", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "f.zip"))
     assert "stack.tif is a stack of 3 slices: save one slice as an image of its own and give that" in said

@@ -241,3 +241,10 @@ def test_an_image_too_large_to_open_is_named_as_the_caller_names_it(tmp_path, mo
     for file in ("a.png", "b.tif"):
         with pytest.raises(images.TooManyPixels, match=rf"^images/{file} has 400 pixels per image, more than the 100"):
             images.read_array(tmp_path / file, name=f"images/{file}")
+
+
+def test_the_readable_advice_names_every_type_the_readers_take():
+    """predict and export told a learner with a file that does not open which types to give, in two lists."""
+    named = {word.strip(",").lower() for word in images.READABLE_ADVICE.split()} - {"give", "a", "or", "file"}
+    taken = {suffix[1:] for suffix in images.IMAGE_SUFFIXES} - {"tif", "jpg"}
+    assert named == {"png", "tiff", "jpeg", "bmp"} and taken == named

@@ -54,7 +54,7 @@ from PIL import Image
 from . import layers, model, runtime
 from .checkpoints import SHIPPED_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import load_dataset, mirror_indices, normalize
-from .images import colour_note, count_slices, read_image_with_colour
+from .images import READABLE_ADVICE, colour_note, count_slices, read_image_with_colour
 from .model import UNetModel, unet_output_size, valid_input_sizes
 from .outputs import UsageError
 from .tiling import as_channels as tiling_channels
@@ -571,7 +571,7 @@ def example_from(path: Path) -> tuple[np.ndarray, bool]:
             )
         return read_image_with_colour(path)
     except ValueError as error:
-        hint = "; give a PNG or TIFF file" if str(error).startswith("cannot read") else ""
+        hint = f"; {READABLE_ADVICE}" if str(error).startswith("cannot read") else ""
         raise UsageError(f"--image {path}: {error}{hint}") from error
 
 

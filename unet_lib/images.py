@@ -455,6 +455,10 @@ def load_folder(path: str | Path) -> SegmentationData:
 UNREADABLE_ADVICE = "save it as PNG or TIFF, or move it out of the folder"
 """What to do about a file of an own folder that does not open: ``load_folder``'s and the doctor's words."""
 
+READABLE_ADVICE = "give a PNG, TIFF, JPEG or BMP file"
+"""What to do about a single file that does not open (``predict``'s images, ``export --image``): the types of
+``IMAGE_SUFFIXES``."""
+
 BLANK_ADVICE = "remove it and its mask from the folder"
 """What to do about an image of an own folder with one value in every pixel (``BlankImage``)."""
 

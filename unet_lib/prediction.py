@@ -23,6 +23,7 @@ from .checkpoints import load_checkpoint, load_model, model_origin
 from .evaluation import PIXEL_DEFAULT_SOURCE, predict_all, stored_thresholds, threshold_source
 from .images import (
     IMAGE_SUFFIXES,
+    READABLE_ADVICE,
     BlankImage,
     SegmentationData,
     colour_note,
@@ -82,7 +83,7 @@ def file_source(path: Path) -> Source:
     try:
         slices = count_slices(path)
     except ValueError as error:
-        raise UsageError(f"{error}; give a PNG, TIFF, JPEG or BMP file") from error
+        raise UsageError(f"{error}; {READABLE_ADVICE}") from error
     return Source(str(path), path.stem, slices, lambda k: read_image_with_colour(path, k if slices > 1 else None), path)
 
 
@@ -166,7 +167,7 @@ def read_checked(source: Source, k: int) -> np.ndarray:
     try:
         image, colour = source.read(k)
     except ValueError as error:
-        hint = "; give a PNG, TIFF, JPEG or BMP file" if str(error).startswith("cannot read") else ""
+        hint = f"; {READABLE_ADVICE}" if str(error).startswith("cannot read") else ""
         hint = "; leave it out of the images to predict" if isinstance(error, BlankImage) else hint
         raise UsageError(f"{error}{hint}") from error
     source.colour |= colour
