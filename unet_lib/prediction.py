@@ -220,7 +220,7 @@ def predict_into(
     """``command_predict`` once its folder is claimed: every input and the model checked, then (``announce``: which
     folder) the predictions."""
     model, state = load_model(checkpoint), load_checkpoint(checkpoint)
-    source = threshold_source(state, "threshold", threshold, PIXEL_DEFAULT_SOURCE)
+    chosen_by = threshold_source(state, "threshold", threshold, PIXEL_DEFAULT_SOURCE)
     threshold = stored_thresholds(state, threshold)["threshold"]
     shapes = [[slice_shape(source, k) for k in range(source.slices)] for source in sources]  # checked first
     how = tiling.inference_precision(model, shapes[0][0][-2:], precision)  # layout measured at the first tile
@@ -230,7 +230,7 @@ def predict_into(
     print(f"using {decision.describe()}")
     count = sum(source.slices for source in sources)
     print(f"predicting {runtime.plural(count, 'image')} in {how.describe()}{views}")
-    print(f"threshold used: pixel {threshold:g} ({source})")  # the masks: a last.ckpt stores none, a model.ckpt one
+    print(f"threshold used: pixel {threshold:g} ({chosen_by})")  # the masks: a last.ckpt stores none, a model.ckpt one
     for source in sources:
         note = hyperstack_note(source.path) if source.path is not None else ""
         if note:
