@@ -303,6 +303,18 @@ def test_check_object_scores_shows_rounded_scores_apart():
     assert_rejected(feedback, "0.444000, expected 0.500000, 0.400000, 0.444444", "rounded")
 
 
+def test_check_object_scores_calls_only_a_rounding_rounded():
+    """Scores off by a small epsilon in a denominator are close too, but not rounded: the checker called anything
+    within 0.005 "rounded"; now core.rounded, the one test of rounding, decides."""
+
+    def with_epsilon(true, pred):
+        precision, recall, f1 = scores_by_loops(true, pred)
+        return precision * 0.998, recall, f1
+
+    feedback = checks.check_object_scores(with_epsilon)
+    assert not feedback.passed and "rounded" not in feedback.message, feedback.message
+
+
 # -- all three: the caller's images stay as they were ----------------------------------------------------------
 
 

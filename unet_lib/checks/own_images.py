@@ -15,7 +15,7 @@ import numpy as np
 
 from ..images import colour_mask_to_instances
 from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
-from .core import Feedback, attempt, changed_in_place, changed_input, name_of
+from .core import Feedback, attempt, changed_in_place, changed_input, name_of, rounded
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
 
@@ -298,8 +298,9 @@ def _scores_problem(values: tuple[float, float, float], true: np.ndarray, pred: 
 def _rounded(values: tuple[float, float, float], want: tuple[float, float, float]) -> str | None:
     """Scores that agree only to a few decimals: rounded before they were returned (shown with six decimals, or
     the two would read the same)."""
-    if np.allclose(values, want, atol=1e-6) or not np.allclose(values, want, atol=5e-3):
-        return None
+    exact = [bool(np.isclose(v, w, rtol=0, atol=1e-9)) for v, w in zip(values, want)]
+    if all(exact) or not all(e or rounded(float(v), float(w)) for e, v, w in zip(exact, values, want)):
+        return None  # right, or off for another reason than rounding (core.rounded: the one test of it)
     shown = ", ".join(f"{v:.6f}" for v in values)
     return (
         f"got {shown}, expected {', '.join(f'{v:.6f}' for v in want)}: close, but rounded — return the scores as "
@@ -411,7 +412,7 @@ def _near_miss(value: float, expected: float) -> str | None:
     """A diameter right but for rounding: the result rounded, or π (shown with six decimals, or the two read the
     same)."""
     shown = f"got {value:.6f}, expected {expected:.6f}"
-    if any(np.isclose(value, round(expected, decimals), rtol=0, atol=1e-9) for decimals in range(1, 6)):
+    if rounded(float(value), float(expected)):
         return f"{shown}: close, but rounded — return the value as it comes out (round it only to print it)."
     if any(np.isclose(value, expected * np.sqrt(np.pi / pi), rtol=1e-9) for pi in (3.14, 3.1416, 22 / 7)):
         return f"{shown}: π rounded — use np.pi (or math.pi)."
