@@ -245,13 +245,6 @@ def _minutes(minutes: float) -> str:
     return f"{int(whole)}½" if half == 0.5 else f"{minutes:g}"
 
 
-def _notebook(result: dict, prefix: str) -> dict:
-    found = [n for n in result["notebooks"] if n["name"].startswith(prefix)]
-    if not found:
-        raise SystemExit(f"{NOTEBOOK_TIMES.name} holds no run of notebook {prefix}: run the command it stores")
-    return found[0]
-
-
 def largest_peak(result: dict) -> dict:
     """The notebook whose kernel peaked highest in the stored run: what one learner's kernel needs at most."""
     return max(result["notebooks"], key=lambda n: n["peak_mb"])
@@ -291,7 +284,8 @@ def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
         "",
         "  A minute or more: "
         + (", ".join(f"{n['name'][:2]} ({n['seconds']:.0f} s)" for n in heavy) or "none")
-        + f"; every other notebook took at most {math.ceil(rest)} s. Notebook 08 trains for "
+        + (f"; every other notebook took at most {math.ceil(rest)} s" if len(heavy) < len(runs) else "")
+        + ". Notebook 08 trains for "
         f"{_minutes(diagnose.NOTEBOOK08_MINUTES)} minutes, 11 trains {diagnose.NOTEBOOK11_STEPS} steps of the same "
         f"recipe (or {_minutes(diagnose.NOTEBOOK11_MINUTES)} minutes, whichever comes first). The largest kernel "
         f"peak, **{peak['peak_mb']:.0f} MB**, was notebook {peak['name'][:2]}'s. On the class's machines `doctor "

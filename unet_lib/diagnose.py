@@ -1208,9 +1208,10 @@ def check_checkpoint(
 
 
 def scored_part(state: dict[str, Any], data: SegmentationData, images: int = 3) -> tuple[SegmentationData, str]:
-    """The last ``images`` images of ``data`` that did not train the checkpoint (``images.fingerprint``), and the
-    note for the baseline line: a score on images a model trained on flatters it, so the line says which it is on.
-    A checkpoint that knows none of these images (or records none) gets no note."""
+    """The last ``images`` images of ``data`` that did not train the checkpoint (``images.fingerprint``), or of all
+    of them when every image trained it, and the note for the baseline line: a score on images a model trained on
+    flatters it, so the line says which it is on. A checkpoint that knows none of these images (or records none)
+    gets no note."""
     seen = set(state.get("training_images") or ())
     unseen = [i for i, image in enumerate(data.images) if fingerprint(image) not in seen]
     part = data.subset((unseen or list(range(len(data))))[-images:])
