@@ -30,6 +30,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_student import BEGIN, course_notebooks, solution_source  # noqa: E402
+from measure_notebooks import BINDER_LIMIT_MB  # noqa: E402
 from nbtools import ROOT  # noqa: E402
 
 GUIDE = ROOT / "docs" / "instructor_guide.md"
@@ -269,6 +270,7 @@ def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
     runs, machine = result["notebooks"], result["machine"]
     heavy, rest = slowest(result)
     peak = largest_peak(result)
+    both = max(runs, key=lambda n: n["peak_mb"] + n["children_mb"])
     names = [n["name"][:2] for n in runs]
     lines = [
         f"<!-- generated {TIMINGS} -->",
@@ -281,6 +283,9 @@ def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
         "  |---|" + "---:|" * len(names),
         "  | Run all, seconds | " + " | ".join(f"{n['seconds']:.0f}" for n in runs) + " |",
         "  | kernel peak, MB | " + " | ".join(f"{n['peak_mb']:.0f}" for n in runs) + " |",
+        "  | with its largest child process, MB at most | "
+        + " | ".join(f"{n['peak_mb'] + n['children_mb']:.0f}" for n in runs)
+        + " |",
         "",
         "  A minute or more: "
         + (", ".join(f"{n['name'][:2]} ({n['seconds']:.0f} s)" for n in heavy) or "none")
@@ -288,8 +293,10 @@ def timings_block(path: Path = NOTEBOOK_TIMES) -> str:
         + ". Notebook 08 trains for "
         f"{_minutes(diagnose.NOTEBOOK08_MINUTES)} minutes, 11 trains {diagnose.NOTEBOOK11_STEPS} steps of the same "
         f"recipe (or {_minutes(diagnose.NOTEBOOK11_MINUTES)} minutes, whichever comes first). The largest kernel "
-        f"peak, **{peak['peak_mb']:.0f} MB**, was notebook {peak['name'][:2]}'s. On the class's machines `doctor "
-        "--class` says. Nothing needs a GPU.",
+        f"peak, **{peak['peak_mb']:.0f} MB**, was notebook {peak['name'][:2]}'s. A notebook that starts a command or "
+        "`torchrun` holds its kernel's memory while the child runs: kernel and largest child together needed at most "
+        f"**{both['peak_mb'] + both['children_mb']:.0f} MB**, in notebook {both['name'][:2]} (Binder allows about "
+        f"{BINDER_LIMIT_MB:,} MB). On the class's machines `doctor --class` says. Nothing needs a GPU.",
         f"<!-- /generated {TIMINGS} -->",
     ]
     return "\n".join(lines)

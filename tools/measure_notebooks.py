@@ -5,11 +5,12 @@
     python tools/measure_notebooks.py --json docs/measured/notebooks.json   # also keep the numbers, with the machine
 
 Each notebook runs top to bottom in a fresh kernel (its own folder, inline figures, the real data);
-a last cell, added only in memory, reads the kernel's peak resident memory with
-``resource.getrusage`` (Linux gives KiB; printed and stored as MB of 10^6 bytes, the unit the doctor's GB and the
-instructor guide use). Nothing is written back. Prints one line per notebook and the largest peak; ``--json``
-keeps them with the command, the processor, the threads and the load average, so that a time the instructor guide
-quotes (how long notebook 08 runs) can come from a stored run rather than from prose.
+a last cell, added only in memory, reads the peak resident memory of the kernel and of its largest child process
+(a command or ``torchrun`` the notebook starts) with ``resource.getrusage`` (Linux gives KiB; printed and stored
+as MB of 10^6 bytes, the unit the doctor's GB and the instructor guide use). Nothing is written back. Prints one
+line per notebook and the largest kernel peak plus child's, which fails the run (exit 1) above Binder's limit;
+``--json`` keeps them with the command, the processor, the threads and the load average, so that a time the
+instructor guide quotes (how long notebook 08 runs) can come from a stored run rather than from prose.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ class Measurement:
     seconds: float
     peak_mb: float
     children_mb: float
+
+    @property
+    def at_most_mb(self) -> float:
+        """The kernel's peak plus its largest child's (a ``python -m unet_lib`` or ``torchrun`` the notebook starts,
+        while the kernel holds its own memory): what the session needs at most, and what Binder's limit is for."""
+        return self.peak_mb + self.children_mb
 
 
 def measure(path: Path, fast: bool = False, timeout: int = 1800) -> Measurement:
@@ -108,9 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         write_json(args.json, results, argv if argv is not None else sys.argv[1:], args.fast, load_before)
     if results:
-        worst = max(results, key=lambda r: r.peak_mb)
-        print(f"largest kernel peak: {worst.peak_mb:.0f} MB in {worst.name} (Binder allows about {BINDER_LIMIT_MB} MB)")
-        return 1 if worst.peak_mb > BINDER_LIMIT_MB else 0
+        worst = max(results, key=lambda r: r.at_most_mb)
+        print(
+            f"largest kernel peak plus its largest child's: {worst.at_most_mb:.0f} MB at most in {worst.name} (Binder "
+            f"allows about {BINDER_LIMIT_MB} MB)"
+        )
+        return 1 if worst.at_most_mb > BINDER_LIMIT_MB else 0
     return 0
 
 
