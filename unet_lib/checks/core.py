@@ -317,6 +317,17 @@ def changed_in_place(name: str, parameter: str) -> Feedback:
     return Feedback(False, f"{name} changed its input `{parameter}` in place: {IN_PLACE}")
 
 
+def attempt_on_copies(name: str, answer: Callable[..., Any], *args: Any) -> tuple[Any, Feedback | None]:
+    """``attempt`` on copies of ``args``, and an answer that changed one of them in place fails (``changed_in_place``):
+    the checkers that build their own cases (notebook 11's) test what ``check_cases`` tests, in one place."""
+    given = copy.deepcopy(args)
+    result, failed = attempt(name, answer, *given)
+    if failed is not None:
+        return None, failed
+    changed = changed_input(answer, args, given)
+    return (None, changed_in_place(name, changed)) if changed else (result, None)
+
+
 @dataclass(frozen=True)
 class Case:
     """One input of an exercise and the value expected for it.

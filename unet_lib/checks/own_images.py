@@ -15,7 +15,7 @@ import numpy as np
 
 from ..images import colour_mask_to_instances
 from ..objects import iou_matrix, match_objects, median_diameter, object_scores, scores_from_counts
-from .core import Feedback, attempt, changed_in_place, changed_input, name_of, rounded
+from .core import Feedback, attempt_on_copies, name_of, rounded
 
 # -- exercise 1: a colour-coded mask ----------------------------------------------------------------
 
@@ -121,13 +121,9 @@ def check_colour_to_instances(colour_to_instances: Callable[[np.ndarray], np.nda
     """
     name = name_of(colour_to_instances, "colour_to_instances")
     for mask, problem_of in ((_colour_mask(), _colour_problem), (_mask_without_black(), _without_black_problem)):
-        given = mask.copy()
-        result, failed = attempt(name, colour_to_instances, given)
+        result, failed = attempt_on_copies(name, colour_to_instances, mask)
         if failed is not None:
             return failed
-        changed = changed_input(colour_to_instances, [mask], [given])
-        if changed:
-            return changed_in_place(name, changed)
         problem = problem_of(mask, result)
         if problem:
             return Feedback(False, problem)
@@ -347,13 +343,9 @@ def check_object_scores(object_precision_recall_f1: Callable[[np.ndarray, np.nda
     ]
     for case, problem_of in cases:
         true, pred = case
-        given = [true.copy(), pred.copy()]
-        result, failed = attempt(name, object_precision_recall_f1, *given)
+        result, failed = attempt_on_copies(name, object_precision_recall_f1, true, pred)
         if failed is not None:
             return failed
-        changed = changed_input(object_precision_recall_f1, [true, pred], given)
-        if changed:
-            return changed_in_place(name, changed)
         values = _as_three_floats(result)
         if values is None:
             return Feedback(False, f"return three numbers (precision, recall, f1), got {result!r}.")
@@ -424,13 +416,9 @@ def _median_diameter_problem(
 ) -> Feedback | None:
     """The verdict on the learner's answer for ``labels`` (``_even_case`` when ``even``) when it is wrong (None when
     it is right)."""
-    given = labels.copy()
-    result, failed = attempt(name, answer, given)
+    result, failed = attempt_on_copies(name, answer, labels)
     if failed is not None:
         return failed
-    changed = changed_input(answer, [labels], [given])
-    if changed:
-        return changed_in_place(name, changed)
     try:
         value = float(result)
     except (TypeError, ValueError):
