@@ -85,50 +85,35 @@ def test_center_crop_names_swapped_offsets():
     assert_rejected(checks.check_center_crop(right_first), "row and column offsets are swapped")
 
 
-def crop_per_side(input_size: int, level: int, depth: int = 4) -> int:
-    """Follow the size down to the bottleneck and back up, by hand."""
+def crop_walk(input_size: int, level: int, depth: int = 4, *, bottleneck: bool = True, copy_after: bool = True) -> int:
+    """Follow the size down to the bottleneck and back up, by hand; the flags make the two walks learners get wrong:
+    the bottleneck's double convolution left out, or each skip copied before its level's double convolution."""
     skips, size = [], input_size
     for _ in range(depth):
-        size -= 4
-        skips.append(size)
-        size //= 2
-    size -= 4
+        skips.append(size - 4 if copy_after else size)
+        size = (size - 4) // 2
+    size -= 4 if bottleneck else 0
     for current in reversed(range(depth)):
         size *= 2
         if current == level:
             return (skips[level] - size) // 2
         size -= 4
     raise ValueError(level)
+
+
+def crop_per_side(input_size: int, level: int, depth: int = 4) -> int:
+    """The right walk."""
+    return crop_walk(input_size, level, depth)
 
 
 def crop_without_bottleneck(input_size: int, level: int, depth: int = 4) -> int:
-    """The walk with the bottleneck's double convolution left out: down, then straight back up."""
-    skips, size = [], input_size
-    for _ in range(depth):
-        size -= 4
-        skips.append(size)
-        size //= 2
-    for current in reversed(range(depth)):
-        size *= 2
-        if current == level:
-            return (skips[level] - size) // 2
-        size -= 4
-    raise ValueError(level)
+    """Down, then straight back up: the bottleneck's double convolution left out."""
+    return crop_walk(input_size, level, depth, bottleneck=False)
 
 
 def crop_copied_before_the_double_conv(input_size: int, level: int, depth: int = 4) -> int:
-    """The walk with each skip copied before its level's double convolution: 2 px per side too many."""
-    skips, size = [], input_size
-    for _ in range(depth):
-        skips.append(size)
-        size = (size - 4) // 2
-    size -= 4
-    for current in reversed(range(depth)):
-        size *= 2
-        if current == level:
-            return (skips[level] - size) // 2
-        size -= 4
-    raise ValueError(level)
+    """Each skip copied before its level's double convolution: 2 px per side too many."""
+    return crop_walk(input_size, level, depth, copy_after=False)
 
 
 def test_crop_per_side_accepts_the_walk():
